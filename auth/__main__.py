@@ -1,0 +1,3 @@
+from auth.cli import cli
+
+cli(prog_name="python -m auth")

@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from common.settings import ServiceSettings
+
+__all__ = ["AuthSettings", "DEV_MYSQL_URL"]
+
+DEV_MYSQL_URL = "mysql://vidmp3:vidmp3-dev@127.0.0.1:3306/vidmp3?ssl-mode=disabled"
+
+
+class AuthSettings(ServiceSettings):
+    """Settings of the auth service (``VIDMP3_*`` variables)."""
+
+    port: int = 8001
+    mysql_url: SecretStr = SecretStr(DEV_MYSQL_URL)
+    mysql_pool_size: int = 5
+    signing_key_file: Path | None = None
+    """PEM file of the Ed25519 private key tokens are signed with. Without one, development
+    runs sign with a key made at start (tokens die with the process); production refuses."""
+    token_issuer: str = "vidmp3-auth"
+    token_audience: str = "vidmp3"
+    token_ttl_seconds: int = 900
+
+    def unsafe_defaults(self) -> list[str]:
+        unsafe = super().unsafe_defaults()
+        if self.mysql_url.get_secret_value() == DEV_MYSQL_URL:
+            unsafe.append("mysql_url (development password)")
+        if self.signing_key_file is None:
+            unsafe.append("signing_key_file")
+        return unsafe

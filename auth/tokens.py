@@ -1,0 +1,145 @@
+"""Signed access tokens: EdDSA (Ed25519) JWTs, verified against the issuer's JWKS.
+
+The algorithm is pinned on verification, so ``alg: none`` and HMAC-with-the-public-key
+tokens are refused; ``exp``, ``iat``, ``nbf``, ``iss``, ``aud``, ``sub`` and ``jti`` are required.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+__all__ = [
+    "ALGORITHM",
+    "InvalidToken",
+    "Principal",
+    "TokenIssuer",
+    "TokenVerifier",
+    "generate_key_pem",
+    "load_private_key",
+]
+
+ALGORITHM = "EdDSA"
+_REQUIRED = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired, not yet valid or not signed by a known key."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token speaks for."""
+
+    user_id: str
+    email: str
+    roles: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def generate_key_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:12]).decode().rstrip("=")
+
+
+class TokenIssuer:
+    def __init__(
+        self,
+        private_key: Ed25519PrivateKey,
+        *,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._key = private_key
+        self._kid = key_id(private_key.public_key())
+        self._issuer, self._audience, self._ttl, self._clock = issuer, audience, ttl_seconds, clock
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(self, principal: Principal) -> str:
+        now = int(self._clock())
+        claims = {
+            "sub": principal.user_id,
+            "email": principal.email,
+            "roles": sorted(principal.roles),
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._ttl,
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key set verifiers fetch (RFC 7517)."""
+        jwk = OKPAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        return {"keys": [jwk | {"kid": self._kid, "use": "sig", "alg": ALGORITHM}]}
+
+
+class TokenVerifier:
+    def __init__(self, jwks: dict[str, Any], *, issuer: str, audience: str, leeway_seconds: int = 5) -> None:
+        keys = jwt.PyJWKSet.from_dict(jwks).keys
+        self._keys = {key.key_id: key for key in keys if key.algorithm_name == ALGORITHM}
+        self._issuer, self._audience, self._leeway = issuer, audience, leeway_seconds
+
+    def knows(self, token: str) -> bool:
+        """Whether the token names a key this verifier has (else the JWKS may need a refresh)."""
+        try:
+            return jwt.get_unverified_header(token).get("kid") in self._keys
+        except jwt.PyJWTError:
+            return True  # malformed: a refresh would not help
+
+    def verify(self, token: str) -> Principal:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(kid)
+            if key is None:
+                raise InvalidToken("token signed by an unknown key")
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": _REQUIRED},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from error
+        roles = claims.get("roles", [])
+        email = claims.get("email")
+        if not isinstance(roles, list) or not isinstance(email, str):
+            raise InvalidToken("token lacks the email or roles claims")
+        return Principal(user_id=str(claims["sub"]), email=email, roles=frozenset(map(str, roles)))

@@ -1,0 +1,54 @@
+"""What every broker-driven service process shares: its ASGI app and how it is served."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_ping_asgi
+from faststream.rabbit import RabbitBroker
+from prometheus_client import make_asgi_app
+
+from common.broker import declare_topology
+from common.logging import configure_logging
+from common.settings import ServiceSettings
+
+__all__ = ["create_worker_app", "serve"]
+
+Hook = Callable[[], Awaitable[None]]
+
+
+def create_worker_app(
+    broker: RabbitBroker,
+    *,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> AsgiFastStream:
+    """A FastStream app with ``/health`` (alive), ``/ready`` (broker reachable) and ``/metrics``."""
+
+    @get(include_in_schema=False)
+    async def health(scope: object) -> AsgiResponse:  # noqa: ARG001
+        return AsgiResponse(b"ok", 200)
+
+    async def connect_and_declare() -> None:
+        await broker.connect()
+        await declare_topology(broker)
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[
+            ("/health", health),
+            ("/ready", make_ping_asgi(broker, timeout=5.0, include_in_schema=False)),
+            ("/metrics", make_asgi_app()),
+        ],
+        on_startup=[connect_and_declare, *on_startup],
+        on_shutdown=list(on_shutdown),
+        logger=logging.getLogger("faststream"),
+    )
+
+
+def serve(app: object, settings: ServiceSettings, service: str) -> None:
+    """Run ``app`` under uvicorn with JSON logs, until SIGTERM or SIGINT."""
+    configure_logging(service, settings.log_level)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)  # type: ignore[arg-type]

@@ -1,0 +1,80 @@
+"""Settings every service shares, read from ``VIDMP3_*`` environment variables.
+
+Secrets may also come from files: point ``VIDMP3_SECRETS_DIR`` at a directory holding one
+file per setting (``rabbit_url``, ``mysql_url``, ...), as Docker and Kubernetes mount them.
+Development defaults work on one box; in production mode a service refuses to start while
+any of them is still in place.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BrokerSettings", "Environment", "MongoSettings", "ServiceSettings", "UnsafeSettingsError"]
+
+DEV_RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/vidmp3"
+DEV_MONGO_URL = "mongodb://127.0.0.1:27017/"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class UnsafeSettingsError(ValueError):
+    """A development default is in place where production needs a real value."""
+
+
+class ServiceSettings(BaseSettings):
+    """What every service process needs: where to listen and how to behave."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDMP3_", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def load(cls) -> Self:
+        """Read the settings from the environment (and the secrets directory, if any)."""
+        return cls(_secrets_dir=os.environ.get("VIDMP3_SECRETS_DIR"))  # type: ignore[call-arg]
+
+    def unsafe_defaults(self) -> list[str]:
+        """Names of settings still holding a development default."""
+        return []
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults_in_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION and (unsafe := self.unsafe_defaults()):
+            raise UnsafeSettingsError(
+                f"refusing to start in production with development defaults for: {', '.join(unsafe)}"
+            )
+        return self
+
+
+class BrokerSettings(ServiceSettings):
+    rabbit_url: SecretStr = SecretStr(DEV_RABBIT_URL)
+    prefetch: int = 8
+
+    def unsafe_defaults(self) -> list[str]:
+        unsafe = super().unsafe_defaults()
+        if "guest:guest@" in self.rabbit_url.get_secret_value():
+            unsafe.append("rabbit_url (guest account)")
+        return unsafe
+
+
+class MongoSettings(ServiceSettings):
+    mongo_url: SecretStr = SecretStr(DEV_MONGO_URL)
+    mongo_database: str = "vidmp3"
+
+    def unsafe_defaults(self) -> list[str]:
+        unsafe = super().unsafe_defaults()
+        if self.mongo_url.get_secret_value() == DEV_MONGO_URL:
+            unsafe.append("mongo_url (unauthenticated localhost)")
+        return unsafe

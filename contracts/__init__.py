@@ -1,0 +1,32 @@
+"""Typed message contracts shared by every service: events, options and broker topology."""
+
+from contracts.events import (
+    ConversionFailed,
+    ConversionStarted,
+    Event,
+    EventAdapter,
+    FailureReason,
+    Mp3Converted,
+    NotificationSent,
+    VideoUploaded,
+)
+from contracts.options import ConversionOptions
+from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, MAX_DELIVERIES, Queues, RoutingKey, dead_letter_queue
+
+__all__ = [
+    "DEAD_LETTER_EXCHANGE",
+    "EXCHANGE",
+    "MAX_DELIVERIES",
+    "ConversionFailed",
+    "ConversionOptions",
+    "ConversionStarted",
+    "Event",
+    "EventAdapter",
+    "FailureReason",
+    "Mp3Converted",
+    "NotificationSent",
+    "Queues",
+    "RoutingKey",
+    "VideoUploaded",
+    "dead_letter_queue",
+]

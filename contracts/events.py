@@ -1,0 +1,105 @@
+"""The events services exchange: frozen, versioned, discriminated by ``type``.
+
+Every event carries its own id (consumers de-duplicate on it), the job it concerns, when it
+happened and the schema version of its type. Consumers are tolerant readers: fields they do
+not know are ignored, so adding an optional field is compatible; anything else bumps
+``schema_version``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
+
+from contracts.options import ConversionOptions
+from contracts.topology import RoutingKey
+
+__all__ = [
+    "ConversionFailed",
+    "ConversionStarted",
+    "Event",
+    "EventAdapter",
+    "FailureReason",
+    "Mp3Converted",
+    "NotificationSent",
+    "VideoUploaded",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: UUID = Field(default_factory=uuid4, description="Unique id of this event; consumers de-duplicate on it.")
+    job_id: UUID = Field(description="The conversion job this event belongs to.")
+    occurred_at: AwareDatetime = Field(default_factory=_now, description="When it happened (UTC).")
+    schema_version: Literal[1] = Field(default=1, description="Version of this event type's schema.")
+
+
+class VideoUploaded(_Event):
+    """Sent when a user's video is stored and a conversion job is created for it."""
+
+    type: Literal[RoutingKey.VIDEO_UPLOADED] = RoutingKey.VIDEO_UPLOADED
+    owner_id: str = Field(description="Id of the user who owns the job (the token's `sub`).")
+    owner_email: EmailStr = Field(description="Where the owner is notified.")
+    video_file_id: str = Field(description="GridFS id of the stored video.")
+    filename: str = Field(description="Sanitized original file name.", examples=["holiday.mp4"])
+    size_bytes: int = Field(ge=0, description="Size of the stored video.")
+    options: ConversionOptions = Field(default_factory=ConversionOptions, description="How to encode the MP3.")
+
+
+class ConversionStarted(_Event):
+    """Sent when a converter worker begins converting a job's video."""
+
+    type: Literal[RoutingKey.CONVERSION_STARTED] = RoutingKey.CONVERSION_STARTED
+    worker: str = Field(description="Host and process of the worker doing the conversion.")
+
+
+class Mp3Converted(_Event):
+    """Sent when the MP3 of a job is stored and ready to download."""
+
+    type: Literal[RoutingKey.MP3_CONVERTED] = RoutingKey.MP3_CONVERTED
+    owner_id: str = Field(description="Id of the user who owns the job.")
+    owner_email: EmailStr = Field(description="Where the owner is notified.")
+    mp3_file_id: str = Field(description="GridFS id of the stored MP3.")
+    filename: str = Field(description="Download name of the MP3.", examples=["holiday.mp3"])
+    size_bytes: int = Field(ge=0, description="Size of the MP3.")
+    duration_seconds: float = Field(ge=0, description="Duration of the MP3's audio.")
+
+
+class FailureReason(StrEnum):
+    """Machine-readable cause of a failed conversion."""
+
+    NO_AUDIO_STREAM = "no_audio_stream"
+    UNDECODABLE_INPUT = "undecodable_input"
+    SOURCE_MISSING = "source_missing"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ConversionFailed(_Event):
+    """Sent when a job's video cannot be converted; the job ends there."""
+
+    type: Literal[RoutingKey.CONVERSION_FAILED] = RoutingKey.CONVERSION_FAILED
+    reason: FailureReason = Field(description="Machine-readable cause.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class NotificationSent(_Event):
+    """Sent when the owner of a converted job has been emailed the download link."""
+
+    type: Literal[RoutingKey.NOTIFICATION_SENT] = RoutingKey.NOTIFICATION_SENT
+    recipient: EmailStr = Field(description="Address the email went to.")
+
+
+Event = Annotated[
+    VideoUploaded | ConversionStarted | Mp3Converted | ConversionFailed | NotificationSent,
+    Field(discriminator="type"),
+]
+EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)

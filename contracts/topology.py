@@ -1,0 +1,60 @@
+"""The broker topology, declared once: one topic exchange, a routing key per event type,
+a durable quorum queue per consumer and a dead-letter queue behind each."""
+
+from enum import StrEnum
+
+from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
+
+__all__ = [
+    "DEAD_LETTER_EXCHANGE",
+    "EXCHANGE",
+    "MAX_DELIVERIES",
+    "Queues",
+    "RoutingKey",
+    "dead_letter_queue",
+]
+
+
+class RoutingKey(StrEnum):
+    """Routing key of each event type; also the event's ``type`` discriminator."""
+
+    VIDEO_UPLOADED = "video.uploaded"
+    CONVERSION_STARTED = "conversion.started"
+    MP3_CONVERTED = "mp3.converted"
+    CONVERSION_FAILED = "conversion.failed"
+    NOTIFICATION_SENT = "notification.sent"
+
+
+EXCHANGE = RabbitExchange("vidmp3.events", type=ExchangeType.TOPIC, durable=True)
+DEAD_LETTER_EXCHANGE = RabbitExchange("vidmp3.dead-letter", type=ExchangeType.DIRECT, durable=True)
+
+MAX_DELIVERIES = 5
+"""A message redelivered this many times (crashes, transient errors) is dead-lettered."""
+
+
+def _queue(name: str, routing_key: str) -> RabbitQueue:
+    return RabbitQueue(
+        name,
+        queue_type=QueueType.QUORUM,
+        routing_key=routing_key,
+        arguments={
+            "x-delivery-limit": MAX_DELIVERIES,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+            "x-dead-letter-routing-key": name,
+        },
+    )
+
+
+class Queues:
+    """Each consuming service's queue and what it is bound to."""
+
+    CONVERTER = _queue("converter.video-uploaded", RoutingKey.VIDEO_UPLOADED)
+    NOTIFIER = _queue("notifier.mp3-converted", RoutingKey.MP3_CONVERTED)
+    PROJECTIONS = _queue("projections.job-status", "#")
+
+    ALL = (CONVERTER, NOTIFIER, PROJECTIONS)
+
+
+def dead_letter_queue(queue: RabbitQueue) -> RabbitQueue:
+    """The queue holding messages dead-lettered from ``queue``."""
+    return RabbitQueue(f"{queue.name}.dead", queue_type=QueueType.QUORUM, routing_key=queue.name)

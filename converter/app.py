@@ -1,0 +1,45 @@
+"""The converter service: consumes ``VideoUploaded``, stores the MP3, reports the outcome."""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream
+from faststream.rabbit import RabbitBroker
+
+from common.broker import EventPublisher, create_broker
+from common.mongo import create_client
+from common.service import create_worker_app
+from contracts import EXCHANGE, ConversionFailed, ConversionStarted, Mp3Converted, Queues, VideoUploaded
+from converter.settings import ConverterSettings
+from converter.storage import MediaStore
+from converter.worker import Converter, worker_name
+
+__all__ = ["create_app", "register"]
+
+
+def register(broker: RabbitBroker, store: MediaStore) -> None:
+    """Subscribe a converter to ``VideoUploaded`` on ``broker``."""
+    events = EventPublisher(broker, [ConversionStarted, Mp3Converted, ConversionFailed])
+    converter = Converter(store, events.publish, worker_name())
+
+    @broker.subscriber(
+        Queues.CONVERTER,
+        EXCHANGE,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="converter.video-uploaded:consume",
+    )
+    async def convert(event: VideoUploaded) -> None:
+        """Extract the uploaded video's audio as MP3; acked once the outcome is published."""
+        await converter.handle(event)
+
+
+def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
+    settings = settings or ConverterSettings.load()
+    broker = create_broker(settings, description="Converter")
+    client = create_client(settings)
+    register(broker, MediaStore(client[settings.mongo_database]))
+
+    async def close() -> None:
+        client.close()
+
+    return create_worker_app(broker, on_shutdown=[close])

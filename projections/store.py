@@ -1,0 +1,77 @@
+"""MongoDB adapters of the projection: the append-only event store and the job-status view."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts import Event, EventAdapter
+from projections.job_status import JobStatus, apply
+
+__all__ = ["EventStore", "JobStatusView"]
+
+
+class EventStore:
+    """Every event, once, keyed by its id."""
+
+    def __init__(self, database: AsyncDatabase) -> None:
+        self._events = database["events"]
+
+    async def ensure_indexes(self) -> None:
+        await self._events.create_index([("job_id", 1), ("occurred_at", 1)])
+
+    async def append(self, event: Event) -> bool:
+        """Store ``event``; ``False`` when it was stored before (a redelivery or duplicate)."""
+        document = EventAdapter.dump_python(event, mode="json")
+        document["_id"] = document["event_id"]
+        try:
+            await self._events.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def for_job(self, job_id: UUID) -> list[Event]:
+        cursor = self._events.find({"job_id": str(job_id)}).sort("occurred_at", 1)
+        return [EventAdapter.validate_python(_without_id(doc)) async for doc in cursor]
+
+
+class JobStatusView:
+    """The job-status read model: written only by folding events, read by the gateway."""
+
+    def __init__(self, database: AsyncDatabase) -> None:
+        self._jobs = database["job_status"]
+
+    async def ensure_indexes(self) -> None:
+        await self._jobs.create_index([("owner_id", 1), ("updated_at", -1)])
+
+    async def get(self, job_id: UUID) -> JobStatus | None:
+        document = await self._jobs.find_one({"_id": str(job_id)})
+        return None if document is None else JobStatus.model_validate(_without_id(document))
+
+    async def apply(self, event: Event) -> JobStatus:
+        """Fold ``event`` into its job's status, retrying when another writer got there first."""
+        while True:
+            current = await self.get(event.job_id)
+            folded = apply(current, event)
+            if folded is current:
+                return folded
+            if await self._save(folded, expected_version=current.version if current else None):
+                return folded
+
+    async def _save(self, status: JobStatus, *, expected_version: int | None) -> bool:
+        document = status.model_dump(mode="json") | {"_id": str(status.job_id)}
+        if expected_version is None:
+            try:
+                await self._jobs.insert_one(document)
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._jobs.replace_one({"_id": document["_id"], "version": expected_version}, document)
+        return result.matched_count == 1
+
+
+def _without_id(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "_id"}
