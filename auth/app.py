@@ -10,9 +10,9 @@ from litestar import Litestar, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
-from pydantic import BaseModel, Field
 
 from auth.passwords import Passwords
+from auth.schemas import LoginRequest, TokenResponse
 from auth.service import InvalidCredentials, LoginService
 from auth.settings import AuthSettings
 from auth.tokens import TokenIssuer, load_private_key
@@ -22,17 +22,6 @@ from common.http import health_routes, metrics_middleware, problem_details
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-
-
-class LoginRequest(BaseModel):
-    email: str = Field(min_length=3, max_length=320, examples=["ada@example.com"])
-    password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery staple"])
-
-
-class TokenResponse(BaseModel):
-    access_token: str = Field(description="Bearer token for the gateway.")
-    token_type: str = Field(default="Bearer")
-    expires_in: int = Field(description="Seconds until the token expires.")
 
 
 @post("/v1/login", status_code=200)

@@ -1,0 +1,91 @@
+"""The gateway: the public REST API in front of every service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from gridfs import AsyncGridFSBucket
+from litestar import Litestar
+from litestar.di import Provide
+
+from common.broker import EventPublisher, create_broker, declare_topology
+from common.http import health_routes, metrics_middleware, problem_details
+from common.mongo import create_async_client
+from contracts import VideoUploaded
+from gateway.identity import Authenticator, current_principal
+from gateway.jobs import job_routes
+from gateway.login import login
+from gateway.openapi import openapi_config
+from gateway.outbox import Outbox
+from gateway.settings import GatewaySettings
+from gateway.uploads import VideoStore
+from projections.store import JobStatusView
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: GatewaySettings | None = None) -> Litestar:
+    settings = settings or GatewaySettings.load()
+    broker = create_broker(settings, description="Gateway")
+    publisher = EventPublisher(broker, [VideoUploaded])
+    mongo = create_async_client(settings)
+    database = mongo[settings.mongo_database]
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    authenticator = Authenticator(
+        http,
+        f"{settings.auth_url}/.well-known/jwks.json",
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+    )
+    outbox = Outbox(database, publisher)
+    view = JobStatusView(database)
+    videos = VideoStore(database)
+    mp3s = AsyncGridFSBucket(database, bucket_name="mp3s")
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await outbox.ensure_indexes()
+        try:
+            await broker.start()
+            await declare_topology(broker)
+        except Exception:  # the outbox holds events until the broker is back
+            pass
+        relay = asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds))
+        try:
+            yield
+        finally:
+            relay.cancel()
+            await broker.stop()
+            await http.aclose()
+            await mongo.close()
+
+    async def ping_mongo() -> None:
+        await database.command("ping")
+
+    async def ping_broker() -> None:
+        if not await broker.ping(timeout=2.0):
+            raise ConnectionError("RabbitMQ does not answer")
+
+    def provide(value: object) -> Provide:
+        return Provide(lambda: value, sync_to_thread=False)
+
+    return Litestar(
+        route_handlers=[login, *job_routes(settings.max_upload_bytes), *health_routes([ping_mongo, ping_broker])],
+        dependencies={
+            "settings": provide(settings),
+            "http": provide(http),
+            "authenticator": provide(authenticator),
+            "principal": Provide(current_principal),
+            "outbox": provide(outbox),
+            "view": provide(view),
+            "videos": provide(videos),
+            "mp3s": provide(mp3s),
+        },
+        lifespan=[lifespan],
+        middleware=[metrics_middleware("gateway")],
+        plugins=[problem_details()],
+        openapi_config=openapi_config(),
+    )
