@@ -17,7 +17,7 @@ from auth.service import InvalidCredentials, LoginService
 from auth.settings import AuthSettings
 from auth.tokens import TokenIssuer, load_private_key
 from auth.users import Users
-from common.http import health_routes, metrics_middleware, problem_details
+from common.http import health_routes, log_exception, metrics_middleware, problem_details
 
 __all__ = ["create_app"]
 
@@ -68,5 +68,6 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
         on_shutdown=[users.close],
         middleware=[metrics_middleware("auth")],
         plugins=[problem_details()],
+        after_exception=[log_exception],
         openapi_config=OpenAPIConfig(title="vidmp3 auth", version="1.0.0"),
     )

@@ -20,7 +20,8 @@ class Passwords:
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches; ``stored_hash`` is ``None`` for an unknown user."""
         try:
-            self._hasher.verify(stored_hash or self._decoy, password)
+            # ``is not None``, not ``or``: an empty stored hash must fail, not fall back to the decoy
+            self._hasher.verify(self._decoy if stored_hash is None else stored_hash, password)
         except (VerificationError, InvalidHashError):
             return False
         return stored_hash is not None

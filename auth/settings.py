@@ -1,12 +1,14 @@
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
 from common.settings import ServiceSettings
 
-__all__ = ["AuthSettings", "DEV_MYSQL_URL"]
+__all__ = ["AuthSettings", "DEV_MYSQL_PASSWORD", "DEV_MYSQL_URL"]
 
-DEV_MYSQL_URL = "mysql://vidmp3:vidmp3-dev@127.0.0.1:3306/vidmp3?ssl-mode=disabled"
+DEV_MYSQL_PASSWORD = "vidmp3-dev"
+DEV_MYSQL_URL = f"mysql://vidmp3:{DEV_MYSQL_PASSWORD}@127.0.0.1:3306/vidmp3?ssl-mode=disabled"
 
 
 class AuthSettings(ServiceSettings):
@@ -24,7 +26,8 @@ class AuthSettings(ServiceSettings):
 
     def unsafe_defaults(self) -> list[str]:
         unsafe = super().unsafe_defaults()
-        if self.mysql_url.get_secret_value() == DEV_MYSQL_URL:
+        # the development password on any host or database, not just the default URL
+        if unquote(urlsplit(self.mysql_url.get_secret_value()).password or "") == DEV_MYSQL_PASSWORD:
             unsafe.append("mysql_url (development password)")
         if self.signing_key_file is None:
             unsafe.append("signing_key_file")

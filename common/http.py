@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from litestar import get
-from litestar.exceptions import ServiceUnavailableException
+from litestar import Request, get
+from litestar.exceptions import HTTPException, ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-__all__ = ["health_routes", "metrics_middleware", "problem_details"]
+__all__ = ["health_routes", "log_exception", "metrics_middleware", "problem_details"]
+
+log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[Any]]
 
@@ -43,3 +46,11 @@ def metrics_middleware(service: str) -> Any:
 def problem_details() -> ProblemDetailsPlugin:
     """Every HTTP error as an RFC 9457 ``application/problem+json`` body."""
     return ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))
+
+
+async def log_exception(error: Exception, scope: Any) -> None:
+    """Log unexpected errors (clients get a problem+json 500 without the details)."""
+    if isinstance(error, HTTPException) and error.status_code < 500:
+        return
+    request: Request[Any, Any, Any] = Request(scope)
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)

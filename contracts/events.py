@@ -30,6 +30,9 @@ __all__ = [
 ]
 
 
+_TYPE = "Event type, also its routing key."
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -46,7 +49,7 @@ class _Event(BaseModel):
 class VideoUploaded(_Event):
     """Sent when a user's video is stored and a conversion job is created for it."""
 
-    type: Literal[RoutingKey.VIDEO_UPLOADED] = RoutingKey.VIDEO_UPLOADED
+    type: Literal[RoutingKey.VIDEO_UPLOADED] = Field(default=RoutingKey.VIDEO_UPLOADED, description=_TYPE)
     owner_id: str = Field(description="Id of the user who owns the job (the token's `sub`).")
     owner_email: EmailStr = Field(description="Where the owner is notified.")
     video_file_id: str = Field(description="GridFS id of the stored video.")
@@ -58,14 +61,14 @@ class VideoUploaded(_Event):
 class ConversionStarted(_Event):
     """Sent when a converter worker begins converting a job's video."""
 
-    type: Literal[RoutingKey.CONVERSION_STARTED] = RoutingKey.CONVERSION_STARTED
+    type: Literal[RoutingKey.CONVERSION_STARTED] = Field(default=RoutingKey.CONVERSION_STARTED, description=_TYPE)
     worker: str = Field(description="Host and process of the worker doing the conversion.")
 
 
 class Mp3Converted(_Event):
     """Sent when the MP3 of a job is stored and ready to download."""
 
-    type: Literal[RoutingKey.MP3_CONVERTED] = RoutingKey.MP3_CONVERTED
+    type: Literal[RoutingKey.MP3_CONVERTED] = Field(default=RoutingKey.MP3_CONVERTED, description=_TYPE)
     owner_id: str = Field(description="Id of the user who owns the job.")
     owner_email: EmailStr = Field(description="Where the owner is notified.")
     mp3_file_id: str = Field(description="GridFS id of the stored MP3.")
@@ -86,7 +89,7 @@ class FailureReason(StrEnum):
 class ConversionFailed(_Event):
     """Sent when a job's video cannot be converted; the job ends there."""
 
-    type: Literal[RoutingKey.CONVERSION_FAILED] = RoutingKey.CONVERSION_FAILED
+    type: Literal[RoutingKey.CONVERSION_FAILED] = Field(default=RoutingKey.CONVERSION_FAILED, description=_TYPE)
     reason: FailureReason = Field(description="Machine-readable cause.")
     message: str = Field(description="What went wrong, for people.")
 
@@ -94,7 +97,7 @@ class ConversionFailed(_Event):
 class NotificationSent(_Event):
     """Sent when the owner of a converted job has been emailed the download link."""
 
-    type: Literal[RoutingKey.NOTIFICATION_SENT] = RoutingKey.NOTIFICATION_SENT
+    type: Literal[RoutingKey.NOTIFICATION_SENT] = Field(default=RoutingKey.NOTIFICATION_SENT, description=_TYPE)
     recipient: EmailStr = Field(description="Address the email went to.")
 
 

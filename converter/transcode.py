@@ -19,6 +19,9 @@ __all__ = ["ConversionError", "Transcoded", "transcode"]
 # libmp3lame encodes MPEG-1/2/2.5 layer III, at these rates only
 _MP3_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 
+# FFmpeg reads any text as ANSI art ("tty"); that is never an upload worth converting
+_TEXT_DEMUXERS = frozenset({"tty"})
+
 
 class ConversionError(Exception):
     """The input cannot be converted; retrying will not help."""
@@ -46,6 +49,8 @@ def transcode(source: BinaryIO, sink: BinaryIO, options: ConversionOptions) -> T
     except av.FFmpegError as error:
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"not a readable media file: {error}") from error
     with container:
+        if container.format.name in _TEXT_DEMUXERS or not (container.streams.audio or container.streams.video):
+            raise ConversionError(FailureReason.UNDECODABLE_INPUT, "not a video or audio file")
         if not container.streams.audio:
             raise ConversionError(FailureReason.NO_AUDIO_STREAM, "the file has no audio stream")
         audio = container.streams.audio[0]

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from common.broker import EventPublisher, create_broker, declare_topology
-from common.http import health_routes, metrics_middleware, problem_details
+from common.http import health_routes, log_exception, metrics_middleware, problem_details
 from common.mongo import create_async_client
 from contracts import VideoUploaded
 from gateway.identity import Authenticator, current_principal
@@ -87,5 +87,6 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],
         plugins=[problem_details()],
+        after_exception=[log_exception],
         openapi_config=openapi_config(),
     )

@@ -34,17 +34,18 @@ async def read_multipart(chunks: AsyncIterator[bytes], content_type: str) -> Asy
         raise MultipartError("expected a multipart/form-data body with a boundary")
 
     pending: list[PartStart | bytes | PartEnd] = []
-    headers: dict[str, str] = {}
+    headers: dict[str, bytes] = {}
     field, value = bytearray(), bytearray()
     finished = False
 
     def on_header_end() -> None:
-        headers[field.decode("latin-1").strip().lower()] = value.decode("utf-8", "replace").strip()
+        # raw bytes: browsers send UTF-8 file names unencoded, whatever RFC 7578 prefers
+        headers[field.decode("latin-1").strip().lower()] = bytes(value).strip()
         field.clear()
         value.clear()
 
     def on_headers_finished() -> None:
-        disposition, options = parse_options_header(headers.get("content-disposition", ""))
+        disposition, options = parse_options_header(headers.get("content-disposition", b""))
         if disposition != b"form-data" or b"name" not in options:
             raise MultipartError("every part needs a form-data Content-Disposition with a name")
         filename = options.get(b"filename")
@@ -52,7 +53,7 @@ async def read_multipart(chunks: AsyncIterator[bytes], content_type: str) -> Asy
             PartStart(
                 name=options[b"name"].decode("utf-8", "replace"),
                 filename=None if filename is None else filename.decode("utf-8", "replace"),
-                content_type=headers.get("content-type"),
+                content_type=headers["content-type"].decode("latin-1") if "content-type" in headers else None,
             )
         )
         headers.clear()

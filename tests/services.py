@@ -1,0 +1,87 @@
+"""Where the tests find RabbitMQ, MongoDB and MySQL.
+
+With a Docker engine (and ``VIDMP3_TEST_SERVICES`` not ``native``) they come from
+testcontainers (``mongo:7``, ``rabbitmq:3-management``, ``mysql:8``). Otherwise they are the
+native ones ``scripts/services up`` starts on loopback; one that does not answer fails the
+run with how to start it, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+__all__ = ["Endpoints", "provide_endpoints"]
+
+_HOW_TO_START = "start the services with `scripts/services up` (it installs rabbitmq-server, mariadb-server and FerretDB)"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    rabbit_url: str
+    mongo_url: str
+    mysql_url: str
+
+
+NATIVE = Endpoints(
+    rabbit_url=os.environ.get("VIDMP3_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/vidmp3-test"),
+    mongo_url=os.environ.get("VIDMP3_TEST_MONGO_URL", "mongodb://127.0.0.1:27017/"),
+    mysql_url=os.environ.get(
+        "VIDMP3_TEST_MYSQL_URL", "mysql://vidmp3:vidmp3-dev@127.0.0.1:3306/vidmp3_test?ssl-mode=disabled"
+    ),
+)
+
+
+def _docker_engine() -> bool:
+    if os.environ.get("VIDMP3_TEST_SERVICES", "auto") == "native" or shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+
+
+def _check_reachable(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=3):
+            return
+    except OSError as error:
+        raise RuntimeError(f"{name} is not reachable at {parts.hostname}:{parts.port} ({error}): {_HOW_TO_START}") from None
+
+
+@contextmanager
+def _containers() -> Iterator[Endpoints]:
+    from testcontainers.community.mongodb import MongoDbContainer
+    from testcontainers.community.mysql import MySqlContainer
+    from testcontainers.community.rabbitmq import RabbitMqContainer
+
+    with ExitStack() as stack:
+        mongo = stack.enter_context(MongoDbContainer("mongo:7"))
+        rabbit = stack.enter_context(RabbitMqContainer("rabbitmq:3-management"))
+        mysql = stack.enter_context(MySqlContainer("mysql:8", username="vidmp3", password="vidmp3-test", dbname="vidmp3_test"))
+        yield Endpoints(
+            rabbit_url=(
+                f"amqp://{rabbit.username}:{rabbit.password}@{rabbit.get_container_host_ip()}:"
+                f"{rabbit.get_exposed_port(rabbit.port)}/"
+            ),
+            mongo_url=mongo.get_connection_url(),
+            mysql_url=(
+                f"mysql://vidmp3:vidmp3-test@{mysql.get_container_host_ip()}:"
+                f"{mysql.get_exposed_port(3306)}/vidmp3_test?ssl-mode=disabled"
+            ),
+        )
+
+
+@contextmanager
+def provide_endpoints() -> Iterator[Endpoints]:
+    if _docker_engine():
+        with _containers() as endpoints:
+            yield endpoints
+        return
+    for name, url in (("RabbitMQ", NATIVE.rabbit_url), ("MongoDB (FerretDB)", NATIVE.mongo_url), ("MySQL (MariaDB)", NATIVE.mysql_url)):
+        _check_reachable(name, url)
+    yield NATIVE

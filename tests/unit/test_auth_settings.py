@@ -1,0 +1,119 @@
+"""The auth service's settings: development defaults work locally, production refuses them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from auth.settings import DEV_MYSQL_URL, AuthSettings
+from auth.tokens import generate_key_pem
+from common.settings import Environment, UnsafeSettingsError
+
+PRODUCTION_MYSQL_URL = "mysql://auth:s3cr3t-from-vault@db.internal:3306/vidmp3"
+
+
+@pytest.fixture(autouse=True)
+def no_vidmp3_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("VIDMP3_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "signing.pem"
+    path.write_bytes(generate_key_pem())
+    return path
+
+
+def refusal(error: ValueError) -> UnsafeSettingsError:
+    """The UnsafeSettingsError behind ``error`` (pydantic wraps what a validator raises)."""
+    if isinstance(error, UnsafeSettingsError):
+        return error
+    assert isinstance(error, ValidationError), error
+    cause = error.errors()[0].get("ctx", {}).get("error")
+    assert isinstance(cause, UnsafeSettingsError), error
+    return cause
+
+
+def test_development_defaults_are_accepted() -> None:
+    settings = AuthSettings()
+
+    assert settings.environment is Environment.DEVELOPMENT
+    assert settings.mysql_url.get_secret_value() == DEV_MYSQL_URL
+    assert settings.signing_key_file is None
+    assert settings.unsafe_defaults() == ["mysql_url (development password)", "signing_key_file"]
+
+
+def test_production_with_the_defaults_is_refused_naming_each_field() -> None:
+    with pytest.raises(ValueError, match="refusing to start in production") as raised:
+        AuthSettings(environment="production")
+
+    message = str(refusal(raised.value))
+    assert "mysql_url" in message
+    assert "signing_key_file" in message
+
+
+def test_production_without_a_signing_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="refusing to start in production") as raised:
+        AuthSettings(environment="production", mysql_url=PRODUCTION_MYSQL_URL)
+
+    message = str(refusal(raised.value))
+    assert "signing_key_file" in message
+    assert "mysql_url" not in message
+
+
+@pytest.mark.parametrize(
+    "mysql_url",
+    [
+        DEV_MYSQL_URL,
+        "mysql://vidmp3:vidmp3-dev@db.internal:3306/vidmp3",
+        "mysql://auth:vidmp3-dev@10.0.0.5/vidmp3_prod?ssl-mode=required",
+        "mysql://vidmp3:vidmp3%2Ddev@db.internal/vidmp3",
+    ],
+)
+def test_production_with_the_development_mysql_password_is_refused_on_any_host(key_file: Path, mysql_url: str) -> None:
+    with pytest.raises(ValueError, match="refusing to start in production") as raised:
+        AuthSettings(environment="production", mysql_url=mysql_url, signing_key_file=key_file)
+
+    message = str(refusal(raised.value))
+    assert "mysql_url (development password)" in message
+    assert "signing_key_file" not in message
+    assert "vidmp3-dev" not in message, "the refusal must not print the secret"
+
+
+@pytest.mark.parametrize(
+    "mysql_url",
+    [
+        PRODUCTION_MYSQL_URL,
+        "mysql://vidmp3:vidmp3-dev-but-longer@db.internal/vidmp3",
+        "mysql://vidmp3-dev:another-password@db.internal/vidmp3",
+    ],
+)
+def test_production_with_a_key_file_and_a_real_mysql_password_starts(key_file: Path, mysql_url: str) -> None:
+    settings = AuthSettings(environment="production", mysql_url=mysql_url, signing_key_file=key_file)
+
+    assert settings.environment is Environment.PRODUCTION
+    assert settings.signing_key_file == key_file
+    assert settings.unsafe_defaults() == []
+
+
+def test_settings_come_from_vidmp3_variables(monkeypatch: pytest.MonkeyPatch, key_file: Path) -> None:
+    monkeypatch.setenv("VIDMP3_ENVIRONMENT", "production")
+    monkeypatch.setenv("VIDMP3_MYSQL_URL", PRODUCTION_MYSQL_URL)
+    monkeypatch.setenv("VIDMP3_SIGNING_KEY_FILE", str(key_file))
+    monkeypatch.setenv("VIDMP3_TOKEN_TTL_SECONDS", "60")
+
+    settings = AuthSettings.load()
+
+    assert settings.environment is Environment.PRODUCTION
+    assert settings.mysql_url.get_secret_value() == PRODUCTION_MYSQL_URL
+    assert settings.signing_key_file == key_file
+    assert settings.token_ttl_seconds == 60
+
+
+def test_the_mysql_url_is_not_shown_in_reprs() -> None:
+    assert "vidmp3-dev" not in repr(AuthSettings())

@@ -1,0 +1,86 @@
+"""The job-status fold: idempotent, order-independent, never moving a job backwards."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from contracts import ConversionFailed, ConversionStarted, FailureReason, Mp3Converted, NotificationSent, VideoUploaded
+from projections.job_status import JobState, JobStatus, apply
+
+JOB = uuid4()
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def happy_path() -> list:
+    return [
+        VideoUploaded(
+            job_id=JOB, occurred_at=T0, owner_id="7", owner_email="ada@example.com",
+            video_file_id="f1", filename="a.mp4", size_bytes=10,
+        ),
+        ConversionStarted(job_id=JOB, occurred_at=T0 + timedelta(seconds=1), worker="w:1"),
+        Mp3Converted(
+            job_id=JOB, occurred_at=T0 + timedelta(seconds=5), owner_id="7", owner_email="ada@example.com",
+            mp3_file_id="m1", filename="a.mp3", size_bytes=5, duration_seconds=3.0,
+        ),
+        NotificationSent(job_id=JOB, occurred_at=T0 + timedelta(seconds=6), recipient="ada@example.com"),
+    ]
+
+
+def fold(events: list) -> JobStatus:
+    status = None
+    for event in events:
+        status = apply(status, event)
+    assert status is not None
+    return status
+
+
+def test_happy_path_goes_through_every_state_in_order() -> None:
+    status = fold(happy_path())
+
+    assert status.state is JobState.NOTIFIED
+    assert [change.state for change in status.history] == [
+        JobState.QUEUED, JobState.CONVERTING, JobState.CONVERTED, JobState.NOTIFIED,
+    ]
+    assert (status.owner_id, status.filename, status.mp3_file_id, status.mp3_filename) == ("7", "a.mp4", "m1", "a.mp3")
+    assert status.duration_seconds == 3.0
+    assert status.updated_at == T0 + timedelta(seconds=6)
+
+
+def test_repeated_events_change_nothing() -> None:
+    events = happy_path()
+    once = fold(events)
+
+    assert fold(events + events) == once
+    assert apply(once, events[1]) is once
+
+
+def test_any_arrival_order_gives_the_same_status() -> None:
+    events = happy_path()
+    expected = fold(events)
+    for order in itertools.permutations(events):
+        status = fold(list(order))
+        assert status.model_dump(exclude={"version"}) == expected.model_dump(exclude={"version"})
+
+
+def test_a_late_event_does_not_move_the_job_backwards() -> None:
+    uploaded, started, converted, _ = happy_path()
+
+    status = fold([uploaded, converted, started])
+
+    assert status.state is JobState.CONVERTED
+    assert [change.state for change in status.history] == [JobState.QUEUED, JobState.CONVERTING, JobState.CONVERTED]
+
+
+def test_failure_records_the_reason() -> None:
+    uploaded, started, *_ = happy_path()
+    failed = ConversionFailed(
+        job_id=JOB, occurred_at=T0 + timedelta(seconds=2), reason=FailureReason.NO_AUDIO_STREAM, message="no audio"
+    )
+
+    status = fold([uploaded, started, failed])
+
+    assert status.state is JobState.FAILED
+    assert status.error is not None
+    assert (status.error.reason, status.error.message) == (FailureReason.NO_AUDIO_STREAM, "no audio")
