@@ -42,5 +42,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # FastStream gives its logger a coloured handler of its own: send it through ours instead
+    faststream = logging.getLogger("faststream")
+    faststream.handlers.clear()
+    faststream.propagate = True
     # the MySQL connector narrates every authentication at INFO
     logging.getLogger("mysql.connector").setLevel(logging.WARNING)
