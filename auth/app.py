@@ -29,8 +29,7 @@ async def login(data: LoginRequest, logins: LoginService, issuer: TokenIssuer) -
     """Exchange an email and password for a signed access token."""
     try:
         token = await logins.login(data.email, data.password)
-    except InvalidCredentials as e:
-        raise NotAuthorizedException(str(e) or "x") from None
+    except InvalidCredentials:
         raise NotAuthorizedException("invalid email or password") from None
     return TokenResponse(access_token=token, expires_in=issuer.ttl_seconds)
 

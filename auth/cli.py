@@ -41,12 +41,7 @@ def create_user(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
     """Create a user (the users table is created first if absent)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not password:
-        raise typer.BadParameter("the password must not be empty")
+    password = _read_password(password_stdin)
 
     async def create() -> int:
         settings = AuthSettings.load()
@@ -64,6 +59,42 @@ def create_user(
         typer.echo(f"a user with email {email} already exists", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created user {user_id} <{email.strip().lower()}>{' (admin)' if admin else ''}")
+
+
+@cli.command("set-password")
+def set_password(
+    email: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Set a user's password."""
+    password = _read_password(password_stdin)
+
+    async def update() -> bool:
+        settings = AuthSettings.load()
+        users = Users(settings.mysql_url.get_secret_value(), pool_size=1)
+        try:
+            await users.migrate()
+            user = await users.by_email(email)
+            if user is not None:
+                await users.set_password_hash(user.id, Passwords().hash(password))
+        finally:
+            await users.close()
+        return user is not None
+
+    if not asyncio.run(update()):
+        typer.echo(f"no user with email {email}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"password of <{email.strip().lower()}> set")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise typer.BadParameter("the password must not be empty")
+    return password
 
 
 @cli.command("generate-key")

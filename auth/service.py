@@ -23,9 +23,7 @@ class LoginService:
         user = await self._users.by_email(email)
         # Argon2 is deliberately slow: keep it off the event loop
         matches = await asyncio.to_thread(self._passwords.verify, user.password_hash if user else None, password)
-        if user is None:
-            raise InvalidCredentials("no such user")
-        if not matches or not user.is_active:
+        if user is None or not matches or not user.is_active:
             raise InvalidCredentials
         if self._passwords.needs_rehash(user.password_hash):
             await self._users.set_password_hash(user.id, await asyncio.to_thread(self._passwords.hash, password))

@@ -134,7 +134,7 @@ class TokenVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["exp"], "verify_aud": False},
+                options={"require": _REQUIRED},
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from error

@@ -132,6 +132,4 @@ async def test_a_new_password_hash_replaces_the_old_one(users: Users) -> None:
 
     await users.set_password_hash(created.id, "new hash")
 
-    found = await users.by_email(created.email)
-    assert found is not None
-    assert found.password_hash == "new hash"
+    assert await users.by_email(created.email) == User(created.id, created.email, "new hash", False, True)
