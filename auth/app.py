@@ -7,9 +7,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Litestar, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
+from litestar.params import JSONBody
 
 from auth.passwords import Passwords
 from auth.schemas import LoginRequest, TokenResponse
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 @post("/v1/login", status_code=200)
-async def login(data: LoginRequest, logins: LoginService, issuer: TokenIssuer) -> TokenResponse:
+async def login(
+    data: JSONBody[LoginRequest], logins: NamedDependency[LoginService], issuer: NamedDependency[TokenIssuer]
+) -> TokenResponse:
     """Exchange an email and password for a signed access token."""
     try:
         token = await logins.login(data.email, data.password)
@@ -35,7 +38,7 @@ async def login(data: LoginRequest, logins: LoginService, issuer: TokenIssuer) -
 
 
 @get("/.well-known/jwks.json", media_type="application/jwk-set+json")
-async def jwks(issuer: TokenIssuer) -> dict[str, Any]:
+async def jwks(issuer: NamedDependency[TokenIssuer]) -> dict[str, Any]:
     """The public keys that verify this service's tokens (RFC 7517)."""
     return issuer.jwks()
 

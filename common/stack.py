@@ -176,7 +176,9 @@ def main(argv: list[str]) -> int:
         stack.start(*(service for service in SERVICES if service not in running))
         print(f"up: gateway {stack.config.url('gateway')} (docs at /docs), logs in {stack.log_dir}")
     elif command == "down":
-        stack.stop()
+        # every process started for the stack, the demo's SMTP server included
+        extra = [pid.stem for pid in (stack.config.state_dir / "pids").glob("*.pid") if pid.stem not in SERVICES]
+        stack.stop(*SERVICES, *extra)
         print("down")
     elif command == "status":
         for service in SERVICES:

@@ -7,6 +7,7 @@ import time
 
 import httpx
 from litestar import Request
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 
 from auth.tokens import InvalidToken, Principal, TokenVerifier
@@ -49,7 +50,7 @@ class Authenticator:
         return self._verifier.verify(token)
 
 
-async def current_principal(request: Request, authenticator: Authenticator) -> Principal:
+async def current_principal(request: Request, authenticator: NamedDependency[Authenticator]) -> Principal:
     """The caller named by the ``Authorization: Bearer`` token; 401 without a valid one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -11,7 +11,9 @@ from bson import ObjectId
 from gridfs import AsyncGridFSBucket, NoFile
 from gridfs.asynchronous.grid_file import AsyncGridOut
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.params import FromPath
 from litestar.response import Stream
 from pydantic import BaseModel, Field
 
@@ -107,7 +109,11 @@ def job_routes(max_upload_bytes: int) -> list[object]:
         response_headers=None,
     )
     async def create_job(
-        request: Request, principal: Principal, videos: VideoStore, outbox: Outbox, view: JobStatusView
+        request: Request,
+        principal: NamedDependency[Principal],
+        videos: NamedDependency[VideoStore],
+        outbox: NamedDependency[Outbox],
+        view: NamedDependency[JobStatusView],
     ) -> Response[JobAccepted]:
         """Upload a video (multipart/form-data, field `file`) and queue its conversion to MP3.
 
@@ -141,13 +147,18 @@ def job_routes(max_upload_bytes: int) -> list[object]:
         )
 
     @get("/v1/jobs/{job_id:uuid}", security=_SECURITY, tags=["jobs"])
-    async def get_job(job_id: UUID, principal: Principal, view: JobStatusView) -> JobView:
+    async def get_job(
+        job_id: FromPath[UUID], principal: NamedDependency[Principal], view: NamedDependency[JobStatusView]
+    ) -> JobView:
         """A job's state, its history and, once converted, where to download the MP3."""
         return _view(await _visible_job(view, job_id, principal))
 
     @get("/v1/jobs/{job_id:uuid}/mp3", security=_SECURITY, tags=["jobs"], media_type="audio/mpeg")
     async def download_mp3(
-        job_id: UUID, principal: Principal, view: JobStatusView, mp3s: AsyncGridFSBucket
+        job_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        view: NamedDependency[JobStatusView],
+        mp3s: NamedDependency[AsyncGridFSBucket],
     ) -> Stream:
         """Download a converted job's MP3 (409 while it is not converted yet)."""
         status = await _visible_job(view, job_id, principal)

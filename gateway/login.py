@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 from litestar import post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 
 from auth.schemas import LoginRequest, TokenResponse
@@ -13,7 +15,9 @@ __all__ = ["login"]
 
 
 @post("/v1/auth/login", status_code=200, tags=["auth"])
-async def login(data: LoginRequest, http: httpx.AsyncClient, settings: GatewaySettings) -> TokenResponse:
+async def login(
+    data: JSONBody[LoginRequest], http: NamedDependency[httpx.AsyncClient], settings: NamedDependency[GatewaySettings]
+) -> TokenResponse:
     """Exchange an email and password for an access token (valid for `expires_in` seconds)."""
     try:
         response = await http.post(f"{settings.auth_url}/v1/login", json=data.model_dump())

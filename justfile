@@ -1,0 +1,59 @@
+# Recipes of the project; `./run <recipe>` works where just and uv are not installed yet.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+export UV_PYTHON_DOWNLOADS := "never"
+
+# list the recipes
+default:
+    @just --list
+
+# install the locked dependencies into .venv
+setup:
+    uv sync --locked --quiet
+
+# start RabbitMQ, MariaDB and FerretDB (installing them on first use); idempotent
+services:
+    scripts/services up
+
+# the main job: services and the five processes up, a sample video converted end to end
+demo: setup services
+    uv run --locked python scripts/demo.py
+
+# run the tests against the real services (extra arguments go to pytest)
+test *args: setup services
+    uv run --locked pytest {{ args }}
+
+# start the five services in the background (development settings)
+up: setup services
+    uv run --locked python -m common.stack up
+
+# stop the five services
+down:
+    uv run --locked python -m common.stack down
+
+# which services answer
+status:
+    uv run --locked python -m common.stack status
+    scripts/services status
+
+# regenerate asyncapi.yaml from the code
+asyncapi: setup
+    uv run --locked faststream docs gen common.asyncapi:create_app --factory --yaml --out asyncapi.yaml
+
+# fail when asyncapi.yaml is not what the code generates
+asyncapi-check: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    fresh=$(mktemp --suffix=.yaml)
+    uv run --locked faststream docs gen common.asyncapi:create_app --factory --yaml --out "$fresh" >/dev/null
+    if ! diff -u asyncapi.yaml "$fresh"; then
+        echo "asyncapi.yaml is stale: run ./run asyncapi and commit it" >&2
+        exit 1
+    fi
+    echo "asyncapi.yaml is up to date"
+
+# ruff and mypy
+lint: setup
+    uv run --locked ruff check .
+    uv run --locked ruff format --check .
+    uv run --locked mypy .
