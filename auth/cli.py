@@ -12,7 +12,7 @@ import typer
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
 from auth.tokens import generate_key_pem
-from auth.users import Users, UserExists
+from auth.users import UserExists, Users
 
 cli = typer.Typer(help="The vidmp3 auth service.", no_args_is_help=False, add_completion=False)
 

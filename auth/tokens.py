@@ -60,7 +60,7 @@ def generate_key_pem() -> bytes:
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
+        raise ValueError(f"{path} does not hold an Ed25519 private key")  # noqa: TRY004 (bad file content, not a type error)
     return key
 
 

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mysql.connector import errorcode
-from mysql.connector.aio import connect
+from mysql.connector.aio import MySQLConnection
 from mysql.connector.aio.abstracts import MySQLConnectionAbstract
 from mysql.connector.errors import IntegrityError
 
@@ -78,7 +78,7 @@ class Users:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[MySQLConnectionAbstract]:
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await connect(**self._options)
+            connection = self._idle.pop() if self._idle else await self._connect()
             try:
                 if not await connection.is_connected():
                     await connection.reconnect()
@@ -87,6 +87,11 @@ class Users:
                 await connection.close()
                 raise
             self._idle.append(connection)
+
+    async def _connect(self) -> MySQLConnectionAbstract:
+        connection = MySQLConnection(**self._options)
+        await connection.connect()
+        return connection
 
     async def close(self) -> None:
         while self._idle:
@@ -126,7 +131,7 @@ class Users:
         if row is None:
             return None
         user_id, stored_email, password_hash, is_admin, is_active = row
-        return User(int(user_id), str(stored_email), str(password_hash), bool(is_admin), bool(is_active))
+        return User(int(cast(int, user_id)), str(stored_email), str(password_hash), bool(is_admin), bool(is_active))
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         async with self._connection() as connection, await connection.cursor() as cursor:

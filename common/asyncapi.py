@@ -11,11 +11,13 @@ from faststream import FastStream
 from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient, MongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 import converter.app
 import notifier.app
 import projections.app
 from common.broker import EventPublisher
+from common.mongo import Document
 from common.settings import DEV_MONGO_URL
 from contracts import VideoUploaded
 from converter.storage import MediaStore
@@ -44,7 +46,7 @@ def _unwrap(text: str) -> str:
 def create_app() -> FastStream:
     broker = RabbitBroker("amqp://guest:guest@localhost:5672/vidmp3", description="RabbitMQ, virtual host vidmp3")
     EventPublisher(broker, [VideoUploaded])  # the gateway's publisher
-    database = AsyncMongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]
+    database: AsyncDatabase[Document] = AsyncMongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]
     converter.app.register(broker, MediaStore(MongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]))
     notifier.app.register(broker, NotifierSettings())
     projections.app.register(broker, EventStore(database), JobStatusView(database))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from faststream.rabbit import Channel, RabbitBroker, RabbitPublisher
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.publisher import RabbitPublisher
 
 from common.settings import BrokerSettings
 from contracts import DEAD_LETTER_EXCHANGE, EXCHANGE, Event, Queues, dead_letter_queue

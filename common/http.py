@@ -40,7 +40,9 @@ def health_routes(ready: Sequence[Check] = ()) -> list[HTTPRouteHandler | type[P
 
 def metrics_middleware(service: str) -> Any:
     """Request counters and duration histograms per route template (``http_requests_total``...)."""
-    return PrometheusConfig(app_name=service, prefix="http", group_path=True, exclude=["/metrics", "/health"]).middleware
+    return PrometheusConfig(
+        app_name=service, prefix="http", group_path=True, exclude=["/metrics", "/health"]
+    ).middleware
 
 
 def problem_details() -> ProblemDetailsPlugin:

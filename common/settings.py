@@ -1,7 +1,8 @@
 """Settings every service shares, read from ``VIDMP3_*`` environment variables.
 
 Secrets may also come from files: point ``VIDMP3_SECRETS_DIR`` at a directory holding one
-file per setting (``rabbit_url``, ``mysql_url``, ...), as Docker and Kubernetes mount them.
+file per setting, named like its variable (``vidmp3_rabbit_url``, ``vidmp3_mysql_url``, ...;
+case does not matter), as Docker and Kubernetes mount them.
 Development defaults work on one box; in production mode a service refuses to start while
 any of them is still in place.
 """

@@ -9,6 +9,7 @@ Backing services (RabbitMQ, MariaDB, FerretDB) come from ``scripts/services up``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -81,7 +82,9 @@ class Stack:
     def ensure_signing_key(self) -> None:
         key = self.config.signing_key_file
         if not key.exists():
-            subprocess.run([sys.executable, "-m", "auth", "generate-key", str(key)], check=True, capture_output=True)
+            subprocess.run(  # noqa: S603 (our own interpreter and module)
+                [sys.executable, "-m", "auth", "generate-key", str(key)], check=True, capture_output=True
+            )
 
     def start(self, *services: str, timeout: float = 60.0) -> None:
         """Start ``services`` (all by default) and wait until each answers ``/health``."""
@@ -90,7 +93,7 @@ class Stack:
         (self.config.state_dir / "pids").mkdir(parents=True, exist_ok=True)
         for service in services or SERVICES:
             log = (self.log_dir / f"{service}.log").open("ab")
-            process = subprocess.Popen(
+            process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
                 [sys.executable, "-m", service],
                 env=self.config.environment(service),
                 stdout=log,
@@ -147,10 +150,8 @@ class Stack:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _wait_gone(pid: int, process: subprocess.Popen[bytes] | None, timeout: float) -> bool:

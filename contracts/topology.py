@@ -32,7 +32,7 @@ MAX_DELIVERIES = 5
 """A message redelivered this many times (crashes, transient errors) is dead-lettered."""
 
 
-def _queue(name: str, routing_key: str) -> RabbitQueue:
+def _queue(name: str, routing_key: str, *, single_active_consumer: bool = False) -> RabbitQueue:
     return RabbitQueue(
         name,
         queue_type=QueueType.QUORUM,
@@ -41,6 +41,7 @@ def _queue(name: str, routing_key: str) -> RabbitQueue:
             "x-delivery-limit": MAX_DELIVERIES,
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
             "x-dead-letter-routing-key": name,
+            "x-single-active-consumer": single_active_consumer,
         },
     )
 
@@ -50,7 +51,8 @@ class Queues:
 
     CONVERTER = _queue("converter.video-uploaded", RoutingKey.VIDEO_UPLOADED)
     NOTIFIER = _queue("notifier.mp3-converted", RoutingKey.MP3_CONVERTED)
-    PROJECTIONS = _queue("projections.job-status", "#")
+    # one writer of the read model at a time: further projection processes stand by
+    PROJECTIONS = _queue("projections.job-status", "#", single_active_consumer=True)
 
     ALL = (CONVERTER, NOTIFIER, PROJECTIONS)
 

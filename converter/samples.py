@@ -36,6 +36,7 @@ def write_sample_video(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "ultrafast"}
         audio = output.add_stream(audio_codec, rate=sample_rate, layout="stereo") if audio_codec else None
+        assert audio is None or isinstance(audio, av.AudioStream)
 
         frames = round(seconds * fps)
         for index in range(frames):
@@ -58,9 +59,9 @@ def write_sample_video(
             for n in range(start, start + count):
                 samples.append(int(9000 * math.sin(2 * math.pi * 440 * n / sample_rate)))
                 samples.append(int(9000 * math.sin(2 * math.pi * 660 * n / sample_rate)))
-            frame = av.AudioFrame(format="s16", layout="stereo", samples=count)
-            frame.planes[0].update(samples.tobytes())
-            frame.sample_rate, frame.pts = sample_rate, start
-            output.mux(audio.encode(frame))
+            sound = av.AudioFrame(format="s16", layout="stereo", samples=count)
+            sound.planes[0].update(samples.tobytes())
+            sound.sample_rate, sound.pts = sample_rate, start
+            output.mux(audio.encode(sound))
         output.mux(audio.encode(None))
         return total / sample_rate

@@ -12,6 +12,7 @@ from bson.errors import InvalidId
 from gridfs import GridFSBucket, GridOut, NoFile
 from pymongo.database import Database
 
+from common.mongo import Document
 from contracts import FailureReason
 from converter.transcode import ConversionError
 
@@ -29,7 +30,7 @@ class StoredMp3:
 class MediaStore:
     """Videos are read from the ``videos`` bucket; MP3s go to the ``mp3s`` bucket."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database[Document]) -> None:
         self._videos = GridFSBucket(database, bucket_name="videos")
         self._mp3s = GridFSBucket(database, bucket_name="mp3s")
         self._mp3_files = database["mp3s.files"]
@@ -53,16 +54,14 @@ class MediaStore:
             duration_seconds=document["metadata"]["duration_seconds"],
         )
 
-    def store_mp3(
-        self, job_id: UUID, owner_id: str, filename: str, write: Callable[[BinaryIO], float]
-    ) -> StoredMp3:
+    def store_mp3(self, job_id: UUID, owner_id: str, filename: str, write: Callable[[BinaryIO], float]) -> StoredMp3:
         """Store what ``write`` produces as the job's MP3; ``write`` returns its duration.
 
         If ``write`` fails, the chunks written so far are removed again.
         """
         writer = self._mp3s.open_upload_stream(filename)
         try:
-            duration = write(writer)
+            duration = write(writer)  # type: ignore[arg-type]  # GridIn is a write-only binary file
             writer.metadata = {
                 "job_id": str(job_id),
                 "owner_id": owner_id,

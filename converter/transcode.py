@@ -67,7 +67,9 @@ def transcode(source: BinaryIO, sink: BinaryIO, options: ConversionOptions) -> T
                             samples += encoded.duration or 0
                             output.mux(encoded)
             except av.FFmpegError as error:
-                raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"the audio cannot be decoded: {error}") from error
+                raise ConversionError(
+                    FailureReason.UNDECODABLE_INPUT, f"the audio cannot be decoded: {error}"
+                ) from error
             for encoded in encoder.encode(None):
                 samples += encoded.duration or 0
                 output.mux(encoded)

@@ -45,7 +45,9 @@ class Converter:
                 stored = await asyncio.to_thread(self._convert, uploaded)
             except ConversionError as error:
                 log.warning("job %s failed: %s", uploaded.job_id, error.message, extra={"job_id": str(uploaded.job_id)})
-                await self._publish(ConversionFailed(job_id=uploaded.job_id, reason=error.reason, message=error.message))
+                await self._publish(
+                    ConversionFailed(job_id=uploaded.job_id, reason=error.reason, message=error.message)
+                )
                 return
         await self._publish(
             Mp3Converted(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,8 @@ from projections.store import JobStatusView
 
 __all__ = ["create_app"]
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: GatewaySettings | None = None) -> Litestar:
     settings = settings or GatewaySettings.load()
@@ -45,15 +48,21 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     videos = VideoStore(database)
     mp3s = AsyncGridFSBucket(database, bucket_name="mp3s")
 
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await outbox.ensure_indexes()
+    async def connect_broker() -> None:
+        """Connect unless connected; uploads never wait for this: the outbox holds their events."""
+        if broker.running and await broker.ping(timeout=1.0):
+            return
         try:
             await broker.start()
             await declare_topology(broker)
-        except Exception:  # the outbox holds events until the broker is back
-            pass
-        relay = asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds))
+        except Exception as error:  # any connection failure: retried before each relay round
+            log.warning("RabbitMQ is unreachable (%s); events wait in the outbox", error)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await outbox.ensure_indexes()
+        await connect_broker()
+        relay = asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds, before_round=connect_broker))
         try:
             yield
         finally:

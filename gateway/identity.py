@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 from litestar import Request
@@ -50,7 +51,9 @@ class Authenticator:
         return self._verifier.verify(token)
 
 
-async def current_principal(request: Request, authenticator: NamedDependency[Authenticator]) -> Principal:
+async def current_principal(
+    request: Request[Any, Any, Any], authenticator: NamedDependency[Authenticator]
+) -> Principal:
     """The caller named by the ``Authorization: Bearer`` token; 401 without a valid one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 from uuid import UUID, uuid4
 
@@ -13,6 +14,7 @@ from gridfs.asynchronous.grid_file import AsyncGridOut
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.response import Stream
 from pydantic import BaseModel, Field
@@ -23,12 +25,12 @@ from gateway.multipart import MultipartError, read_multipart
 from gateway.openapi import BEARER, UploadOperation
 from gateway.outbox import Outbox
 from gateway.uploads import InvalidUpload, VideoStore
-from projections.job_status import JobError, JobState, JobStatus, StateChange
+from projections.job_status import JobError, JobState, JobStatus, StateChange, fold
 from projections.store import JobStatusView
 
 __all__ = ["JobAccepted", "JobView", "job_routes"]
 
-_SECURITY = [{BEARER: []}]
+_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 
 
 class JobAccepted(BaseModel):
@@ -76,9 +78,13 @@ def _view(status: JobStatus) -> JobView:
     )
 
 
-async def _visible_job(view: JobStatusView, job_id: UUID, principal: Principal) -> JobStatus:
-    """The job, if the caller may see it; 404 otherwise, so other users' jobs stay unseen."""
-    status = await view.get(job_id)
+async def _visible_job(view: JobStatusView, outbox: Outbox, job_id: UUID, principal: Principal) -> JobStatus:
+    """The job, if the caller may see it; 404 otherwise, so other users' jobs stay unseen.
+
+    A job the projection has not folded in yet is shown from the gateway's own outbox, so
+    the status of a just-accepted upload is never 404 (the read model stays single-writer).
+    """
+    status = await view.get(job_id) or fold(await outbox.events_of(job_id))
     if status is None or not (status.owner_id == principal.user_id or principal.is_admin):
         raise NotFoundException(f"no job {job_id}")
     return status
@@ -98,7 +104,7 @@ async def _chunks(download: AsyncGridOut) -> AsyncIterator[bytes]:
         await download.close()
 
 
-def job_routes(max_upload_bytes: int) -> list[object]:
+def job_routes(max_upload_bytes: int) -> list[HTTPRouteHandler]:
     @post(
         "/v1/jobs",
         status_code=202,
@@ -109,11 +115,10 @@ def job_routes(max_upload_bytes: int) -> list[object]:
         response_headers=None,
     )
     async def create_job(
-        request: Request,
+        request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         videos: NamedDependency[VideoStore],
         outbox: NamedDependency[Outbox],
-        view: NamedDependency[JobStatusView],
     ) -> Response[JobAccepted]:
         """Upload a video (multipart/form-data, field `file`) and queue its conversion to MP3.
 
@@ -138,7 +143,6 @@ def job_routes(max_upload_bytes: int) -> list[object]:
             options=stored.options,
         )
         await outbox.store(event)
-        await view.apply(event)
         await outbox.publish(event)
         return Response(
             JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=_job_url(job_id)),
@@ -148,20 +152,24 @@ def job_routes(max_upload_bytes: int) -> list[object]:
 
     @get("/v1/jobs/{job_id:uuid}", security=_SECURITY, tags=["jobs"])
     async def get_job(
-        job_id: FromPath[UUID], principal: NamedDependency[Principal], view: NamedDependency[JobStatusView]
+        job_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        view: NamedDependency[JobStatusView],
+        outbox: NamedDependency[Outbox],
     ) -> JobView:
         """A job's state, its history and, once converted, where to download the MP3."""
-        return _view(await _visible_job(view, job_id, principal))
+        return _view(await _visible_job(view, outbox, job_id, principal))
 
     @get("/v1/jobs/{job_id:uuid}/mp3", security=_SECURITY, tags=["jobs"], media_type="audio/mpeg")
     async def download_mp3(
         job_id: FromPath[UUID],
         principal: NamedDependency[Principal],
         view: NamedDependency[JobStatusView],
+        outbox: NamedDependency[Outbox],
         mp3s: NamedDependency[AsyncGridFSBucket],
     ) -> Stream:
         """Download a converted job's MP3 (409 while it is not converted yet)."""
-        status = await _visible_job(view, job_id, principal)
+        status = await _visible_job(view, outbox, job_id, principal)
         if status.mp3_file_id is None:
             raise HTTPException(status_code=409, detail=f"job {job_id} is {status.state}, the MP3 is not ready")
         try:

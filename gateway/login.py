@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from litestar import post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
+from litestar.params import JSONBody
 
 from auth.schemas import LoginRequest, TokenResponse
 from gateway.settings import GatewaySettings

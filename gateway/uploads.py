@@ -12,6 +12,7 @@ from gridfs.asynchronous.grid_file import AsyncGridIn
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common.mongo import Document
 from contracts import ConversionOptions
 from gateway.filenames import sanitize_filename
 from gateway.multipart import PartEnd, PartStart
@@ -41,7 +42,7 @@ class StoredVideo:
 class VideoStore:
     """Uploaded videos, in the ``videos`` GridFS bucket, tagged with their job and owner."""
 
-    def __init__(self, database: AsyncDatabase) -> None:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._bucket = AsyncGridFSBucket(database, bucket_name="videos")
 
     async def receive(

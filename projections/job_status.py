@@ -8,6 +8,7 @@ therefore give the same status, and a rebuild from the event store equals the li
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -24,7 +25,7 @@ from contracts import (
     VideoUploaded,
 )
 
-__all__ = ["JobError", "JobState", "JobStatus", "StateChange", "apply"]
+__all__ = ["JobError", "JobState", "JobStatus", "StateChange", "apply", "fold"]
 
 
 class JobState(StrEnum):
@@ -118,3 +119,11 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
         case ConversionFailed():
             updates |= {"error": JobError(reason=event.reason, message=event.message)}
     return current.model_copy(update=updates)
+
+
+def fold(events: Iterable[Event]) -> JobStatus | None:
+    """The status ``events`` add up to (``None`` for no events)."""
+    status = None
+    for event in events:
+        status = apply(status, event)
+    return status

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from common.mongo import Document
 from contracts import Event, EventAdapter
 from projections.job_status import JobStatus, apply
 
@@ -17,7 +21,7 @@ __all__ = ["EventStore", "JobStatusView"]
 class EventStore:
     """Every event, once, keyed by its id."""
 
-    def __init__(self, database: AsyncDatabase) -> None:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._events = database["events"]
 
     async def ensure_indexes(self) -> None:
@@ -39,10 +43,18 @@ class EventStore:
 
 
 class JobStatusView:
-    """The job-status read model: written only by folding events, read by the gateway."""
+    """The job-status read model: written only by folding events, read by the gateway.
 
-    def __init__(self, database: AsyncDatabase) -> None:
+    FerretDB (SQLite backend) does not apply a conditional ``replace_one`` atomically: two
+    concurrent compare-and-set writers can both "win" and one update is lost. So writes to
+    a job are serialized here, per job, within the process, and the projection queue has a
+    single active consumer, so one process writes at a time. The version check stays: on
+    MongoDB it also guards writers this process does not know of.
+    """
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._jobs = database["job_status"]
+        self._locks: dict[UUID, tuple[asyncio.Lock, list[int]]] = {}
 
     async def ensure_indexes(self) -> None:
         await self._jobs.create_index([("owner_id", 1), ("updated_at", -1)])
@@ -53,13 +65,26 @@ class JobStatusView:
 
     async def apply(self, event: Event) -> JobStatus:
         """Fold ``event`` into its job's status, retrying when another writer got there first."""
-        while True:
-            current = await self.get(event.job_id)
-            folded = apply(current, event)
-            if folded is current:
-                return folded
-            if await self._save(folded, expected_version=current.version if current else None):
-                return folded
+        async with self._writing(event.job_id):
+            while True:
+                current = await self.get(event.job_id)
+                folded = apply(current, event)
+                if folded is current:
+                    return folded
+                if await self._save(folded, expected_version=current.version if current else None):
+                    return folded
+
+    @asynccontextmanager
+    async def _writing(self, job_id: UUID) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(job_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[job_id]
 
     async def _save(self, status: JobStatus, *, expected_version: int | None) -> bool:
         document = status.model_dump(mode="json") | {"_id": str(status.job_id)}

@@ -15,7 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import av
 import httpx
@@ -45,7 +48,17 @@ def start_smtp(port: int) -> Path:
         step(f"starting an SMTP server on 127.0.0.1:{port} (mail kept in {maildir})")
         (STATE / "logs").mkdir(parents=True, exist_ok=True)
         server = subprocess.Popen(
-            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{port}",
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+                str(maildir),
+            ],
             stdout=(STATE / "logs" / "smtp.log").open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -77,13 +90,47 @@ def ensure_user(stack: Stack) -> None:
     print(f"    user {EMAIL} / {PASSWORD}", flush=True)
 
 
+def follow(http: httpx.Client, auth: dict[str, str], job_id: str, stack: Stack) -> dict[str, Any]:
+    """Poll the job, printing each state it enters, until it ends; exit if it failed."""
+    step("following the job")
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    while True:
+        status: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=auth).raise_for_status().json()
+        for change in status["history"]:
+            if change["state"] not in seen:
+                seen.add(change["state"])
+                print(f"    {change['at']}  {change['state']}", flush=True)
+        if status["state"] == "failed":
+            raise SystemExit(f"the job failed: {status['error']}")
+        if status["state"] == "notified":
+            return status
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the job did not finish in 2 minutes; logs in {stack.log_dir}")
+        time.sleep(0.3)
+
+
+def show_email(maildir: Path, job_id: str) -> None:
+    step(f"the email, as the SMTP server received it ({maildir})")
+    box = mailbox.Maildir(maildir, create=False)
+    for message in (message_from_bytes(box.get_bytes(key), policy=policy.default) for key in box.iterkeys()):
+        if message["X-Vidmp3-Job-Id"] == job_id:
+            print(f"    To: {message['To']}\n    Subject: {message['Subject']}")
+            assert isinstance(message, EmailMessage)
+            plain = message.get_body(preferencelist=("plain",))
+            text = plain.get_content() if plain is not None else ""
+            print("    " + text.strip().replace("\n", "\n    "))
+
+
 def main() -> int:
     config = StackConfig(state_dir=STATE)
     stack = Stack(config)
     maildir = start_smtp(config.smtp_port)
 
     step("starting the services (gateway, auth, converter, notifier, projections)")
-    missing = [service for service in ("auth", "projections", "converter", "notifier", "gateway") if not stack.healthy(service)]
+    missing = [
+        service for service in ("auth", "projections", "converter", "notifier", "gateway") if not stack.healthy(service)
+    ]
     stack.start(*missing)
     ensure_user(stack)
 
@@ -94,31 +141,24 @@ def main() -> int:
     gateway = config.url("gateway")
     with httpx.Client(base_url=gateway, timeout=60) as http:
         step(f"logging in through the gateway {gateway}")
-        token = http.post("/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}).raise_for_status().json()["access_token"]
+        token = (
+            http.post("/v1/auth/login", json={"email": EMAIL, "password": PASSWORD})
+            .raise_for_status()
+            .json()["access_token"]
+        )
         auth = {"Authorization": f"Bearer {token}"}
 
         step("uploading the video")
         with sample.open("rb") as video:
-            accepted = http.post("/v1/jobs", headers=auth, files={"file": ("sample.mp4", video, "video/mp4")}).raise_for_status().json()
+            accepted = (
+                http.post("/v1/jobs", headers=auth, files={"file": ("sample.mp4", video, "video/mp4")})
+                .raise_for_status()
+                .json()
+            )
         job_id = accepted["job_id"]
         print(f"    job {job_id}", flush=True)
 
-        step("following the job")
-        seen: set[str] = set()
-        deadline = time.monotonic() + 120
-        while True:
-            status = http.get(f"/v1/jobs/{job_id}", headers=auth).raise_for_status().json()
-            for change in status["history"]:
-                if change["state"] not in seen:
-                    seen.add(change["state"])
-                    print(f"    {change['at']}  {change['state']}", flush=True)
-            if status["state"] in ("notified", "failed"):
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the job did not finish in 2 minutes; logs in {stack.log_dir}")
-            time.sleep(0.3)
-        if status["state"] == "failed":
-            raise SystemExit(f"the job failed: {status['error']}")
+        status = follow(http, auth, job_id, stack)
 
         step("downloading the MP3")
         target = ROOT / "out" / status["mp3"]["filename"]
@@ -128,21 +168,19 @@ def main() -> int:
     with av.open(str(target)) as container:
         stream = container.streams.audio[0]
         seconds = sum(frame.samples for frame in container.decode(stream)) / stream.sample_rate
-    print(f"    {target} ({target.stat().st_size} bytes, {seconds:.2f} s of audio; the video had {audio_seconds:.2f} s)")
+    print(
+        f"    {target} ({target.stat().st_size} bytes, {seconds:.2f} s of audio; the video had {audio_seconds:.2f} s)"
+    )
 
-    step(f"the email, as the SMTP server received it ({maildir})")
-    for message in mailbox.Maildir(maildir, create=False):
-        if message["X-Vidmp3-Job-Id"] == job_id:
-            print(f"    To: {message['To']}\n    Subject: {message['Subject']}")
-            text = message.get_payload()[0].get_payload(decode=True).decode()
-            print("    " + text.strip().replace("\n", "\n    "))
+    show_email(maildir, job_id)
 
     print(
         f"""
 Done. The stack is still running:
   API docs      {gateway}/docs
   fetch again   TOKEN=$(curl -s -X POST {gateway}/v1/auth/login -H 'content-type: application/json' \\
-                  -d '{{"email": "{EMAIL}", "password": "{PASSWORD}"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+                  -d '{{"email": "{EMAIL}", "password": "{PASSWORD}"}}' \\
+                  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
                 curl -OJ -H "Authorization: Bearer $TOKEN" {gateway}/v1/jobs/{job_id}/mp3
   logs          {stack.log_dir}
   stop it       ./run down

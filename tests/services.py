@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 
 __all__ = ["Endpoints", "provide_endpoints"]
 
-_HOW_TO_START = "start the services with `scripts/services up` (it installs rabbitmq-server, mariadb-server and FerretDB)"
+_HOW_TO_START = (
+    "start the services with `scripts/services up` (it installs rabbitmq-server, mariadb-server and FerretDB)"
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ def _check_reachable(name: str, url: str) -> None:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=3):
             return
     except OSError as error:
-        raise RuntimeError(f"{name} is not reachable at {parts.hostname}:{parts.port} ({error}): {_HOW_TO_START}") from None
+        raise RuntimeError(
+            f"{name} is not reachable at {parts.hostname}:{parts.port} ({error}): {_HOW_TO_START}"
+        ) from None
 
 
 @contextmanager
@@ -62,7 +66,10 @@ def _containers() -> Iterator[Endpoints]:
     with ExitStack() as stack:
         mongo = stack.enter_context(MongoDbContainer("mongo:7"))
         rabbit = stack.enter_context(RabbitMqContainer("rabbitmq:3-management"))
-        mysql = stack.enter_context(MySqlContainer("mysql:8", username="vidmp3", password="vidmp3-test", dbname="vidmp3_test"))
+        mysql = stack.enter_context(
+            MySqlContainer("mysql:8", username="vidmp3", password="vidmp3-test", dbname="vidmp3_test")
+        )
+        # MySQL 8 serves TLS, which its default caching_sha2_password login needs from this connector
         yield Endpoints(
             rabbit_url=(
                 f"amqp://{rabbit.username}:{rabbit.password}@{rabbit.get_container_host_ip()}:"
@@ -70,8 +77,7 @@ def _containers() -> Iterator[Endpoints]:
             ),
             mongo_url=mongo.get_connection_url(),
             mysql_url=(
-                f"mysql://vidmp3:vidmp3-test@{mysql.get_container_host_ip()}:"
-                f"{mysql.get_exposed_port(3306)}/vidmp3_test?ssl-mode=disabled"
+                f"mysql://vidmp3:vidmp3-test@{mysql.get_container_host_ip()}:{mysql.get_exposed_port(3306)}/vidmp3_test"
             ),
         )
 
@@ -82,6 +88,10 @@ def provide_endpoints() -> Iterator[Endpoints]:
         with _containers() as endpoints:
             yield endpoints
         return
-    for name, url in (("RabbitMQ", NATIVE.rabbit_url), ("MongoDB (FerretDB)", NATIVE.mongo_url), ("MySQL (MariaDB)", NATIVE.mysql_url)):
+    for name, url in (
+        ("RabbitMQ", NATIVE.rabbit_url),
+        ("MongoDB (FerretDB)", NATIVE.mongo_url),
+        ("MySQL (MariaDB)", NATIVE.mysql_url),
+    ):
         _check_reachable(name, url)
     yield NATIVE

@@ -20,7 +20,7 @@ import aio_pika
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session, SMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from common.stack import SERVICES, Stack, StackConfig
 from contracts import Queues, dead_letter_queue
@@ -106,9 +106,12 @@ async def _delete_queues(rabbit_url: str) -> None:
                 await channel.queue_delete(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def system(
-    endpoints: Endpoints, mongo_database_name: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    endpoints: Endpoints,
+    mongo_database_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[System]:
     asyncio.run(_delete_queues(endpoints.rabbit_url))
     mailbox = Mailbox()

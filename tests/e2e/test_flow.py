@@ -95,8 +95,15 @@ def test_another_user_cannot_see_or_download_the_job(system: System, sample_vide
 def _claims(system: System, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
     return {
-        "sub": "1", "email": "x@example.com", "roles": ["user"], "iss": "vidmp3-auth", "aud": "vidmp3",
-        "iat": now, "nbf": now, "exp": now + 600, "jti": "j",
+        "sub": "1",
+        "email": "x@example.com",
+        "roles": ["user"],
+        "iss": "vidmp3-auth",
+        "aud": "vidmp3",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "j",
     } | changes
 
 
@@ -114,10 +121,17 @@ def test_requests_without_a_valid_token_are_refused(system: System) -> None:
         "not a jwt": "not-a-token",
         "other key": jwt.encode(_claims(system), Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": kid}),
         "expired": jwt.encode(
-            _claims(system, iat=now - 3600, nbf=now - 3600, exp=now - 1800), key, algorithm="EdDSA", headers={"kid": kid}
+            _claims(system, iat=now - 3600, nbf=now - 3600, exp=now - 1800),
+            key,
+            algorithm="EdDSA",
+            headers={"kid": kid},
         ),
         "alg none": jwt.encode(_claims(system), None, algorithm="none", headers={"kid": kid}),
-        "tampered": real.rsplit(".", 2)[0] + "." + jwt.utils.base64url_encode(b'{"sub":"2"}').decode() + "." + real.rsplit(".", 1)[1],
+        "tampered": real.rsplit(".", 2)[0]
+        + "."
+        + jwt.utils.base64url_encode(b'{"sub":"2"}').decode()
+        + "."
+        + real.rsplit(".", 1)[1],
     }
     for case, token in forged.items():
         headers = bearer(token) if token else {}
@@ -125,7 +139,10 @@ def test_requests_without_a_valid_token_are_refused(system: System) -> None:
         assert response.status_code == 401, case
         assert response.headers["content-type"].startswith("application/problem+json"), case
         assert response.headers["www-authenticate"].startswith("Bearer"), case
-    assert httpx.get(f"{system.gateway}/v1/jobs/00000000-0000-4000-8000-000000000000", headers=bearer(real)).status_code == 404
+    assert (
+        httpx.get(f"{system.gateway}/v1/jobs/00000000-0000-4000-8000-000000000000", headers=bearer(real)).status_code
+        == 404
+    )
 
 
 def test_bad_inputs_fail_with_a_reason_and_the_converter_keeps_serving(

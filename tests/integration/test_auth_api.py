@@ -24,7 +24,7 @@ from auth.users import User, Users, connection_options
 from tests.services import Endpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery staple"  # noqa: S105 - the test users' password
+PASSWORD = "correct horse battery staple"
 PROBLEM_JSON = "application/problem+json"
 
 

@@ -16,13 +16,24 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def happy_path() -> list:
     return [
         VideoUploaded(
-            job_id=JOB, occurred_at=T0, owner_id="7", owner_email="ada@example.com",
-            video_file_id="f1", filename="a.mp4", size_bytes=10,
+            job_id=JOB,
+            occurred_at=T0,
+            owner_id="7",
+            owner_email="ada@example.com",
+            video_file_id="f1",
+            filename="a.mp4",
+            size_bytes=10,
         ),
         ConversionStarted(job_id=JOB, occurred_at=T0 + timedelta(seconds=1), worker="w:1"),
         Mp3Converted(
-            job_id=JOB, occurred_at=T0 + timedelta(seconds=5), owner_id="7", owner_email="ada@example.com",
-            mp3_file_id="m1", filename="a.mp3", size_bytes=5, duration_seconds=3.0,
+            job_id=JOB,
+            occurred_at=T0 + timedelta(seconds=5),
+            owner_id="7",
+            owner_email="ada@example.com",
+            mp3_file_id="m1",
+            filename="a.mp3",
+            size_bytes=5,
+            duration_seconds=3.0,
         ),
         NotificationSent(job_id=JOB, occurred_at=T0 + timedelta(seconds=6), recipient="ada@example.com"),
     ]
@@ -41,7 +52,10 @@ def test_happy_path_goes_through_every_state_in_order() -> None:
 
     assert status.state is JobState.NOTIFIED
     assert [change.state for change in status.history] == [
-        JobState.QUEUED, JobState.CONVERTING, JobState.CONVERTED, JobState.NOTIFIED,
+        JobState.QUEUED,
+        JobState.CONVERTING,
+        JobState.CONVERTED,
+        JobState.NOTIFIED,
     ]
     assert (status.owner_id, status.filename, status.mp3_file_id, status.mp3_filename) == ("7", "a.mp4", "m1", "a.mp3")
     assert status.duration_seconds == 3.0

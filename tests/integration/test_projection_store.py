@@ -1,0 +1,84 @@
+"""The event store and job-status view against the real MongoDB-wire server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts import ConversionStarted, Mp3Converted, NotificationSent, VideoUploaded
+from projections.job_status import JobState, apply
+from projections.store import EventStore, JobStatusView
+
+
+def job_events() -> list:
+    job, t0 = uuid4(), datetime.now(UTC)
+    return [
+        VideoUploaded(
+            job_id=job,
+            occurred_at=t0,
+            owner_id="1",
+            owner_email="a@example.com",
+            video_file_id="v",
+            filename="a.mp4",
+            size_bytes=1,
+        ),
+        ConversionStarted(job_id=job, occurred_at=t0 + timedelta(seconds=1), worker="w"),
+        Mp3Converted(
+            job_id=job,
+            occurred_at=t0 + timedelta(seconds=2),
+            owner_id="1",
+            owner_email="a@example.com",
+            mp3_file_id="m",
+            filename="a.mp3",
+            size_bytes=1,
+            duration_seconds=1.0,
+        ),
+        NotificationSent(job_id=job, occurred_at=t0 + timedelta(seconds=3), recipient="a@example.com"),
+    ]
+
+
+async def test_an_event_is_stored_once_and_read_back_in_order(mongo_database: AsyncDatabase) -> None:
+    store = EventStore(mongo_database)
+    await store.ensure_indexes()
+    events = job_events()
+
+    assert [await store.append(event) for event in reversed(events)] == [True] * 4
+    assert [await store.append(event) for event in events] == [False] * 4
+    assert await store.for_job(events[0].job_id) == events
+
+
+async def test_concurrent_and_repeated_folds_give_the_pure_fold(mongo_database: AsyncDatabase) -> None:
+    view = JobStatusView(mongo_database)
+    events = job_events()
+
+    await asyncio.gather(*(view.apply(event) for event in events + events[::-1] + events))
+
+    stored = await view.get(events[0].job_id)
+    expected = None
+    for event in events:
+        expected = apply(expected, event)
+    assert stored == expected
+    assert stored is not None
+    assert stored.state is JobState.NOTIFIED
+    assert stored.version == 4
+
+
+async def test_rebuilding_from_the_event_store_equals_the_live_view(mongo_database: AsyncDatabase) -> None:
+    store, view = EventStore(mongo_database), JobStatusView(mongo_database)
+    events = job_events()
+    for event in events:
+        await store.append(event)
+        await view.apply(event)
+
+    rebuilt = None
+    for event in await store.for_job(events[0].job_id):
+        rebuilt = apply(rebuilt, event)
+
+    assert rebuilt == await view.get(events[0].job_id)
+
+
+async def test_an_unknown_job_has_no_status(mongo_database: AsyncDatabase) -> None:
+    assert await JobStatusView(mongo_database).get(uuid4()) is None
