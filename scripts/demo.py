@@ -123,6 +123,7 @@ def show_email(maildir: Path, job_id: str) -> None:
 
 
 def main() -> int:
+    STATE.mkdir(exist_ok=True)
     config = StackConfig(state_dir=STATE)
     stack = Stack(config)
     maildir = start_smtp(config.smtp_port)
