@@ -4,6 +4,7 @@ a durable quorum queue per consumer and a dead-letter queue behind each."""
 from enum import StrEnum
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
@@ -33,17 +34,15 @@ MAX_DELIVERIES = 5
 
 
 def _queue(name: str, routing_key: str, *, single_active_consumer: bool = False) -> RabbitQueue:
-    return RabbitQueue(
-        name,
-        queue_type=QueueType.QUORUM,
-        routing_key=routing_key,
-        arguments={
-            "x-delivery-limit": MAX_DELIVERIES,
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
-            "x-dead-letter-routing-key": name,
-            "x-single-active-consumer": single_active_consumer,
-        },
-    )
+    arguments: QuorumQueueArgs = {
+        "x-delivery-limit": MAX_DELIVERIES,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+        "x-dead-letter-routing-key": name,
+    }
+    if single_active_consumer:
+        # only where wanted: a queue's arguments cannot change once it is declared
+        arguments["x-single-active-consumer"] = True
+    return RabbitQueue(name, queue_type=QueueType.QUORUM, routing_key=routing_key, arguments=arguments)
 
 
 class Queues:
