@@ -9,7 +9,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.publisher import RabbitPublisher
 
 from common.settings import BrokerSettings
-from contracts import DEAD_LETTER_EXCHANGE, EXCHANGE, Event, Queues, dead_letter_queue
+from contracts import DEAD_LETTER_EXCHANGE, EXCHANGE, RETRY_DELAYS, Event, Queues, dead_letter_queue, retry_queue
 
 __all__ = ["EventPublisher", "create_broker", "declare_topology"]
 
@@ -26,7 +26,7 @@ def create_broker(settings: BrokerSettings, *, description: str | None = None) -
 
 
 async def declare_topology(broker: RabbitBroker) -> None:
-    """Declare the exchanges, every consumer's queue and its dead-letter queue.
+    """Declare the exchanges, every consumer's queue, its retry queues and its dead-letter queue.
 
     Every service declares all of it, so no event is published into an exchange with no
     queue bound yet, whatever order the services start in.
@@ -39,6 +39,8 @@ async def declare_topology(broker: RabbitBroker) -> None:
         dead_queue = dead_letter_queue(queue)
         dead = await broker.declare_queue(dead_queue)
         await dead.bind(dead_letters, routing_key=dead_queue.routing())
+        for delay in RETRY_DELAYS:
+            await broker.declare_queue(retry_queue(queue, delay))
 
 
 class EventPublisher:

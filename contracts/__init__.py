@@ -11,12 +11,22 @@ from contracts.events import (
     VideoUploaded,
 )
 from contracts.options import ConversionOptions
-from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, MAX_DELIVERIES, Queues, RoutingKey, dead_letter_queue
+from contracts.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    MAX_DELIVERIES,
+    RETRY_DELAYS,
+    Queues,
+    RoutingKey,
+    dead_letter_queue,
+    retry_queue,
+)
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
     "EXCHANGE",
     "MAX_DELIVERIES",
+    "RETRY_DELAYS",
     "ConversionFailed",
     "ConversionOptions",
     "ConversionStarted",
@@ -29,4 +39,5 @@ __all__ = [
     "RoutingKey",
     "VideoUploaded",
     "dead_letter_queue",
+    "retry_queue",
 ]

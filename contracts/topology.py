@@ -10,9 +10,12 @@ __all__ = [
     "DEAD_LETTER_EXCHANGE",
     "EXCHANGE",
     "MAX_DELIVERIES",
+    "RETRY_DELAYS",
     "Queues",
     "RoutingKey",
+    "consumer_queue",
     "dead_letter_queue",
+    "retry_queue",
 ]
 
 
@@ -30,10 +33,16 @@ EXCHANGE = RabbitExchange("vidmp3.events", type=ExchangeType.TOPIC, durable=True
 DEAD_LETTER_EXCHANGE = RabbitExchange("vidmp3.dead-letter", type=ExchangeType.DIRECT, durable=True)
 
 MAX_DELIVERIES = 5
-"""A message redelivered this many times (crashes, transient errors) is dead-lettered."""
+"""A message delivered this many times without an outcome (its worker died each time) is
+dead-lettered."""
+
+RETRY_DELAYS = (5, 30, 120, 600, 1800)
+"""Seconds before each further attempt of a message whose handling failed (broker, storage
+or SMTP unavailable); after the last one it is dead-lettered. About 43 minutes in all."""
 
 
-def _queue(name: str, routing_key: str, *, single_active_consumer: bool = False) -> RabbitQueue:
+def consumer_queue(name: str, routing_key: str, *, single_active_consumer: bool = False) -> RabbitQueue:
+    """A durable quorum queue bound to ``routing_key``, dead-lettering to ``<name>.dead``."""
     arguments: QuorumQueueArgs = {
         "x-delivery-limit": MAX_DELIVERIES,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
@@ -48,12 +57,29 @@ def _queue(name: str, routing_key: str, *, single_active_consumer: bool = False)
 class Queues:
     """Each consuming service's queue and what it is bound to."""
 
-    CONVERTER = _queue("converter.video-uploaded", RoutingKey.VIDEO_UPLOADED)
-    NOTIFIER = _queue("notifier.mp3-converted", RoutingKey.MP3_CONVERTED)
+    CONVERTER = consumer_queue("converter.video-uploaded", RoutingKey.VIDEO_UPLOADED)
+    NOTIFIER = consumer_queue("notifier.mp3-converted", RoutingKey.MP3_CONVERTED)
     # one writer of the read model at a time: further projection processes stand by
-    PROJECTIONS = _queue("projections.job-status", "#", single_active_consumer=True)
+    PROJECTIONS = consumer_queue("projections.job-status", "#", single_active_consumer=True)
 
     ALL = (CONVERTER, NOTIFIER, PROJECTIONS)
+
+
+def retry_queue(queue: RabbitQueue, delay_seconds: float) -> RabbitQueue:
+    """Where a message waits ``delay_seconds`` before going back to ``queue``.
+
+    One queue per delay (a queue-wide TTL), so a long wait never holds up a short one; on
+    expiry the broker dead-letters the message straight back to ``queue``.
+    """
+    return RabbitQueue(
+        f"{queue.name}.retry.{delay_seconds:g}s",
+        durable=True,
+        arguments={
+            "x-message-ttl": round(delay_seconds * 1000),
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": queue.name,
+        },
+    )
 
 
 def dead_letter_queue(queue: RabbitQueue) -> RabbitQueue:

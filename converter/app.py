@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 
 from common.broker import EventPublisher, create_broker
+from common.consuming import subscribe
 from common.mongo import create_client
 from common.service import create_worker_app
-from contracts import EXCHANGE, ConversionFailed, ConversionStarted, Mp3Converted, Queues, VideoUploaded
+from contracts import ConversionFailed, ConversionStarted, Mp3Converted, Queues, VideoUploaded
 from converter.settings import ConverterSettings
 from converter.storage import MediaStore
 from converter.worker import Converter, worker_name
@@ -22,15 +22,14 @@ def register(broker: RabbitBroker, store: MediaStore) -> None:
     events = EventPublisher(broker, [ConversionStarted, Mp3Converted, ConversionFailed])
     converter = Converter(store, events.publish, worker_name())
 
-    @broker.subscriber(
+    subscribe(
+        broker,
         Queues.CONVERTER,
-        EXCHANGE,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        VideoUploaded,
+        converter.handle,
         title="converter.video-uploaded:consume",
+        description="Extract the uploaded video's audio as MP3; acked once the outcome is published.",
     )
-    async def convert(event: VideoUploaded) -> None:
-        """Extract the uploaded video's audio as MP3; acked once the outcome is published."""
-        await converter.handle(event)
 
 
 def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 
 from common.broker import create_broker
+from common.consuming import subscribe
 from common.mongo import create_async_client
 from common.service import create_worker_app
-from contracts import EXCHANGE, Event, Queues
+from contracts import Event, Queues
 from projections.settings import ProjectionSettings
 from projections.store import EventStore, JobStatusView
 
@@ -23,14 +23,7 @@ log = logging.getLogger(__name__)
 def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> None:
     """Subscribe the projection to every event on ``broker``."""
 
-    @broker.subscriber(
-        Queues.PROJECTIONS,
-        EXCHANGE,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="projections.job-status:consume",
-    )
     async def project(event: Event) -> None:
-        """Record every event in the event store and fold it into the job's status."""
         await events.append(event)
         status = await view.apply(event)
         log.info(
@@ -39,6 +32,15 @@ def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> N
             status.state,
             extra={"job_id": str(event.job_id), "event_id": str(event.event_id), "event_type": event.type},
         )
+
+    subscribe(
+        broker,
+        Queues.PROJECTIONS,
+        Event,
+        project,
+        title="projections.job-status:consume",
+        description="Record every event in the event store and fold it into the job's status.",
+    )
 
 
 def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:

@@ -1,0 +1,89 @@
+"""How every consumer settles a message, decided in this one place.
+
+- The handler returned: ack.
+- The handler raised (storage, SMTP or broker unavailable; any bug): the message is
+  published again to a retry queue that holds it for the next delay of the schedule and
+  then hands it back, and the original is acked. After the last delay it is rejected,
+  which dead-letters it to ``<queue>.dead``.
+- The payload is not a valid event: rejected at once (dead-lettered); retrying cannot help.
+- The worker died mid-message: the broker redelivers it; ``x-delivery-limit`` dead-letters a
+  message that keeps killing workers.
+
+Handlers must therefore be idempotent: a retried or redelivered event arrives again.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.exceptions import RejectMessage
+from faststream.rabbit import RabbitBroker, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+
+from contracts import EXCHANGE, RETRY_DELAYS, retry_queue
+
+__all__ = ["ATTEMPT_HEADER", "RetryPolicy", "subscribe"]
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-vidmp3-attempt"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    queue: RabbitQueue
+    delays: Sequence[float] = RETRY_DELAYS
+
+    def after_failed(self, attempt: int) -> RabbitQueue | None:
+        """The retry queue for a message whose ``attempt`` (from 1) failed; ``None``: give up."""
+        if attempt > len(self.delays):
+            return None
+        return retry_queue(self.queue, self.delays[attempt - 1])
+
+    def retry_queues(self) -> list[RabbitQueue]:
+        return [retry_queue(self.queue, delay) for delay in self.delays]
+
+
+def subscribe(
+    broker: RabbitBroker,
+    queue: RabbitQueue,
+    event_type: Any,
+    handler: Callable[[Any], Awaitable[None]],
+    *,
+    title: str,
+    description: str,
+    delays: Sequence[float] = RETRY_DELAYS,
+) -> None:
+    """Consume ``event_type`` events from ``queue`` (bound to the events exchange) with ``handler``."""
+    policy = RetryPolicy(queue, delays)
+
+    @broker.subscriber(queue, EXCHANGE, ack_policy=AckPolicy.REJECT_ON_ERROR, title=title, description=description)
+    async def consume(event: event_type, message: RabbitMessage) -> None:  # type: ignore[valid-type]
+        try:
+            await handler(event)
+        except Exception as error:
+            await _retry_later(broker, policy, message, error)
+
+
+async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: RabbitMessage, error: Exception) -> None:
+    headers = dict(message.headers)
+    attempt = int(headers.get(ATTEMPT_HEADER, 1))
+    ids = {"event_id": message.message_id, "job_id": message.correlation_id, "attempt": attempt}
+    target = policy.after_failed(attempt)
+    if target is None:
+        log.error("giving up after %d attempts; dead-lettering: %s", attempt, error, exc_info=error, extra=ids)
+        raise RejectMessage from error
+    log.warning("attempt %d failed, trying again via %s: %r", attempt, target.name, error, extra=ids)
+    raw = message.raw_message
+    await broker.publish(
+        message.body,
+        routing_key=target.name,
+        headers=headers | {ATTEMPT_HEADER: attempt + 1},
+        persist=True,
+        message_id=raw.message_id,
+        correlation_id=raw.correlation_id,
+        content_type=raw.content_type,
+        message_type=raw.type,
+    )
