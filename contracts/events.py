@@ -20,10 +20,13 @@ from contracts.topology import RoutingKey
 
 __all__ = [
     "ConversionFailed",
+    "ConversionProgress",
     "ConversionStarted",
     "Event",
     "EventAdapter",
     "FailureReason",
+    "JobCancelled",
+    "JobDeleted",
     "Mp3Converted",
     "NotificationSent",
     "VideoUploaded",
@@ -58,6 +61,15 @@ class VideoUploaded(_Event):
     options: ConversionOptions = Field(default_factory=ConversionOptions, description="How to encode the MP3.")
 
 
+class ConversionProgress(_Event):
+    """Sent when a converting job has made progress (every few seconds, not per packet)."""
+
+    type: Literal[RoutingKey.CONVERSION_PROGRESS] = Field(default=RoutingKey.CONVERSION_PROGRESS, description=_TYPE)
+    percent: float = Field(ge=0, le=100, description="Share of the source audio converted so far.")
+    processed_seconds: float = Field(ge=0, description="Seconds of audio converted so far.")
+    total_seconds: float | None = Field(default=None, ge=0, description="Duration the source states, if any.")
+
+
 class ConversionStarted(_Event):
     """Sent when a converter worker begins converting a job's video."""
 
@@ -82,7 +94,11 @@ class FailureReason(StrEnum):
 
     NO_AUDIO_STREAM = "no_audio_stream"
     UNDECODABLE_INPUT = "undecodable_input"
+    TRUNCATED_INPUT = "truncated_input"
+    UNSUPPORTED_CODEC = "unsupported_codec"
     SOURCE_MISSING = "source_missing"
+    TIMED_OUT = "timed_out"
+    RETRIES_EXHAUSTED = "retries_exhausted"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -101,8 +117,29 @@ class NotificationSent(_Event):
     recipient: EmailStr = Field(description="Address the email went to.")
 
 
+class JobCancelled(_Event):
+    """Sent when the owner (or an admin) cancels a job that had not finished; work on it stops."""
+
+    type: Literal[RoutingKey.JOB_CANCELLED] = Field(default=RoutingKey.JOB_CANCELLED, description=_TYPE)
+    requested_by: str = Field(description="Id of the user who cancelled it.")
+
+
+class JobDeleted(_Event):
+    """Sent when the owner (or an admin) deletes a job; its video and MP3 are removed."""
+
+    type: Literal[RoutingKey.JOB_DELETED] = Field(default=RoutingKey.JOB_DELETED, description=_TYPE)
+    requested_by: str = Field(description="Id of the user who deleted it.")
+
+
 Event = Annotated[
-    VideoUploaded | ConversionStarted | Mp3Converted | ConversionFailed | NotificationSent,
+    VideoUploaded
+    | ConversionStarted
+    | ConversionProgress
+    | Mp3Converted
+    | ConversionFailed
+    | NotificationSent
+    | JobCancelled
+    | JobDeleted,
     Field(discriminator="type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)

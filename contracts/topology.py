@@ -27,6 +27,9 @@ class RoutingKey(StrEnum):
     MP3_CONVERTED = "mp3.converted"
     CONVERSION_FAILED = "conversion.failed"
     NOTIFICATION_SENT = "notification.sent"
+    CONVERSION_PROGRESS = "conversion.progress"
+    JOB_CANCELLED = "job.cancelled"
+    JOB_DELETED = "job.deleted"
 
 
 EXCHANGE = RabbitExchange("vidmp3.events", type=ExchangeType.TOPIC, durable=True)

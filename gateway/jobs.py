@@ -47,9 +47,10 @@ class Mp3Info(BaseModel):
 
 class JobView(BaseModel):
     job_id: UUID
-    state: JobState = Field(description="queued → converting → converted → notified, or failed.")
+    state: JobState = Field(description="queued → converting → converted → notified; or failed, or cancelled.")
     filename: str | None = Field(description="Name of the uploaded video.")
     history: list[StateChange] = Field(description="Every state the job entered, oldest first.")
+    progress_percent: float | None = Field(description="How much of the audio is converted, while converting.")
     mp3: Mp3Info | None = Field(description="Present once the MP3 is ready.")
     error: JobError | None = Field(description="Present when the job failed.")
     updated_at: datetime | None
@@ -72,6 +73,7 @@ def _view(status: JobStatus) -> JobView:
         state=status.state,
         filename=status.filename,
         history=list(status.history),
+        progress_percent=100.0 if status.mp3_file_id else status.progress_percent,
         mp3=mp3,
         error=status.error,
         updated_at=status.updated_at,
@@ -85,7 +87,11 @@ async def _visible_job(view: JobStatusView, outbox: Outbox, job_id: UUID, princi
     the status of a just-accepted upload is never 404 (the read model stays single-writer).
     """
     status = await view.get(job_id) or fold(await outbox.events_of(job_id))
-    if status is None or not (status.owner_id == principal.user_id or principal.is_admin):
+    if (
+        status is None
+        or status.deleted_at is not None
+        or not (status.owner_id == principal.user_id or principal.is_admin)
+    ):
         raise NotFoundException(f"no job {job_id}")
     return status
 

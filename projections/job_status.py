@@ -17,29 +17,37 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import (
     ConversionFailed,
+    ConversionProgress,
     ConversionStarted,
     Event,
     FailureReason,
+    JobCancelled,
+    JobDeleted,
     Mp3Converted,
     NotificationSent,
     VideoUploaded,
 )
 
-__all__ = ["JobError", "JobState", "JobStatus", "StateChange", "apply", "fold"]
+__all__ = ["TERMINAL_STATES", "JobError", "JobState", "JobStatus", "StateChange", "apply", "fold"]
 
 
 class JobState(StrEnum):
-    """Where a job is. ``notified`` and ``failed`` are terminal."""
+    """Where a job is. ``notified``, ``failed`` and ``cancelled`` are terminal.
+
+    Declared in rank order: a job is in the furthest state any of its events reached, so
+    a cancellation wins over a conversion that finished at the same moment.
+    """
 
     QUEUED = "queued"
     CONVERTING = "converting"
     CONVERTED = "converted"
     NOTIFIED = "notified"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 _RANK = {state: rank for rank, state in enumerate(JobState)}
-TERMINAL_STATES = frozenset({JobState.NOTIFIED, JobState.FAILED})
+TERMINAL_STATES = frozenset({JobState.NOTIFIED, JobState.FAILED, JobState.CANCELLED})
 
 
 class StateChange(BaseModel):
@@ -75,12 +83,19 @@ class JobStatus(BaseModel):
     mp3_filename: str | None = None
     duration_seconds: float | None = None
     error: JobError | None = None
+    progress_percent: float | None = Field(default=None, description="Latest progress report while converting.")
+    progress_at: datetime | None = None
+    deleted_at: datetime | None = Field(default=None, description="Set once the job is deleted; it is then hidden.")
     updated_at: datetime | None = None
     version: int = Field(default=0, description="Events folded in; guards concurrent writers.")
 
     @property
     def applied_event_ids(self) -> frozenset[UUID]:
         return frozenset(change.event_id for change in self.history)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
 
 
 _STATE_OF = {
@@ -89,12 +104,18 @@ _STATE_OF = {
     Mp3Converted: JobState.CONVERTED,
     NotificationSent: JobState.NOTIFIED,
     ConversionFailed: JobState.FAILED,
+    JobCancelled: JobState.CANCELLED,
 }
 
 
 def apply(status: JobStatus | None, event: Event) -> JobStatus:
     """Fold ``event`` into ``status`` (``None`` for a job not seen yet)."""
     current = status or JobStatus(job_id=event.job_id)
+    match event:
+        case ConversionProgress():
+            return _progress(current, event)
+        case JobDeleted():
+            return _deleted(current, event)
     if event.event_id in current.applied_event_ids:
         return current
 
@@ -119,6 +140,21 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
         case ConversionFailed():
             updates |= {"error": JobError(reason=event.reason, message=event.message)}
     return current.model_copy(update=updates)
+
+
+def _progress(current: JobStatus, event: ConversionProgress) -> JobStatus:
+    # only the newest report counts, whatever order they arrive in
+    if current.progress_at is not None and current.progress_at >= event.occurred_at:
+        return current
+    return current.model_copy(
+        update={"progress_percent": event.percent, "progress_at": event.occurred_at, "version": current.version + 1}
+    )
+
+
+def _deleted(current: JobStatus, event: JobDeleted) -> JobStatus:
+    if current.deleted_at is not None and current.deleted_at <= event.occurred_at:
+        return current
+    return current.model_copy(update={"deleted_at": event.occurred_at, "version": current.version + 1})
 
 
 def fold(events: Iterable[Event]) -> JobStatus | None:

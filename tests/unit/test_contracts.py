@@ -9,9 +9,25 @@ import pytest
 from pydantic import ValidationError
 
 from contracts import ConversionOptions, EventAdapter, Mp3Converted, Queues, RoutingKey, VideoUploaded
-from contracts.events import ConversionFailed, ConversionStarted, NotificationSent
+from contracts.events import (
+    ConversionFailed,
+    ConversionProgress,
+    ConversionStarted,
+    JobCancelled,
+    JobDeleted,
+    NotificationSent,
+)
 
-ALL_EVENTS = (VideoUploaded, ConversionStarted, Mp3Converted, ConversionFailed, NotificationSent)
+ALL_EVENTS = (
+    VideoUploaded,
+    ConversionStarted,
+    ConversionProgress,
+    Mp3Converted,
+    ConversionFailed,
+    NotificationSent,
+    JobCancelled,
+    JobDeleted,
+)
 
 
 def uploaded() -> VideoUploaded:

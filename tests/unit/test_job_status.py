@@ -6,7 +6,17 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from contracts import ConversionFailed, ConversionStarted, FailureReason, Mp3Converted, NotificationSent, VideoUploaded
+from contracts import (
+    ConversionFailed,
+    ConversionProgress,
+    ConversionStarted,
+    FailureReason,
+    JobCancelled,
+    JobDeleted,
+    Mp3Converted,
+    NotificationSent,
+    VideoUploaded,
+)
 from projections.job_status import JobState, JobStatus, apply
 
 JOB = uuid4()
@@ -98,3 +108,33 @@ def test_failure_records_the_reason() -> None:
     assert status.state is JobState.FAILED
     assert status.error is not None
     assert (status.error.reason, status.error.message) == (FailureReason.NO_AUDIO_STREAM, "no audio")
+
+
+def test_progress_keeps_the_newest_report_whatever_the_order() -> None:
+    uploaded, started, *_ = happy_path()
+    early = ConversionProgress(job_id=JOB, occurred_at=T0 + timedelta(seconds=2), percent=40, processed_seconds=4)
+    late = ConversionProgress(job_id=JOB, occurred_at=T0 + timedelta(seconds=3), percent=80, processed_seconds=8)
+
+    for order in ([early, late], [late, early], [late, early, late]):
+        status = fold([uploaded, started, *order])
+        assert status.progress_percent == 80
+        assert status.state is JobState.CONVERTING
+        assert len(status.history) == 2
+
+
+def test_a_cancelled_job_stays_cancelled_even_if_its_conversion_finishes() -> None:
+    uploaded, started, converted, _ = happy_path()
+    cancelled = JobCancelled(job_id=JOB, occurred_at=T0 + timedelta(seconds=4), requested_by="7")
+
+    for order in itertools.permutations([uploaded, started, converted, cancelled]):
+        status = fold(list(order))
+        assert status.state is JobState.CANCELLED
+        assert status.finished
+
+
+def test_a_deleted_job_is_marked_once() -> None:
+    deleted = JobDeleted(job_id=JOB, occurred_at=T0 + timedelta(seconds=9), requested_by="7")
+    status = fold([*happy_path(), deleted, deleted])
+
+    assert status.deleted_at == deleted.occurred_at
+    assert status.state is JobState.NOTIFIED
