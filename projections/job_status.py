@@ -77,6 +77,7 @@ class JobStatus(BaseModel):
     job_id: UUID
     owner_id: str | None = Field(default=None, description="Unknown until the upload event is folded in.")
     filename: str | None = None
+    created_at: datetime | None = Field(default=None, description="When the upload was accepted.")
     state: JobState = JobState.QUEUED
     history: tuple[StateChange, ...] = ()
     mp3_file_id: str | None = None
@@ -130,7 +131,7 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
     }
     match event:
         case VideoUploaded():
-            updates |= {"owner_id": event.owner_id, "filename": event.filename}
+            updates |= {"owner_id": event.owner_id, "filename": event.filename, "created_at": event.occurred_at}
         case Mp3Converted():
             updates |= {
                 "mp3_file_id": event.mp3_file_id,

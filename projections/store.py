@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,9 @@ from contracts import Event, EventAdapter
 from projections.job_status import JobStatus, apply
 
 __all__ = ["EventStore", "JobStatusView"]
+
+# the creation time again, as a BSON date: the JSON dump's strings do not sort reliably
+_CREATED = "created_sort"
 
 
 class EventStore:
@@ -57,11 +61,27 @@ class JobStatusView:
         self._locks: dict[UUID, tuple[asyncio.Lock, list[int]]] = {}
 
     async def ensure_indexes(self) -> None:
-        await self._jobs.create_index([("owner_id", 1), ("updated_at", -1)])
+        await self._jobs.create_index([("owner_id", 1), (_CREATED, -1)])
+        await self._jobs.create_index([(_CREATED, -1)])
 
     async def get(self, job_id: UUID) -> JobStatus | None:
         document = await self._jobs.find_one({"_id": str(job_id)})
         return None if document is None else JobStatus.model_validate(_without_id(document))
+
+    async def page(
+        self, *, owner_id: str | None, limit: int, created_before: datetime | None = None
+    ) -> list[JobStatus]:
+        """Jobs newest first (of ``owner_id``, or everyone's for ``None``), deleted ones left out.
+
+        Page on with ``created_before`` = the ``created_at`` of the last job of a page.
+        """
+        query: dict[str, Any] = {"deleted_at": None, _CREATED: {"$ne": None}}
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        if created_before is not None:
+            query[_CREATED] = {"$lt": created_before}
+        cursor = self._jobs.find(query).sort([(_CREATED, -1), ("_id", -1)]).limit(limit)
+        return [JobStatus.model_validate(_without_id(document)) async for document in cursor]
 
     async def apply(self, event: Event) -> JobStatus:
         """Fold ``event`` into its job's status, retrying when another writer got there first."""
@@ -87,7 +107,7 @@ class JobStatusView:
                 del self._locks[job_id]
 
     async def _save(self, status: JobStatus, *, expected_version: int | None) -> bool:
-        document = status.model_dump(mode="json") | {"_id": str(status.job_id)}
+        document = status.model_dump(mode="json") | {"_id": str(status.job_id), _CREATED: status.created_at}
         if expected_version is None:
             try:
                 await self._jobs.insert_one(document)
@@ -99,4 +119,4 @@ class JobStatusView:
 
 
 def _without_id(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key != "_id"}
+    return {key: value for key, value in document.items() if key not in {"_id", _CREATED}}

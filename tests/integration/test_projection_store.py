@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts import ConversionStarted, Mp3Converted, NotificationSent, VideoUploaded
+from contracts import ConversionStarted, JobDeleted, Mp3Converted, NotificationSent, VideoUploaded
 from projections.job_status import JobState, apply
 from projections.store import EventStore, JobStatusView
 
@@ -82,3 +82,30 @@ async def test_rebuilding_from_the_event_store_equals_the_live_view(mongo_databa
 
 async def test_an_unknown_job_has_no_status(mongo_database: AsyncDatabase) -> None:
     assert await JobStatusView(mongo_database).get(uuid4()) is None
+
+
+async def test_pages_list_an_owners_jobs_newest_first(mongo_database: AsyncDatabase) -> None:
+    view = JobStatusView(mongo_database)
+    await view.ensure_indexes()
+    owner, t0 = f"owner-{uuid4().hex[:6]}", datetime.now(UTC)
+    jobs = []
+    for minute in range(5):
+        event = VideoUploaded(
+            job_id=uuid4(),
+            occurred_at=t0 + timedelta(minutes=minute),
+            owner_id=owner,
+            owner_email="a@example.com",
+            video_file_id="v",
+            filename=f"{minute}.mp4",
+            size_bytes=1,
+        )
+        await view.apply(event)
+        jobs.append(event.job_id)
+    await view.apply(JobDeleted(job_id=jobs[2], requested_by=owner))
+
+    first = await view.page(owner_id=owner, limit=2)
+    second = await view.page(owner_id=owner, limit=2, created_before=first[-1].created_at)
+
+    assert [s.job_id for s in first] == [jobs[4], jobs[3]]
+    assert [s.job_id for s in second] == [jobs[1], jobs[0]]
+    assert await view.page(owner_id="nobody", limit=10) == []
