@@ -21,6 +21,7 @@ from common.mongo import Document
 from common.settings import DEV_MONGO_URL
 from contracts import VideoUploaded
 from converter.storage import MediaStore
+from notifier.ledger import NotificationLedger
 from notifier.settings import NotifierSettings
 from projections.store import EventStore, JobStatusView
 
@@ -48,7 +49,7 @@ def create_app() -> FastStream:
     EventPublisher(broker, [VideoUploaded])  # the gateway's publisher
     database: AsyncDatabase[Document] = AsyncMongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]
     converter.app.register(broker, MediaStore(MongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]))
-    notifier.app.register(broker, NotifierSettings())
+    notifier.app.register(broker, NotifierSettings(), NotificationLedger(database))
     projections.app.register(broker, EventStore(database), JobStatusView(database))
     return FastStream(
         broker,

@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-import logging
+from email.message import EmailMessage
 
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 
 from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
+from common.mongo import create_async_client
 from common.service import create_worker_app
 from contracts import Mp3Converted, NotificationSent, Queues
-from notifier.message import compose_ready_email
+from notifier.ledger import NotificationLedger
+from notifier.service import Notifier
 from notifier.settings import NotifierSettings
 from notifier.smtp import send
 
 __all__ = ["create_app", "register"]
 
-log = logging.getLogger(__name__)
 
-
-def register(broker: RabbitBroker, settings: NotifierSettings) -> None:
+def register(broker: RabbitBroker, settings: NotifierSettings, ledger: NotificationLedger) -> None:
     """Subscribe the notifier to ``Mp3Converted`` on ``broker``."""
     events = EventPublisher(broker, [NotificationSent])
 
-    async def notify(event: Mp3Converted) -> None:
-        message = compose_ready_email(event, sender=settings.mail_from, public_url=settings.public_url)
+    async def send_email(message: EmailMessage) -> None:
         await send(message, settings)
-        log.info("emailed %s", event.owner_email, extra={"job_id": str(event.job_id), "event_id": str(event.event_id)})
-        await events.publish(NotificationSent(job_id=event.job_id, recipient=event.owner_email))
 
+    notifier = Notifier(ledger, send_email, events.publish, sender=settings.mail_from, public_url=settings.public_url)
     subscribe(
         broker,
         Queues.NOTIFIER,
         Mp3Converted,
-        notify,
+        notifier.handle,
         title="notifier.mp3-converted:consume",
         description="Email the owner the download link, then report it; SMTP failures are retried later.",
     )
@@ -43,5 +41,6 @@ def register(broker: RabbitBroker, settings: NotifierSettings) -> None:
 def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     settings = settings or NotifierSettings.load()
     broker = create_broker(settings, description="Notifier")
-    register(broker, settings)
-    return create_worker_app(broker)
+    mongo = create_async_client(settings)
+    register(broker, settings, NotificationLedger(mongo[settings.mongo_database]))
+    return create_worker_app(broker, on_shutdown=[mongo.close])

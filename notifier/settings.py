@@ -2,7 +2,7 @@ from enum import StrEnum
 
 from pydantic import SecretStr
 
-from common.settings import BrokerSettings
+from common.settings import BrokerSettings, MongoSettings
 
 __all__ = ["NotifierSettings", "SmtpSecurity"]
 
@@ -13,7 +13,7 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class NotifierSettings(BrokerSettings):
+class NotifierSettings(BrokerSettings, MongoSettings):
     """Settings of the notifier (``VIDMP3_*`` variables)."""
 
     port: int = 8003

@@ -70,7 +70,7 @@ class JobError(BaseModel):
 
 
 class JobStatus(BaseModel):
-    """What is known of one conversion job."""
+    """What is known of one conversion job: a fold of its events, one history entry per state."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -89,10 +89,6 @@ class JobStatus(BaseModel):
     deleted_at: datetime | None = Field(default=None, description="Set once the job is deleted; it is then hidden.")
     updated_at: datetime | None = None
     version: int = Field(default=0, description="Events folded in; guards concurrent writers.")
-
-    @property
-    def applied_event_ids(self) -> frozenset[UUID]:
-        return frozenset(change.event_id for change in self.history)
 
     @property
     def finished(self) -> bool:
@@ -117,12 +113,15 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
             return _progress(current, event)
         case JobDeleted():
             return _deleted(current, event)
-    if event.event_id in current.applied_event_ids:
-        return current
-
     state = _STATE_OF[type(event)]
     change = StateChange(state=state, at=event.occurred_at, event_id=event.event_id)
-    history = tuple(sorted((*current.history, change), key=lambda c: (c.at, _RANK[c.state])))
+    # one entry per state: the earliest event reaching it wins, whatever the arrival order,
+    # so a redelivered, retried or re-announced fact changes nothing
+    earlier = next((c for c in current.history if c.state is state), None)
+    if earlier is not None and _order(earlier) <= _order(change):
+        return current
+    kept = (c for c in current.history if c.state is not state)
+    history = tuple(sorted((*kept, change), key=lambda c: (c.at, _RANK[c.state])))
     updates: dict[str, object] = {
         "history": history,
         "state": max((c.state for c in history), key=_RANK.__getitem__),
@@ -141,6 +140,10 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
         case ConversionFailed():
             updates |= {"error": JobError(reason=event.reason, message=event.message)}
     return current.model_copy(update=updates)
+
+
+def _order(change: StateChange) -> tuple[datetime, str]:
+    return change.at, str(change.event_id)
 
 
 def _progress(current: JobStatus, event: ConversionProgress) -> JobStatus:

@@ -12,9 +12,10 @@ import os
 import shutil
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 __all__ = ["Endpoints", "provide_endpoints"]
@@ -94,4 +95,31 @@ def provide_endpoints() -> Iterator[Endpoints]:
         ("MySQL (MariaDB)", NATIVE.mysql_url),
     ):
         _check_reachable(name, url)
-    yield NATIVE
+    with _own_vhost(NATIVE) as endpoints:
+        yield endpoints
+
+
+@contextmanager
+def _own_vhost(endpoints: Endpoints) -> Iterator[Endpoints]:
+    """A RabbitMQ virtual host for this test session alone, where ``rabbitmqctl`` may make one.
+
+    Sessions running at once (developers, CI jobs) then never consume each other's messages
+    or compete for the projection's single active consumer. Without ``rabbitmqctl`` rights
+    the shared ``vidmp3-test`` host is used.
+    """
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    vhost = f"vidmp3-test-{uuid.uuid4().hex[:8]}"
+
+    def ctl(*args: str) -> bool:
+        assert rabbitmqctl is not None
+        return subprocess.run([rabbitmqctl, "-q", *args], capture_output=True, timeout=60, check=False).returncode == 0
+
+    if rabbitmqctl is None or os.geteuid() != 0 or not ctl("add_vhost", vhost):
+        yield endpoints
+        return
+    try:
+        ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        parts = urlsplit(endpoints.rabbit_url)
+        yield replace(endpoints, rabbit_url=parts._replace(path=f"/{vhost}").geturl())
+    finally:
+        ctl("delete_vhost", vhost)

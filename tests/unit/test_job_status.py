@@ -138,3 +138,15 @@ def test_a_deleted_job_is_marked_once() -> None:
 
     assert status.deleted_at == deleted.occurred_at
     assert status.state is JobState.NOTIFIED
+
+
+def test_the_same_fact_told_twice_is_one_step_whatever_the_order() -> None:
+    uploaded, started, converted, notified = happy_path()
+    retried_start = ConversionStarted(job_id=JOB, occurred_at=T0 + timedelta(seconds=3), worker="w:2")
+    notified_again = NotificationSent(job_id=JOB, occurred_at=T0 + timedelta(seconds=8), recipient="ada@example.com")
+    events = [uploaded, started, retried_start, converted, notified, notified_again]
+
+    expected = fold(events)
+    for order in itertools.permutations(events):
+        assert fold(list(order)).model_dump(exclude={"version"}) == expected.model_dump(exclude={"version"})
+    assert [c.event_id for c in expected.history] == [e.event_id for e in (uploaded, started, converted, notified)]

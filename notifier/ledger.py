@@ -1,0 +1,58 @@
+"""Which jobs' owners have been emailed: a claim per job, so one email goes out per job.
+
+Claiming is a single-document insert (atomic on MongoDB and on FerretDB alike): the one
+process whose insert lands sends; the others see "sending" and try later, or "sent" and
+skip. A claim whose sender died goes stale and may be taken over, which can send a second
+email in that rare case: delivery is at least once, and the stable Message-ID lets mail
+systems drop the repeat.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from common.mongo import Document
+
+__all__ = ["Claim", "NotificationLedger"]
+
+
+class Claim(StrEnum):
+    SEND = "send"
+    ALREADY_SENT = "already_sent"
+    BUSY = "busy"
+
+
+class NotificationLedger:
+    def __init__(self, database: AsyncDatabase[Document], stale_after: timedelta = timedelta(minutes=5)) -> None:
+        self._claims = database["notifications"]
+        self._stale_after = stale_after
+
+    async def claim(self, job_id: UUID) -> Claim:
+        now = datetime.now(UTC)
+        try:
+            await self._claims.insert_one({"_id": str(job_id), "state": "sending", "claimed_at": now})
+        except DuplicateKeyError:
+            pass
+        else:
+            return Claim.SEND
+        existing = await self._claims.find_one({"_id": str(job_id)})
+        if existing is None:  # released in between: claim again
+            return await self.claim(job_id)
+        if existing["state"] == "sent":
+            return Claim.ALREADY_SENT
+        if existing["claimed_at"] > now - self._stale_after:
+            return Claim.BUSY
+        await self._claims.update_one({"_id": str(job_id)}, {"$set": {"claimed_at": now}})
+        return Claim.SEND
+
+    async def mark_sent(self, job_id: UUID) -> None:
+        await self._claims.update_one({"_id": str(job_id)}, {"$set": {"state": "sent", "sent_at": datetime.now(UTC)}})
+
+    async def release(self, job_id: UUID) -> None:
+        """Give a claim back after a failed send, so the retry can take it."""
+        await self._claims.delete_one({"_id": str(job_id), "state": "sending"})

@@ -1,0 +1,59 @@
+"""What the notifier does with one converted job."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+
+from contracts import Event, Mp3Converted, NotificationSent, RoutingKey
+from notifier.ledger import Claim, NotificationLedger
+from notifier.message import compose_ready_email
+
+__all__ = ["NotificationInProgress", "Notifier"]
+
+log = logging.getLogger(__name__)
+
+
+class NotificationInProgress(Exception):
+    """Another notifier is sending this job's email right now; try again later."""
+
+
+class Notifier:
+    def __init__(
+        self,
+        ledger: NotificationLedger,
+        send: Callable[[EmailMessage], Awaitable[None]],
+        publish: Callable[[Event], Awaitable[None]],
+        *,
+        sender: str,
+        public_url: str,
+    ) -> None:
+        self._ledger, self._send, self._publish = ledger, send, publish
+        self._sender, self._public_url = sender, public_url
+
+    async def handle(self, event: Mp3Converted) -> None:
+        """Email the owner once per job, then announce it (again, if this is a repeat)."""
+        ids = {"job_id": str(event.job_id), "event_id": str(event.event_id)}
+        claim = await self._ledger.claim(event.job_id)
+        if claim is Claim.BUSY:
+            raise NotificationInProgress(str(event.job_id))
+        if claim is Claim.SEND:
+            try:
+                await self._send(compose_ready_email(event, sender=self._sender, public_url=self._public_url))
+            except BaseException:
+                await self._ledger.release(event.job_id)
+                raise
+            await self._ledger.mark_sent(event.job_id)
+            log.info("emailed %s", event.owner_email, extra=ids)
+        else:
+            log.info("already emailed about this job; announcing it again", extra=ids)
+        await self._publish(
+            NotificationSent(
+                # the same fact always has the same id, so every repeat is recognised downstream
+                event_id=uuid.uuid5(event.job_id, RoutingKey.NOTIFICATION_SENT),
+                job_id=event.job_id,
+                recipient=event.owner_email,
+            )
+        )

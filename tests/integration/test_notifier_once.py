@@ -1,0 +1,82 @@
+"""One email per job, whatever the broker delivers: repeats, concurrent duplicates, failures."""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+from uuid import uuid4
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts import Event, Mp3Converted, NotificationSent
+from notifier.ledger import NotificationLedger
+from notifier.service import NotificationInProgress, Notifier
+
+
+class Outbox:
+    """Stands in for SMTP and the broker: records what would leave the notifier."""
+
+    def __init__(self, fail_first: int = 0, delay: float = 0.0) -> None:
+        self.emails: list[EmailMessage] = []
+        self.events: list[Event] = []
+        self._fail_first, self._delay = fail_first, delay
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.sleep(self._delay)
+        if self._fail_first:
+            self._fail_first -= 1
+            raise ConnectionRefusedError("SMTP away")
+        self.emails.append(message)
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def notifier(database: AsyncDatabase, outbox: Outbox) -> Notifier:
+    return Notifier(
+        NotificationLedger(database), outbox.send, outbox.publish, sender="n@example.com", public_url="http://x"
+    )
+
+
+def converted() -> Mp3Converted:
+    return Mp3Converted(
+        job_id=uuid4(), owner_id="1", owner_email="ada@example.com", mp3_file_id="m",
+        filename="a.mp3", size_bytes=1, duration_seconds=1.0,
+    )  # fmt: skip
+
+
+async def test_a_repeated_event_sends_one_email_and_the_same_announcement(mongo_database: AsyncDatabase) -> None:
+    outbox = Outbox()
+    event = converted()
+
+    await notifier(mongo_database, outbox).handle(event)
+    await notifier(mongo_database, outbox).handle(event)
+
+    assert len(outbox.emails) == 1
+    assert [type(e) for e in outbox.events] == [NotificationSent, NotificationSent]
+    assert outbox.events[0].event_id == outbox.events[1].event_id
+
+
+async def test_concurrent_duplicates_send_one_email(mongo_database: AsyncDatabase) -> None:
+    outbox = Outbox(delay=0.2)
+    event = converted()
+
+    results = await asyncio.gather(
+        *(notifier(mongo_database, outbox).handle(event) for _ in range(5)), return_exceptions=True
+    )
+
+    assert len(outbox.emails) == 1
+    assert all(r is None or isinstance(r, NotificationInProgress) for r in results)
+
+
+async def test_a_failed_send_is_retried_and_then_sent_once(mongo_database: AsyncDatabase) -> None:
+    outbox = Outbox(fail_first=1)
+    event = converted()
+
+    with pytest.raises(ConnectionRefusedError):
+        await notifier(mongo_database, outbox).handle(event)
+    await notifier(mongo_database, outbox).handle(event)
+
+    assert len(outbox.emails) == 1
+    assert len(outbox.events) == 1
