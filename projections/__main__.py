@@ -1,6 +1,3 @@
-from common.service import serve
-from projections.app import create_app
-from projections.settings import ProjectionSettings
+from projections.cli import cli
 
-settings = ProjectionSettings.load()
-serve(create_app(settings), settings, "projections")
+cli(prog_name="python -m projections")

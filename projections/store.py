@@ -13,37 +13,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.mongo import Document
-from contracts import Event, EventAdapter
+from contracts import Event
+from projections.event_store import EventStore
 from projections.job_status import JobStatus, apply
 
-__all__ = ["EventStore", "JobStatusView"]
+__all__ = ["EventStore", "JobStatusView"]  # the event store is re-exported for its users
 
 # the creation time again, as a BSON date: the JSON dump's strings do not sort reliably
 _CREATED = "created_sort"
-
-
-class EventStore:
-    """Every event, once, keyed by its id."""
-
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self._events = database["events"]
-
-    async def ensure_indexes(self) -> None:
-        await self._events.create_index([("job_id", 1), ("occurred_at", 1)])
-
-    async def append(self, event: Event) -> bool:
-        """Store ``event``; ``False`` when it was stored before (a redelivery or duplicate)."""
-        document = EventAdapter.dump_python(event, mode="json")
-        document["_id"] = document["event_id"]
-        try:
-            await self._events.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def for_job(self, job_id: UUID) -> list[Event]:
-        cursor = self._events.find({"job_id": str(job_id)}).sort("occurred_at", 1)
-        return [EventAdapter.validate_python(_without_id(doc)) async for doc in cursor]
 
 
 class JobStatusView:
@@ -56,8 +33,8 @@ class JobStatusView:
     MongoDB it also guards writers this process does not know of.
     """
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self._jobs = database["job_status"]
+    def __init__(self, database: AsyncDatabase[Document], collection: str = "job_status") -> None:
+        self._jobs = database[collection]
         self._locks: dict[UUID, tuple[asyncio.Lock, list[int]]] = {}
 
     async def ensure_indexes(self) -> None:
@@ -83,6 +60,17 @@ class JobStatusView:
         cursor = self._jobs.find(query).sort([(_CREATED, -1), ("_id", -1)]).limit(limit)
         return [JobStatus.model_validate(_without_id(document)) async for document in cursor]
 
+    async def every(self) -> AsyncIterator[JobStatus]:
+        async for document in self._jobs.find({}).sort("_id", 1):
+            yield JobStatus.model_validate(_without_id(document))
+
+    async def put(self, status: JobStatus) -> None:
+        """Write ``status`` as it is: for rebuilds, not for live folding."""
+        await self._jobs.replace_one({"_id": str(status.job_id)}, _document(status), upsert=True)
+
+    async def drop(self) -> None:
+        await self._jobs.drop()
+
     async def apply(self, event: Event) -> JobStatus:
         """Fold ``event`` into its job's status, retrying when another writer got there first."""
         async with self._writing(event.job_id):
@@ -107,7 +95,7 @@ class JobStatusView:
                 del self._locks[job_id]
 
     async def _save(self, status: JobStatus, *, expected_version: int | None) -> bool:
-        document = status.model_dump(mode="json") | {"_id": str(status.job_id), _CREATED: status.created_at}
+        document = _document(status)
         if expected_version is None:
             try:
                 await self._jobs.insert_one(document)
@@ -116,6 +104,10 @@ class JobStatusView:
             return True
         result = await self._jobs.replace_one({"_id": document["_id"], "version": expected_version}, document)
         return result.matched_count == 1
+
+
+def _document(status: JobStatus) -> dict[str, Any]:
+    return status.model_dump(mode="json") | {"_id": str(status.job_id), _CREATED: status.created_at}
 
 
 def _without_id(document: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import ConversionStarted, JobDeleted, Mp3Converted, NotificationSent, VideoUploaded
 from projections.job_status import JobState, apply
+from projections.rebuild import compare, rebuild
 from projections.store import EventStore, JobStatusView
 
 
@@ -40,14 +41,14 @@ def job_events() -> list:
     ]
 
 
-async def test_an_event_is_stored_once_and_read_back_in_order(mongo_database: AsyncDatabase) -> None:
+async def test_an_event_is_stored_once_and_read_back_in_stored_order(mongo_database: AsyncDatabase) -> None:
     store = EventStore(mongo_database)
     await store.ensure_indexes()
     events = job_events()
 
     assert [await store.append(event) for event in reversed(events)] == [True] * 4
     assert [await store.append(event) for event in events] == [False] * 4
-    assert await store.for_job(events[0].job_id) == events
+    assert await store.for_job(events[0].job_id) == events[::-1]
 
 
 async def test_concurrent_and_repeated_folds_give_the_pure_fold(mongo_database: AsyncDatabase) -> None:
@@ -67,17 +68,22 @@ async def test_concurrent_and_repeated_folds_give_the_pure_fold(mongo_database: 
 
 
 async def test_rebuilding_from_the_event_store_equals_the_live_view(mongo_database: AsyncDatabase) -> None:
-    store, view = EventStore(mongo_database), JobStatusView(mongo_database)
-    events = job_events()
-    for event in events:
-        await store.append(event)
-        await view.apply(event)
+    database = mongo_database.client[f"{mongo_database.name}_rebuild"]  # other tests write only one side
+    store, live = EventStore(database), JobStatusView(database)
+    await store.ensure_indexes()
+    for events in (job_events(), job_events()[:2], job_events()[:3]):
+        for event in events + events[:1]:  # a redelivery too
+            await store.append(event)
+            await live.apply(event)
 
-    rebuilt = None
-    for event in await store.for_job(events[0].job_id):
-        rebuilt = apply(rebuilt, event)
+    rebuilt = JobStatusView(database, "job_status_rebuilt")
+    jobs = await rebuild(store, rebuilt)
+    comparison = await compare(live, rebuilt)
+    await mongo_database.client.drop_database(database.name)
 
-    assert rebuilt == await view.get(events[0].job_id)
+    assert jobs == 3
+    assert comparison.identical, comparison
+    assert comparison.same == jobs
 
 
 async def test_an_unknown_job_has_no_status(mongo_database: AsyncDatabase) -> None:
@@ -109,3 +115,17 @@ async def test_pages_list_an_owners_jobs_newest_first(mongo_database: AsyncDatab
     assert [s.job_id for s in first] == [jobs[4], jobs[3]]
     assert [s.job_id for s in second] == [jobs[1], jobs[0]]
     assert await view.page(owner_id="nobody", limit=10) == []
+
+
+async def test_events_are_numbered_in_order_within_their_job_even_when_appended_at_once(
+    mongo_database: AsyncDatabase,
+) -> None:
+    store = EventStore(mongo_database)
+    await store.ensure_indexes()
+    events = job_events()
+
+    stored = await asyncio.gather(*(store.append(event) for event in events * 3))
+
+    assert sorted(stored) == [False] * 8 + [True] * 4
+    numbers = [d["seq"] async for d in mongo_database["events"].find({"job_id": str(events[0].job_id)})]
+    assert sorted(numbers) == [1, 2, 3, 4]

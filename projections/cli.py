@@ -1,0 +1,69 @@
+"""``python -m projections``: serve the projection (the default), or rebuild it from events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from common.mongo import create_async_client
+from projections.event_store import EventStore
+from projections.rebuild import compare, rebuild
+from projections.settings import ProjectionSettings
+from projections.store import JobStatusView
+
+cli = typer.Typer(help="The vidmp3 status projection.", add_completion=False)
+
+
+@cli.callback(invoke_without_command=True)
+def main(context: typer.Context) -> None:
+    """Serve the projection when no command is given."""
+    if context.invoked_subcommand is None:
+        serve()
+
+
+@cli.command()
+def serve() -> None:
+    """Consume every event and keep the job-status view (settings from VIDMP3_* variables)."""
+    from common.service import serve as serve_app
+    from projections.app import create_app
+
+    settings = ProjectionSettings.load()
+    serve_app(create_app(settings), settings, "projections")
+
+
+@cli.command("rebuild")
+def rebuild_command(
+    apply: Annotated[bool, typer.Option(help="Write the rebuilt statuses into the live view.")] = False,
+) -> None:
+    """Rebuild the job-status view from the event store into `job_status_rebuilt` and compare
+    it with the live view; exits 1 when they differ (unless --apply wrote the rebuilt one).
+
+    Events still in flight make recent jobs differ: compare on a quiet system."""
+
+    async def run() -> bool:
+        settings = ProjectionSettings.load()
+        client = create_async_client(settings)
+        try:
+            database = client[settings.mongo_database]
+            live, rebuilt = JobStatusView(database), JobStatusView(database, "job_status_rebuilt")
+            jobs = await rebuild(EventStore(database), rebuilt)
+            comparison = await compare(live, rebuilt)
+            typer.echo(
+                f"rebuilt {jobs} jobs: {comparison.same} identical, {len(comparison.different)} different, "
+                f"{len(comparison.only_live)} only in the live view, {len(comparison.only_rebuilt)} only rebuilt"
+            )
+            for job_id, fields in comparison.different.items():
+                typer.echo(f"  {job_id} differs in {', '.join(fields)}")
+            if apply:
+                async for status in rebuilt.every():
+                    await live.put(status)
+                typer.echo("the live view now holds the rebuilt statuses")
+                return True
+            return comparison.identical
+        finally:
+            await client.close()
+
+    if not asyncio.run(run()):
+        raise typer.Exit(1)
