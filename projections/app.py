@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 
-from common.broker import create_broker
+from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
 from common.mongo import create_async_client
 from common.service import create_worker_app
-from contracts import Event, Queues
+from contracts import ConversionFailed, Event, Queues
 from projections.settings import ProjectionSettings
 from projections.store import EventStore, JobStatusView
+from projections.watchdog import Watchdog
 
 __all__ = ["create_app", "register"]
 
 log = logging.getLogger(__name__)
 
 
-def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> None:
-    """Subscribe the projection to every event on ``broker``."""
+def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> EventPublisher:
+    """Subscribe the projection to every event on ``broker``; returns the watchdog's publisher."""
 
     async def project(event: Event) -> None:
         await events.append(event)
@@ -41,6 +44,7 @@ def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> N
         title="projections.job-status:consume",
         description="Record every event in the event store and fold it into the job's status.",
     )
+    return EventPublisher(broker, [ConversionFailed])
 
 
 def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
@@ -49,10 +53,23 @@ def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
     client = create_async_client(settings)
     database = client[settings.mongo_database]
     events, view = EventStore(database), JobStatusView(database)
-    register(broker, events, view)
+    publisher = register(broker, events, view)
+    watchdog = Watchdog(
+        view,
+        publisher.publish,
+        queued_timeout=timedelta(seconds=settings.queued_timeout_seconds),
+        converting_timeout=timedelta(seconds=settings.converting_timeout_seconds),
+    )
+    background: list[asyncio.Task[None]] = []
 
-    async def ensure_indexes() -> None:
+    async def start() -> None:
         await events.ensure_indexes()
         await view.ensure_indexes()
+        background.append(asyncio.create_task(watchdog.run(settings.watchdog_interval_seconds)))
 
-    return create_worker_app(broker, on_startup=[ensure_indexes], on_shutdown=[client.close])
+    async def stop() -> None:
+        for task in background:
+            task.cancel()
+        await client.close()
+
+    return create_worker_app(broker, on_startup=[start], on_shutdown=[stop])

@@ -7,3 +7,8 @@ class ProjectionSettings(BrokerSettings, MongoSettings):
     """Settings of the status projection (``VIDMP3_*`` variables)."""
 
     port: int = 8004
+    watchdog_interval_seconds: float = 60.0
+    queued_timeout_seconds: float = 3600.0
+    """A job no converter has taken for this long fails as ``timed_out``."""
+    converting_timeout_seconds: float = 1800.0
+    """A converting job with no progress report for this long fails as ``timed_out``."""

@@ -15,12 +15,13 @@ from pymongo.errors import DuplicateKeyError
 from common.mongo import Document
 from contracts import Event
 from projections.event_store import EventStore
-from projections.job_status import JobStatus, apply
+from projections.job_status import JobState, JobStatus, apply
 
 __all__ = ["EventStore", "JobStatusView"]  # the event store is re-exported for its users
 
-# the creation time again, as a BSON date: the JSON dump's strings do not sort reliably
+# times again as BSON dates, for queries: the JSON dump's strings do not sort reliably
 _CREATED = "created_sort"
+_ACTIVE = "active_sort"  # the last sign of life: a state change or a progress report
 
 
 class JobStatusView:
@@ -40,6 +41,7 @@ class JobStatusView:
     async def ensure_indexes(self) -> None:
         await self._jobs.create_index([("owner_id", 1), (_CREATED, -1)])
         await self._jobs.create_index([(_CREATED, -1)])
+        await self._jobs.create_index([("state", 1), (_ACTIVE, 1)])
 
     async def get(self, job_id: UUID) -> JobStatus | None:
         document = await self._jobs.find_one({"_id": str(job_id)})
@@ -58,6 +60,11 @@ class JobStatusView:
         if created_before is not None:
             query[_CREATED] = {"$lt": created_before}
         cursor = self._jobs.find(query).sort([(_CREATED, -1), ("_id", -1)]).limit(limit)
+        return [JobStatus.model_validate(_without_id(document)) async for document in cursor]
+
+    async def idle(self, state: JobState, since: datetime) -> list[JobStatus]:
+        """Jobs in ``state`` with no sign of life since ``since``."""
+        cursor = self._jobs.find({"state": state.value, "deleted_at": None, _ACTIVE: {"$lt": since}})
         return [JobStatus.model_validate(_without_id(document)) async for document in cursor]
 
     async def every(self) -> AsyncIterator[JobStatus]:
@@ -107,8 +114,9 @@ class JobStatusView:
 
 
 def _document(status: JobStatus) -> dict[str, Any]:
-    return status.model_dump(mode="json") | {"_id": str(status.job_id), _CREATED: status.created_at}
+    active = max((t for t in (status.updated_at, status.progress_at) if t is not None), default=None)
+    return status.model_dump(mode="json") | {"_id": str(status.job_id), _CREATED: status.created_at, _ACTIVE: active}
 
 
 def _without_id(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key not in {"_id", _CREATED}}
+    return {key: value for key, value in document.items() if key not in {"_id", _CREATED, _ACTIVE}}

@@ -12,6 +12,7 @@ from contracts import ConversionStarted, JobDeleted, Mp3Converted, NotificationS
 from projections.job_status import JobState, apply
 from projections.rebuild import compare, rebuild
 from projections.store import EventStore, JobStatusView
+from projections.watchdog import Watchdog
 
 
 def job_events() -> list:
@@ -129,3 +130,34 @@ async def test_events_are_numbered_in_order_within_their_job_even_when_appended_
     assert sorted(stored) == [False] * 8 + [True] * 4
     numbers = [d["seq"] async for d in mongo_database["events"].find({"job_id": str(events[0].job_id)})]
     assert sorted(numbers) == [1, 2, 3, 4]
+
+
+async def test_the_watchdog_fails_jobs_idle_too_long_once(mongo_database: AsyncDatabase) -> None:
+    view = JobStatusView(mongo_database)
+    await view.ensure_indexes()
+    stale_queued, stale_converting, fresh, done = job_events(), job_events(), job_events(), job_events()
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    for events in (stale_queued[:1], stale_converting[:2]):
+        for event in events:
+            await view.apply(event.model_copy(update={"occurred_at": hour_ago}))
+    for event in fresh[:2] + done:
+        await view.apply(event)
+    published: list = []
+
+    async def publish(event: object) -> None:
+        published.append(event)
+
+    watchdog = Watchdog(view, publish, queued_timeout=timedelta(minutes=30), converting_timeout=timedelta(minutes=30))
+    await watchdog.sweep()
+    for event in published:
+        await view.apply(event)
+    await watchdog.sweep()
+
+    failed = {e.job_id: e for e in published}
+    assert set(failed) == {stale_queued[0].job_id, stale_converting[0].job_id}
+    assert all(e.reason == "timed_out" for e in failed.values())
+    assert len(published) == 2
+    for job_id in failed:
+        status = await view.get(job_id)
+        assert status is not None
+        assert status.state is JobState.FAILED
