@@ -1,11 +1,15 @@
 """The system's AsyncAPI document: every service's subscribers and publishers on one broker.
 
-Generate it with ``faststream docs gen common.asyncapi:create_app --factory --yaml``
-(``just asyncapi``); CI fails when the committed ``asyncapi.yaml`` differs from it. Nothing
-here connects to anything.
+``python -m common.asyncapi write`` (``./run asyncapi``) writes ``asyncapi.yaml`` from FastStream's
+specification of this app, with keys sorted: FastStream orders channels by object identity,
+which differs between machines. ``python -m common.asyncapi check`` (in CI) fails when the
+committed file is stale. Nothing here connects to anything.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
@@ -55,3 +59,33 @@ def create_app() -> FastStream:
         broker,
         specification=AsyncAPI(title="vidmp3 events", version="1.0.0", description=_unwrap(DESCRIPTION)),
     )
+
+
+def render() -> str:
+    """The AsyncAPI document as YAML, keys sorted so that it is the same on every machine."""
+    import yaml
+
+    specification = create_app().schema.to_specification().to_jsonable()
+    return yaml.safe_dump(specification, sort_keys=True, allow_unicode=True, width=100)
+
+
+def main(argv: list[str]) -> int:
+    target = Path(argv[1]) if len(argv) > 1 else Path("asyncapi.yaml")
+    command = argv[0] if argv else "write"
+    document = render()
+    if command == "write":
+        target.write_text(document, encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
+    if command == "check":
+        if target.exists() and target.read_text(encoding="utf-8") == document:
+            print(f"{target} is up to date")
+            return 0
+        print(f"{target} is stale: run ./run asyncapi and commit it", file=sys.stderr)
+        return 1
+    print("usage: python -m common.asyncapi write|check [PATH]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

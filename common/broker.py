@@ -50,7 +50,7 @@ class EventPublisher:
     service that sends it.
     """
 
-    def __init__(self, broker: RabbitBroker, event_types: Iterable[type[Event]]) -> None:
+    def __init__(self, broker: RabbitBroker, event_types: Iterable[type[Event]], *, sender: str | None = None) -> None:
         self._publishers: dict[str, RabbitPublisher] = {}
         for event_type in event_types:
             routing_key = event_type.model_fields["type"].default
@@ -59,7 +59,8 @@ class EventPublisher:
                 routing_key=routing_key,
                 persist=True,
                 schema=event_type,
-                title=f"{routing_key}:publish",
+                # a second sender of the same event type needs a channel of its own in the document
+                title=f"{sender + '.' if sender else ''}{routing_key}:publish",
                 description=(event_type.__doc__ or "").strip(),
             )
 

@@ -44,7 +44,7 @@ def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> E
         title="projections.job-status:consume",
         description="Record every event in the event store and fold it into the job's status.",
     )
-    return EventPublisher(broker, [ConversionFailed])
+    return EventPublisher(broker, [ConversionFailed], sender="projections.watchdog")
 
 
 def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
