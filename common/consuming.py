@@ -55,8 +55,13 @@ def subscribe(
     title: str,
     description: str,
     delays: Sequence[float] = RETRY_DELAYS,
+    on_give_up: Callable[[Any, Exception], Awaitable[None]] | None = None,
 ) -> None:
-    """Consume ``event_type`` events from ``queue`` (bound to the events exchange) with ``handler``."""
+    """Consume ``event_type`` events from ``queue`` (bound to the events exchange) with ``handler``.
+
+    ``on_give_up`` runs before an event is dead-lettered after its last attempt, so the
+    service can end the job with a reason instead of leaving it unfinished.
+    """
     policy = RetryPolicy(queue, delays)
 
     @broker.subscriber(queue, EXCHANGE, ack_policy=AckPolicy.REJECT_ON_ERROR, title=title, description=description)
@@ -64,17 +69,21 @@ def subscribe(
         try:
             await handler(event)
         except Exception as error:
-            await _retry_later(broker, policy, message, error)
+            if not await _retry_later(broker, policy, message, error):
+                if on_give_up is not None:
+                    await on_give_up(event, error)
+                raise RejectMessage from error
 
 
-async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: RabbitMessage, error: Exception) -> None:
+async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: RabbitMessage, error: Exception) -> bool:
+    """Send the message round again after its next delay; ``False`` when none is left."""
     headers = dict(message.headers)
     attempt = int(headers.get(ATTEMPT_HEADER, 1))
     ids = {"event_id": message.message_id, "job_id": message.correlation_id, "attempt": attempt}
     target = policy.after_failed(attempt)
     if target is None:
         log.error("giving up after %d attempts; dead-lettering: %s", attempt, error, exc_info=error, extra=ids)
-        raise RejectMessage from error
+        return False
     log.warning("attempt %d failed, trying again via %s: %r", attempt, target.name, error, extra=ids)
     raw = message.raw_message
     await broker.publish(
@@ -87,3 +96,4 @@ async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: Rabbi
         content_type=raw.content_type,
         message_type=raw.type,
     )
+    return True

@@ -36,11 +36,13 @@ async def channel(endpoints: Endpoints, queue_name: str) -> AsyncIterator[aio_pi
             await channel.queue_delete(queue_name + suffix)
 
 
-async def run_consumer(endpoints: Endpoints, queue_name: str, handler, *, publish: bytes | None = None):  # type: ignore[no-untyped-def]
-    """Start a broker consuming the test queue with ``handler``; returns it and the queue."""
+async def run_consumer(endpoints: Endpoints, queue_name: str, handler, on_give_up=None):  # type: ignore[no-untyped-def]
+    """Start a broker consuming the test queue with ``handler``; returns it."""
     queue = consumer_queue(queue_name, queue_name)
     broker: RabbitBroker = create_broker(BrokerSettings(rabbit_url=endpoints.rabbit_url))
-    subscribe(broker, queue, NotificationSent, handler, title="t", description="t", delays=DELAYS)
+    subscribe(
+        broker, queue, NotificationSent, handler, title="t", description="t", delays=DELAYS, on_give_up=on_give_up
+    )
     await broker.start()
     dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
     dead = await broker.declare_queue(dead_letter_queue(queue))
@@ -100,13 +102,17 @@ async def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
     endpoints: Endpoints, queue_name: str, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     calls = 0
+    given_up: list[tuple[NotificationSent, Exception]] = []
 
     async def broken(received: NotificationSent) -> None:
         nonlocal calls
         calls += 1
         raise RuntimeError("always")
 
-    broker = await run_consumer(endpoints, queue_name, broken)
+    async def give_up(received: NotificationSent, error: Exception) -> None:
+        given_up.append((received, error))
+
+    broker = await run_consumer(endpoints, queue_name, broken, on_give_up=give_up)
     try:
         sent = event()
         await broker.publish(
@@ -117,6 +123,7 @@ async def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
         await broker.stop()
 
     assert calls == len(DELAYS) + 1
+    assert [(event, str(error)) for event, error in given_up] == [(sent, "always")]
     assert NotificationSent.model_validate_json(dead.body) == sent
     assert dead.message_id == str(sent.event_id)
     assert dead.headers[ATTEMPT_HEADER] == len(DELAYS) + 1
