@@ -1,109 +1,15 @@
-"""The whole system as separate processes: five services over the real backing services,
-with a real SMTP server (aiosmtpd) receiving the emails."""
+"""End to end through the gateway, with every service running as its own process."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import subprocess
-import sys
-import threading
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
-from pathlib import Path
 
-import aio_pika
-import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from common.stack import SERVICES, Stack, StackConfig
-from contracts import Queues, dead_letter_queue
 from tests.services import Endpoints
+from tests.system import System, print_log_tails, running_system, wait_for
 
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        with self._lock:
-            self.messages.append(message_from_bytes(envelope.original_content or b""))
-        return "250 Message accepted for delivery"
-
-    def for_job(self, job_id: str) -> list[Message]:
-        with self._lock:
-            return [m for m in self.messages if m["X-Vidmp3-Job-Id"] == job_id]
-
-
-@dataclass
-class System:
-    stack: Stack
-    mailbox: Mailbox
-    state_dir: Path
-    mysql_url: str
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def gateway(self) -> str:
-        return self.stack.config.url("gateway")
-
-    def create_user(self, password: str = "correct horse battery staple", *, admin: bool = False) -> tuple[str, str]:
-        """A new user made with the auth CLI; returns (email, password)."""
-        email = f"user-{uuid.uuid4().hex[:10]}@example.com"
-        result = subprocess.run(
-            [sys.executable, "-m", "auth", "create-user", email, "--password-stdin", *(["--admin"] if admin else [])],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            env=self.stack.config.environment("auth"),
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return email, password
-
-    def login(self, email: str, password: str) -> str:
-        response = httpx.post(f"{self.gateway}/v1/auth/login", json={"email": email, "password": password})
-        assert response.status_code == 200, response.text
-        return str(response.json()["access_token"])
-
-    def new_user_token(self) -> str:
-        return self.login(*self.create_user())
-
-
-def _free_port_block(size: int) -> int:
-    for base in range(18_000, 30_000, 10):
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", port))
-                sockets.append(sock)
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free block of ports")
-
-
-async def _delete_queues(rabbit_url: str) -> None:
-    """Leftovers of an earlier run must not feed this one."""
-    connection = await aio_pika.connect(rabbit_url)
-    async with connection:
-        channel = await connection.channel()
-        for queue in Queues.ALL:
-            for name in (queue.name, dead_letter_queue(queue).name):
-                await channel.queue_delete(name)
+__all__ = ["System", "wait_for"]
 
 
 @pytest.fixture(scope="package")
@@ -113,42 +19,8 @@ def system(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[System]:
-    asyncio.run(_delete_queues(endpoints.rabbit_url))
-    mailbox = Mailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port_block(1))
-    smtp.start()
-    state_dir = tmp_path_factory.mktemp("stack")
-    config = StackConfig(
-        state_dir=state_dir,
-        base_port=_free_port_block(5),
-        rabbit_url=endpoints.rabbit_url,
-        mongo_url=endpoints.mongo_url,
-        mongo_database=mongo_database_name,
-        mysql_url=endpoints.mysql_url,
-        smtp_port=smtp.port,
-    )
-    stack = Stack(config)
-    try:
-        stack.start()
-        yield System(stack=stack, mailbox=mailbox, state_dir=state_dir, mysql_url=endpoints.mysql_url)
-    finally:
-        stack.stop()
-        smtp.stop()
-        if request.session.testsfailed:
-            for service in SERVICES:
-                log = stack.log_dir / f"{service}.log"
-                if log.exists():
-                    tail = log.read_text(errors="replace").splitlines()[-40:]
-                    sys.stderr.write(f"\n----- {service} log (last 40 lines) -----\n" + "\n".join(tail) + "\n")
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+    with running_system(endpoints, mongo_database_name, tmp_path_factory.mktemp("stack"), show_logs=False) as system:
+        failed_before = request.session.testsfailed
+        yield system
+        if request.session.testsfailed > failed_before:
+            print_log_tails(system.stack)
