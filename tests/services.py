@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
@@ -30,6 +30,8 @@ class Endpoints:
     rabbit_url: str
     mongo_url: str
     mysql_url: str
+    rabbitmqctl: Callable[..., None] | None = None
+    """Runs ``rabbitmqctl`` against the broker (fault tests stop and start it), where allowed."""
 
 
 NATIVE = Endpoints(
@@ -70,8 +72,15 @@ def _containers() -> Iterator[Endpoints]:
         mysql = stack.enter_context(
             MySqlContainer("mysql:8", username="vidmp3", password="vidmp3-test", dbname="vidmp3_test")
         )
+
         # MySQL 8 serves TLS, which its default caching_sha2_password login needs from this connector
+        def rabbitmqctl(*args: str) -> None:
+            exit_code, output = rabbit.exec(["rabbitmqctl", *args])
+            if exit_code != 0:
+                raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {output!r}")
+
         yield Endpoints(
+            rabbitmqctl=rabbitmqctl,
             rabbit_url=(
                 f"amqp://{rabbit.username}:{rabbit.password}@{rabbit.get_container_host_ip()}:"
                 f"{rabbit.get_exposed_port(rabbit.port)}/"
@@ -117,9 +126,14 @@ def _own_vhost(endpoints: Endpoints) -> Iterator[Endpoints]:
     if rabbitmqctl is None or os.geteuid() != 0 or not ctl("add_vhost", vhost):
         yield endpoints
         return
+
+    def control(*args: str) -> None:
+        if not ctl(*args):
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed")
+
     try:
         ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         parts = urlsplit(endpoints.rabbit_url)
-        yield replace(endpoints, rabbit_url=parts._replace(path=f"/{vhost}").geturl())
+        yield replace(endpoints, rabbit_url=parts._replace(path=f"/{vhost}").geturl(), rabbitmqctl=control)
     finally:
         ctl("delete_vhost", vhost)

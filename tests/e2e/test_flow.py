@@ -40,8 +40,8 @@ def job(system: System, token: str, job_id: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def wait_terminal(system: System, token: str, job_id: str) -> dict[str, Any]:
-    return wait_for(lambda: (status := job(system, token, job_id))["state"] in TERMINAL and status)  # type: ignore[no-any-return]
+def wait_terminal(system: System, token: str, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    return wait_for(lambda: (status := job(system, token, job_id))["state"] in TERMINAL and status, timeout)  # type: ignore[no-any-return]
 
 
 def decoded_duration(mp3: bytes) -> float:
