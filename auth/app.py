@@ -1,76 +1,106 @@
-"""The auth service's HTTP API: log in for a token, publish the keys that verify tokens."""
+"""The auth service's HTTP API: log in for a token, publish the keys that verify tokens, manage users."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from litestar import Litestar, get, post
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotAuthorizedException
+from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.params import JSONBody
 
+from auth.database import Database
+from auth.keys import KeyDirectory, SigningKeys, StaticKeys
+from auth.lockouts import Lockouts
+from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
-from auth.schemas import LoginRequest, TokenResponse
-from auth.service import InvalidCredentials, LoginService
+from auth.routes import account_routes, route_dependencies
+from auth.service import Accounts
 from auth.settings import AuthSettings
-from auth.tokens import TokenIssuer, load_private_key
+from auth.throttling import LockoutPolicy, TokenBuckets
+from auth.tokens import TokenIssuer
 from auth.users import Users
+from auth.web import BearerTokens, Throttle
 from common.http import health_routes, log_exception, metrics_middleware, problem_details
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "lockout_policy", "signing_keys"]
 
 log = logging.getLogger(__name__)
 
 
-@post("/v1/login", status_code=200)
-async def login(
-    data: JSONBody[LoginRequest], logins: NamedDependency[LoginService], issuer: NamedDependency[TokenIssuer]
-) -> TokenResponse:
-    """Exchange an email and password for a signed access token."""
-    try:
-        token = await logins.login(data.email, data.password)
-    except InvalidCredentials:
-        raise NotAuthorizedException("invalid email or password") from None
-    return TokenResponse(access_token=token, expires_in=issuer.ttl_seconds)
-
-
-@get("/.well-known/jwks.json", media_type="application/jwk-set+json")
-async def jwks(issuer: NamedDependency[TokenIssuer]) -> dict[str, Any]:
-    """The public keys that verify this service's tokens (RFC 7517)."""
-    return issuer.jwks()
-
-
-def _signing_key(settings: AuthSettings) -> Ed25519PrivateKey:
+def signing_keys(settings: AuthSettings) -> SigningKeys:
+    if settings.signing_key_dir is not None:
+        return KeyDirectory(
+            settings.signing_key_dir,
+            reload_seconds=settings.signing_key_reload_seconds,
+            activation_seconds=settings.signing_key_activation_seconds,
+        )
     if settings.signing_key_file is not None:
-        return load_private_key(settings.signing_key_file)
+        return StaticKeys.from_files(settings.signing_key_file, settings.previous_signing_key_files)
     log.warning("no VIDMP3_SIGNING_KEY_FILE: signing with a key made now; tokens end with this process")
-    return Ed25519PrivateKey.generate()
+    return StaticKeys(Ed25519PrivateKey.generate())
+
+
+def lockout_policy(settings: AuthSettings) -> LockoutPolicy:
+    return LockoutPolicy(
+        threshold=settings.lockout_threshold,
+        base_seconds=settings.lockout_base_seconds,
+        max_seconds=settings.lockout_max_seconds,
+        reset_seconds=settings.lockout_reset_seconds,
+    )
 
 
 def create_app(settings: AuthSettings | None = None) -> Litestar:
     settings = settings or AuthSettings.load()
     issuer = TokenIssuer(
-        _signing_key(settings),
+        signing_keys(settings),
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         ttl_seconds=settings.token_ttl_seconds,
     )
-    users = Users(settings.mysql_url.get_secret_value(), settings.mysql_pool_size)
-    logins = LoginService(users, Passwords(), issuer)
+    database = Database(settings.mysql_url.get_secret_value(), settings.mysql_pool_size)
+    accounts = Accounts(Users(database), Passwords(), issuer, Lockouts(database, lockout_policy(settings)))
+    login_throttle = Throttle(
+        TokenBuckets(settings.login_attempts_burst, settings.login_attempts_per_minute / 60),
+        settings.trusted_proxies,
+        "too many attempts from this address",
+    )
+    registration_throttle = Throttle(
+        TokenBuckets(settings.registrations_burst, settings.registrations_per_hour / 3600),
+        settings.trusted_proxies,
+        "too many registrations from this address",
+    )
+    bearer = BearerTokens(issuer, issuer_name=settings.token_issuer, audience=settings.token_audience)
 
+    async def migrate() -> None:
+        await AUTH_SCHEMA.migrate(database)
+
+    singletons = {
+        "accounts": accounts,
+        "issuer": issuer,
+        "bearer": bearer,
+        "login_throttle": login_throttle,
+        "registration_throttle": registration_throttle,
+    }
     return Litestar(
-        route_handlers=[login, jwks, *health_routes(ready=[users.ping])],
+        route_handlers=[
+            *account_routes(registration=settings.registration_enabled),
+            *health_routes(ready=[database.ping]),
+        ],
         dependencies={
-            "logins": Provide(lambda: logins, sync_to_thread=False),
-            "issuer": Provide(lambda: issuer, sync_to_thread=False),
+            **{name: Provide(_constant(value), sync_to_thread=False) for name, value in singletons.items()},
+            **route_dependencies(),
         },
-        on_startup=[users.migrate],
-        on_shutdown=[users.close],
+        on_startup=[migrate],
+        on_shutdown=[database.close],
         middleware=[metrics_middleware("auth")],
         plugins=[problem_details()],
         after_exception=[log_exception],
         openapi_config=OpenAPIConfig(title="vidmp3 auth", version="1.0.0"),
     )
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value

@@ -1,20 +1,26 @@
-"""``python -m auth``: serve the API (the default), create users, make a signing key."""
+"""``python -m auth``: serve the API (the default), manage users and signing keys, migrate."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
+from auth.database import Database
+from auth.keys import SigningKey, generate_key_pem, load_private_key, retire_keys, write_new_key
+from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
-from auth.tokens import generate_key_pem
-from auth.users import UserExists, Users
+from auth.users import UserExists, Users, normalize_email
 
 cli = typer.Typer(help="The vidmp3 auth service.", no_args_is_help=False, add_completion=False)
+
+T = TypeVar("T")
 
 
 @cli.callback(invoke_without_command=True)
@@ -34,31 +40,60 @@ def serve() -> None:
     serve_app(create_app(settings), settings, "auth")
 
 
+@asynccontextmanager
+async def _users() -> AsyncIterator[Users]:
+    """The users table, migrated first (so a fresh database works)."""
+    settings = AuthSettings.load()
+    database = Database(settings.mysql_url.get_secret_value(), pool_size=1)
+    try:
+        await AUTH_SCHEMA.migrate(database)
+        yield Users(database)
+    finally:
+        await database.close()
+
+
+def _with_users(work: Callable[[Users], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with _users() as users:
+            return await work(users)
+
+    return asyncio.run(run())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the schema migrations not yet applied (the service does this at start too)."""
+
+    async def run() -> list[int]:
+        settings = AuthSettings.load()
+        database = Database(settings.mysql_url.get_secret_value(), pool_size=1)
+        try:
+            return await AUTH_SCHEMA.migrate(database)
+        finally:
+            await database.close()
+
+    applied = asyncio.run(run())
+    typer.echo(f"applied migrations {', '.join(map(str, applied))}" if applied else "the schema is up to date")
+
+
 @cli.command("create-user")
 def create_user(
     email: str,
     admin: Annotated[bool, typer.Option(help="Give the user the admin role.")] = False,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
-    """Create a user (the users table is created first if absent)."""
+    """Create a user (the tables are created first if absent)."""
     password = _read_password(password_stdin)
 
-    async def create() -> int:
-        settings = AuthSettings.load()
-        users = Users(settings.mysql_url.get_secret_value(), pool_size=1)
-        try:
-            await users.migrate()
-            user = await users.create(email, Passwords().hash(password), is_admin=admin)
-        finally:
-            await users.close()
-        return user.id
+    async def create(users: Users) -> int:
+        return (await users.create(email, Passwords().hash(password), is_admin=admin)).id
 
     try:
-        user_id = asyncio.run(create())
+        user_id = _with_users(create)
     except UserExists:
         typer.echo(f"a user with email {email} already exists", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"created user {user_id} <{email.strip().lower()}>{' (admin)' if admin else ''}")
+    typer.echo(f"created user {user_id} <{normalize_email(email)}>{' (admin)' if admin else ''}")
 
 
 @cli.command("set-password")
@@ -69,22 +104,43 @@ def set_password(
     """Set a user's password."""
     password = _read_password(password_stdin)
 
-    async def update() -> bool:
-        settings = AuthSettings.load()
-        users = Users(settings.mysql_url.get_secret_value(), pool_size=1)
-        try:
-            await users.migrate()
-            user = await users.by_email(email)
-            if user is not None:
-                await users.set_password_hash(user.id, Passwords().hash(password))
-        finally:
-            await users.close()
+    async def update(users: Users) -> bool:
+        user = await users.by_email(email)
+        if user is not None:
+            await users.set_password_hash(user.id, Passwords().hash(password))
         return user is not None
 
-    if not asyncio.run(update()):
+    if not _with_users(update):
         typer.echo(f"no user with email {email}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"password of <{email.strip().lower()}> set")
+    typer.echo(f"password of <{normalize_email(email)}> set")
+
+
+def _set_active(email: str, *, active: bool) -> None:
+    async def update(users: Users) -> bool:
+        user = await users.by_email(email)
+        return user is not None and await users.set_active(user.id, active=active)
+
+    if not _with_users(update):
+        typer.echo(f"no user with email {email}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"<{normalize_email(email)}> {'enabled' if active else 'disabled'}")
+
+
+@cli.command("disable-user")
+def disable_user(email: str) -> None:
+    """Disable a user: their logins fail from now on.
+
+    Tokens already issued stay valid until they expire (VIDMP3_TOKEN_TTL_SECONDS, 15 minutes by
+    default).
+    """
+    _set_active(email, active=False)
+
+
+@cli.command("enable-user")
+def enable_user(email: str) -> None:
+    """Enable a disabled user again."""
+    _set_active(email, active=True)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -107,3 +163,30 @@ def generate_key(path: Path) -> None:
     path.touch(mode=0o600)
     path.write_bytes(generate_key_pem())
     typer.echo(f"wrote {path}")
+
+
+@cli.command("rotate-key")
+def rotate_key(
+    directory: Path,
+    retire_after: Annotated[
+        float,
+        typer.Option(
+            help="Move to DIRECTORY/retired/ the keys replaced more than this many seconds ago."
+            " Must exceed the key activation delay plus the token lifetime."
+        ),
+    ] = 3600.0,
+) -> None:
+    """Add a new signing key to DIRECTORY (VIDMP3_SIGNING_KEY_DIR) and retire old ones.
+
+    Running services publish the new key within VIDMP3_SIGNING_KEY_RELOAD_SECONDS and sign with
+    it once VIDMP3_SIGNING_KEY_ACTIVATION_SECONDS have passed; tokens signed by the keys before
+    it keep verifying until those keys are retired. No restart needed.
+    """
+    try:
+        path = write_new_key(directory)
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {path} (kid {SigningKey.of(load_private_key(path)).kid})")
+    for retired in retire_keys(directory, unused_for_seconds=retire_after):
+        typer.echo(f"retired {retired}")

@@ -1,16 +1,49 @@
-"""Bodies of the login API, shared by the auth service and the gateway that fronts it."""
+"""Bodies of the auth API (the login ones are shared with the gateway that fronts it)."""
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
-__all__ = ["LoginRequest", "TokenResponse"]
+__all__ = ["LoginRequest", "NewUser", "PasswordChange", "Registration", "TokenResponse", "UserResponse"]
+
+PASSWORD_MIN_LENGTH = 8  # NIST SP 800-63B's floor for passwords users choose
+PASSWORD_MAX_LENGTH = 1024
 
 
 class LoginRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320, examples=["ada@example.com"])
-    password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery staple"])
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH, examples=["correct horse battery staple"])
 
 
 class TokenResponse(BaseModel):
     access_token: str = Field(description="Bearer token: send it as `Authorization: Bearer <token>`.")
     token_type: str = Field(default="Bearer")
     expires_in: int = Field(description="Seconds until the token expires.", examples=[900])
+
+
+class Registration(BaseModel):
+    email: EmailStr = Field(max_length=320, description="Stored in lower case.", examples=["ada@example.com"])
+    password: str = Field(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
+        examples=["correct horse battery staple"],
+    )
+
+
+class NewUser(Registration):
+    admin: bool = Field(default=False, description="Whether the user gets the admin role.")
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    new_password: str = Field(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=PASSWORD_MAX_LENGTH,
+        description=f"At least {PASSWORD_MIN_LENGTH} characters.",
+    )
+
+
+class UserResponse(BaseModel):
+    id: int
+    email: str
+    roles: list[str] = Field(description="`user`, and `admin` for admins.", examples=[["user"]])
+    active: bool = Field(description="Whether the user can log in.")

@@ -1,7 +1,10 @@
+import json
 from pathlib import Path
+from typing import Annotated, Any, Self
 from urllib.parse import unquote, urlsplit
 
-from pydantic import SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from common.settings import ServiceSettings
 
@@ -17,18 +20,70 @@ class AuthSettings(ServiceSettings):
     port: int = 8001
     mysql_url: SecretStr = SecretStr(DEV_MYSQL_URL)
     mysql_pool_size: int = 5
+
     signing_key_file: Path | None = None
-    """PEM file of the Ed25519 private key tokens are signed with. Without one, development
-    runs sign with a key made at start (tokens die with the process); production refuses."""
+    """PEM file of the Ed25519 private key tokens are signed with. Without one (and without
+    ``signing_key_dir``), development runs sign with a key made at start (tokens die with the
+    process); production refuses."""
+    previous_signing_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    """Keys that signed before ``signing_key_file``: published, so their tokens verify until they
+    expire; then drop them. Comma-separated (or a JSON list) in the variable."""
+    signing_key_dir: Path | None = None
+    """Instead of the files above: a directory of ``*.pem`` keys, re-read while running; the newest
+    by name signs (see ``python -m auth rotate-key``)."""
+    signing_key_reload_seconds: float = Field(default=10.0, gt=0)
+    signing_key_activation_seconds: float = Field(default=30.0, ge=0)
+    """How long a new key in ``signing_key_dir`` is only published before it signs: longer than
+    ``signing_key_reload_seconds``, so every auth process publishes it first."""
+
     token_issuer: str = "vidmp3-auth"  # noqa: S105 - a name, not a secret ("token" trips the rule)
     token_audience: str = "vidmp3"  # noqa: S105 - likewise
-    token_ttl_seconds: int = 900
+    token_ttl_seconds: int = Field(default=900, gt=0)
+
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"]  # type: ignore[arg-type, list-item]
+    )
+    """Peers whose ``X-Forwarded-For`` names the client (the gateway): addresses or networks,
+    comma-separated. Loopback by default, as uvicorn does; anyone else's header is ignored."""
+    login_attempts_burst: int = Field(default=20, ge=1)
+    login_attempts_per_minute: float = Field(default=30.0, gt=0)
+    """Per client address, over logins and password changes (a token bucket per process)."""
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_base_seconds: float = Field(default=30.0, gt=0)
+    lockout_max_seconds: float = Field(default=900.0, gt=0)
+    lockout_reset_seconds: float = Field(default=3600.0, gt=0)
+    """Per account (existing or not): ``lockout_threshold`` failures in a row lock it for
+    ``lockout_base_seconds``, doubling per further failure up to ``lockout_max_seconds``;
+    failures are forgotten ``lockout_reset_seconds`` after the last one, or at a login."""
+
+    registration_enabled: bool = False
+    """Whether anyone may create an account with ``POST /v1/register``."""
+    registrations_burst: int = Field(default=5, ge=1)
+    registrations_per_hour: float = Field(default=20.0, gt=0)
+
+    @field_validator("previous_signing_key_files", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                return json.loads(stripped)
+            return [item.strip() for item in stripped.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_of_keys(self) -> Self:
+        if self.signing_key_dir is not None and (self.signing_key_file is not None or self.previous_signing_key_files):
+            raise ValueError("set signing_key_dir or signing_key_file (and previous_signing_key_files), not both")
+        if self.previous_signing_key_files and self.signing_key_file is None:
+            raise ValueError("previous_signing_key_files needs a signing_key_file that signs")
+        return self
 
     def unsafe_defaults(self) -> list[str]:
         unsafe = super().unsafe_defaults()
         # the development password on any host or database, not just the default URL
         if unquote(urlsplit(self.mysql_url.get_secret_value()).password or "") == DEV_MYSQL_PASSWORD:
             unsafe.append("mysql_url (development password)")
-        if self.signing_key_file is None:
-            unsafe.append("signing_key_file")
+        if self.signing_key_file is None and self.signing_key_dir is None:
+            unsafe.append("signing_key_file (or signing_key_dir)")
         return unsafe

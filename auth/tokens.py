@@ -6,19 +6,17 @@ tokens are refused; ``exp``, ``iat``, ``nbf``, ``iss``, ``aud``, ``sub`` and ``j
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+
+from auth.keys import SigningKeys, StaticKeys, generate_key_pem, key_id, load_private_key
 
 __all__ = [
     "ALGORITHM",
@@ -27,6 +25,7 @@ __all__ = [
     "TokenIssuer",
     "TokenVerifier",
     "generate_key_pem",
+    "key_id",
     "load_private_key",
 ]
 
@@ -51,36 +50,19 @@ class Principal:
         return "admin" in self.roles
 
 
-def generate_key_pem() -> bytes:
-    return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")  # noqa: TRY004 (bad file content, not a type error)
-    return key
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:12]).decode().rstrip("=")
-
-
 class TokenIssuer:
+    """Signs tokens with the newest key; publishes every key still in use."""
+
     def __init__(
         self,
-        private_key: Ed25519PrivateKey,
+        keys: SigningKeys | Ed25519PrivateKey,
         *,
         issuer: str,
         audience: str,
         ttl_seconds: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._key = private_key
-        self._kid = key_id(private_key.public_key())
+        self._keys = StaticKeys(keys) if isinstance(keys, Ed25519PrivateKey) else keys
         self._issuer, self._audience, self._ttl, self._clock = issuer, audience, ttl_seconds, clock
 
     @property
@@ -100,12 +82,17 @@ class TokenIssuer:
             "exp": now + self._ttl,
             "jti": str(uuid.uuid4()),
         }
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
+        key = self._keys.signing_key()
+        return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     def jwks(self) -> dict[str, Any]:
-        """The public key set verifiers fetch (RFC 7517)."""
-        jwk = OKPAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
-        return {"keys": [jwk | {"kid": self._kid, "use": "sig", "alg": ALGORITHM}]}
+        """The public key set verifiers fetch (RFC 7517): every key whose tokens still verify."""
+        return {
+            "keys": [
+                OKPAlgorithm.to_jwk(key.public_key, as_dict=True) | {"kid": key.kid, "use": "sig", "alg": ALGORITHM}
+                for key in self._keys.published()
+            ]
+        }
 
 
 class TokenVerifier:

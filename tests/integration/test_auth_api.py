@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from argon2 import PasswordHasher
 from litestar.testing import AsyncTestClient
 from mysql.connector.aio import connect
 
 from auth.app import create_app
+from auth.database import Database, connection_options
+from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
 from auth.tokens import Principal, TokenVerifier, generate_key_pem
-from auth.users import User, Users, connection_options
+from auth.users import User, Users
 from tests.services import Endpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,12 +58,12 @@ async def client(settings: AuthSettings) -> AsyncIterator[AsyncTestClient[Any]]:
 
 @pytest.fixture
 async def users(endpoints: Endpoints) -> AsyncIterator[Users]:
-    users = Users(endpoints.mysql_url, pool_size=1)
-    await users.migrate()
+    database = Database(endpoints.mysql_url, pool_size=1)
+    await AUTH_SCHEMA.migrate(database)
     try:
-        yield users
+        yield Users(database)
     finally:
-        await users.close()
+        await database.close()
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +254,92 @@ async def test_tokens_outlive_a_restart_with_the_same_key_file(
 
     async with AsyncTestClient(app=create_app(settings)) as after:
         assert (await verifier_from(after, settings)).verify(token).email == user.email
+
+
+async def test_after_a_restart_with_a_new_key_tokens_of_the_previous_key_still_verify(
+    settings: AuthSettings, users: Users, passwords: Passwords, tmp_path: Path
+) -> None:
+    """Rotation by settings: the new key in VIDMP3_SIGNING_KEY_FILE, the old one in
+    VIDMP3_PREVIOUS_SIGNING_KEY_FILES until its tokens have expired."""
+    user = await users.create(unique_email(), passwords.hash(PASSWORD))
+    async with AsyncTestClient(app=create_app(settings)) as before:
+        old_token = (await login(before, user.email, PASSWORD)).json()["access_token"]
+    new_key = tmp_path / "new-signing.pem"
+    new_key.write_bytes(generate_key_pem())
+    assert settings.signing_key_file is not None
+    rotated = settings.model_copy(
+        update={"signing_key_file": new_key, "previous_signing_key_files": [settings.signing_key_file]}
+    )
+
+    async with AsyncTestClient(app=create_app(rotated)) as after:
+        new_token = (await login(after, user.email, PASSWORD)).json()["access_token"]
+        verifier = await verifier_from(after, settings)
+        published = [key["kid"] for key in (await after.get("/.well-known/jwks.json")).json()["keys"]]
+
+    assert published == [kid_of(new_token), kid_of(old_token)]
+    assert verifier.verify(old_token).email == verifier.verify(new_token).email == user.email
+
+
+async def test_rotate_key_adds_a_key_the_running_service_publishes_then_signs_with(
+    endpoints: Endpoints, settings: AuthSettings, users: Users, passwords: Passwords, tmp_path: Path
+) -> None:
+    """Rotation by directory, without a restart: what the gateway sees through the JWKS."""
+    keys = tmp_path / "keys"
+    first = await run_cli(endpoints.mysql_url, "rotate-key", str(keys), stdin="")
+    assert first[0] == 0, first[2]
+    directory = settings.model_copy(
+        update={
+            "signing_key_file": None,
+            "signing_key_dir": keys,
+            "signing_key_reload_seconds": 0.01,
+            "signing_key_activation_seconds": 2,
+        }
+    )
+    user = await users.create(unique_email(), passwords.hash(PASSWORD))
+
+    async with AsyncTestClient(app=create_app(directory)) as client:
+        old_token = (await login(client, user.email, PASSWORD)).json()["access_token"]
+        gateway_before = await verifier_from(client, settings)
+
+        code, stdout, stderr = await run_cli(endpoints.mysql_url, "rotate-key", str(keys), stdin="")
+        assert code == 0, stderr
+        new_kid = stdout.split("(kid ")[1].rstrip(")\n")
+        await asyncio.sleep(0.05)
+        published_at_once = [key["kid"] for key in (await client.get("/.well-known/jwks.json")).json()["keys"]]
+        still_old = (await login(client, user.email, PASSWORD)).json()["access_token"]
+        await asyncio.sleep(2)
+        new_token = (await login(client, user.email, PASSWORD)).json()["access_token"]
+        gateway_after = await verifier_from(client, settings)
+
+    assert published_at_once == [kid_of(old_token), new_kid], "published before it signs"
+    assert kid_of(still_old) == kid_of(old_token)
+    assert kid_of(new_token) == new_kid != kid_of(old_token)
+    assert not gateway_before.knows(new_token), "a verifier with the old JWKS refetches on the new kid"
+    assert gateway_after.verify(old_token).email == gateway_after.verify(new_token).email == user.email
+
+
+async def test_rotate_key_retires_keys_replaced_long_enough_ago(endpoints: Endpoints, tmp_path: Path) -> None:
+    for _ in range(3):
+        code, _, stderr = await run_cli(endpoints.mysql_url, "rotate-key", str(tmp_path), stdin="")
+        assert code == 0, stderr
+    oldest = pem_names(tmp_path)[0]
+
+    code, stdout, stderr = await run_cli(
+        endpoints.mysql_url, "rotate-key", str(tmp_path), "--retire-after", "0", stdin=""
+    )
+
+    assert code == 0, stderr
+    assert f"retired {tmp_path / 'retired' / oldest}" in stdout
+    assert len(pem_names(tmp_path)) == 2
+    assert len(pem_names(tmp_path / "retired")) == 2
+
+
+def pem_names(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.glob("*.pem"))
+
+
+def kid_of(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
 
 
 async def test_health_and_ready(client: AsyncTestClient[Any]) -> None:

@@ -1,14 +1,22 @@
-"""The users table against a real MySQL (MariaDB natively, mysql:8 under testcontainers)."""
+"""The users and login-failures tables and the migrations, against a real MySQL
+(MariaDB natively, mysql:8 under testcontainers)."""
 
+# ruff: noqa: S608 - the only names put into SQL text are the scratch tables the tests make
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from mysql.connector.aio import connect
 
-from auth.users import User, UserExists, Users, connection_options
+from auth.database import Database, connection_options
+from auth.lockouts import Lockouts
+from auth.migrations import AUTH_SCHEMA, MIGRATIONS, Migration, Schema
+from auth.throttling import LockoutPolicy, account_key
+from auth.users import User, UserExists, Users
 from tests.services import Endpoints
 
 INJECTIONS = [
@@ -27,13 +35,18 @@ def unique_email() -> str:
 
 
 @pytest.fixture
-async def users(endpoints: Endpoints) -> AsyncIterator[Users]:
-    users = Users(endpoints.mysql_url, pool_size=2)
-    await users.migrate()
+async def database(endpoints: Endpoints) -> AsyncIterator[Database]:
+    database = Database(endpoints.mysql_url, pool_size=2)
+    await AUTH_SCHEMA.migrate(database)
     try:
-        yield users
+        yield database
     finally:
-        await users.close()
+        await database.close()
+
+
+@pytest.fixture
+def users(database: Database) -> Users:
+    return Users(database)
 
 
 async def users_table_rows(mysql_url: str) -> int:
@@ -49,13 +62,13 @@ async def users_table_rows(mysql_url: str) -> int:
         await connection.close()
 
 
-async def test_migrating_twice_keeps_the_users(endpoints: Endpoints, users: Users) -> None:
+async def test_migrating_twice_keeps_the_users(endpoints: Endpoints, database: Database, users: Users) -> None:
     created = await users.create(unique_email(), "hash")
 
-    await users.migrate()
-    again = Users(endpoints.mysql_url, pool_size=1)
+    assert await AUTH_SCHEMA.migrate(database) == []
+    again = Database(endpoints.mysql_url, pool_size=1)
     try:
-        await again.migrate()
+        assert await AUTH_SCHEMA.migrate(again) == []
     finally:
         await again.close()
 
@@ -96,13 +109,13 @@ async def test_an_unknown_email_is_none(users: Users) -> None:
     assert await users.by_email(unique_email()) is None
 
 
-async def test_the_pool_still_works_after_a_duplicate(users: Users) -> None:
+async def test_the_pool_still_works_after_a_duplicate(database: Database, users: Users) -> None:
     email = unique_email()
     await users.create(email, "hash")
     with pytest.raises(UserExists):
         await users.create(email, "hash")
 
-    await users.ping()
+    await database.ping()
     assert (await users.by_email(email)) is not None
 
 
@@ -133,3 +146,194 @@ async def test_a_new_password_hash_replaces_the_old_one(users: Users) -> None:
     await users.set_password_hash(created.id, "new hash")
 
     assert await users.by_email(created.email) == User(created.id, created.email, "new hash", False, True)
+
+
+async def test_a_disabled_user_is_found_disabled_and_can_be_enabled(users: Users) -> None:
+    created = await users.create(unique_email(), "hash")
+
+    assert await users.set_active(created.id, active=False)
+    assert await users.set_active(created.id, active=False), "disabling twice still finds the user"
+    assert await users.by_id(created.id) == User(created.id, created.email, "hash", False, False)
+    assert await users.set_active(created.id, active=True)
+    assert await users.by_email(created.email) == created
+
+
+async def test_enabling_or_disabling_an_unknown_id_finds_nobody(users: Users) -> None:
+    assert not await users.set_active(2**62, active=False)
+    assert await users.by_id(2**62) is None
+
+
+# --- migrations ---------------------------------------------------------------------------
+
+
+async def run_sql(mysql_url: str, statement: str) -> list[tuple[object, ...]]:
+    connection = await connect(**connection_options(mysql_url))
+    try:
+        cursor = await connection.cursor()
+        await cursor.execute(statement)
+        rows = await cursor.fetchall() if cursor.with_rows else []
+        await cursor.close()
+        return [tuple(row) for row in rows]
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def scratch_schema(endpoints: Endpoints) -> AsyncIterator[tuple[Schema, str]]:
+    """Migrations of a table of their own, recorded in a table of their own; dropped afterwards.
+
+    The second and third insert a row each: run twice, they would leave more than two rows.
+    """
+    suffix = uuid.uuid4().hex[:12]
+    table = f"scratch_{suffix}"
+    schema = Schema(
+        [
+            Migration(1, "a table", f"CREATE TABLE IF NOT EXISTS {table} (n INT NOT NULL)"),
+            Migration(2, "a row", f"INSERT INTO {table} (n) VALUES (1)"),
+            Migration(3, "another row", f"INSERT INTO {table} (n) VALUES (2)"),
+        ],
+        table=f"scratch_migrations_{suffix}",
+        lock_timeout_seconds=30,
+    )
+    try:
+        yield schema, table
+    finally:
+        await run_sql(endpoints.mysql_url, f"DROP TABLE IF EXISTS {table}, {schema.table}")
+
+
+async def test_the_auth_migrations_are_recorded_by_version(endpoints: Endpoints, database: Database) -> None:
+    versions = await run_sql(endpoints.mysql_url, "SELECT version FROM schema_migrations ORDER BY version")
+
+    assert [version for (version,) in versions] == [migration.version for migration in MIGRATIONS]
+    assert await AUTH_SCHEMA.migrate(database) == []
+
+
+async def test_migrations_run_once_and_then_only_the_new_ones(
+    endpoints: Endpoints, database: Database, scratch_schema: tuple[Schema, str]
+) -> None:
+    schema, table = scratch_schema
+    first = Schema(schema.migrations[:2], table=schema.table)
+
+    assert await first.migrate(database) == [1, 2]
+    assert await first.migrate(database) == []
+    assert await schema.migrate(database) == [3]
+    assert await schema.migrate(database) == []
+
+    assert await run_sql(endpoints.mysql_url, f"SELECT n FROM {table} ORDER BY n") == [(1,), (2,)]
+
+
+async def test_processes_migrating_at_once_apply_each_migration_once(
+    endpoints: Endpoints, scratch_schema: tuple[Schema, str]
+) -> None:
+    schema, table = scratch_schema
+    databases = [Database(endpoints.mysql_url, pool_size=1) for _ in range(4)]
+    try:
+        applied = await asyncio.gather(*(schema.migrate(database) for database in databases))
+    finally:
+        for database in databases:
+            await database.close()
+
+    assert sorted(applied) == [[], [], [], [1, 2, 3]]
+    assert await run_sql(endpoints.mysql_url, f"SELECT n FROM {table} ORDER BY n") == [(1,), (2,)]
+    recorded = await run_sql(endpoints.mysql_url, f"SELECT version FROM {schema.table} ORDER BY version")
+    assert recorded == [(1,), (2,), (3,)]
+
+
+async def test_a_migration_waits_for_the_lock_and_gives_up_after_its_timeout(
+    endpoints: Endpoints, database: Database, scratch_schema: tuple[Schema, str]
+) -> None:
+    schema, _ = scratch_schema
+    impatient = Schema(schema.migrations, table=schema.table, lock_timeout_seconds=1)
+    holder = await connect(**connection_options(endpoints.mysql_url))
+    try:
+        cursor = await holder.cursor()
+        await cursor.execute("SELECT GET_LOCK(%s, 0)", (f"vidmp3:{database.name}.{schema.table}",))
+        assert await cursor.fetchone() == (1,)
+
+        with pytest.raises(TimeoutError, match="migration lock"):
+            await impatient.migrate(database)
+        await cursor.close()
+    finally:
+        await holder.close()
+
+    assert await impatient.migrate(database) == [1, 2, 3], "the lock goes with its connection"
+
+
+def test_migration_versions_must_increase() -> None:
+    with pytest.raises(ValueError, match="increase"):
+        Schema([Migration(2, "b", "SELECT 1"), Migration(1, "a", "SELECT 1")])
+    with pytest.raises(ValueError, match="increase"):
+        Schema([Migration(1, "a", "SELECT 1"), Migration(1, "a again", "SELECT 1")])
+
+
+# --- lockouts -----------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+POLICY = LockoutPolicy(threshold=3, base_seconds=60, max_seconds=600, reset_seconds=3600)
+
+
+async def test_concurrent_attempts_on_one_account_get_no_more_than_the_threshold(endpoints: Endpoints) -> None:
+    account = account_key(unique_email())
+    database = Database(endpoints.mysql_url, pool_size=8)
+    try:
+        lockouts = Lockouts(database, POLICY)
+        answers = await asyncio.gather(*(lockouts.begin_attempt(account) for _ in range(12)))
+    finally:
+        await database.close()
+
+    assert answers.count(None) == 3
+    assert all(answer is not None and 0 < answer <= 60 for answer in answers if answer is not None)
+
+
+async def test_a_lock_holds_for_other_processes_until_it_ends(endpoints: Endpoints, database: Database) -> None:
+    account = account_key(unique_email())
+    clock = Clock()
+    here = Lockouts(database, POLICY, clock=clock)
+    for _ in range(3):
+        assert await here.begin_attempt(account) is None
+
+    elsewhere = Database(endpoints.mysql_url, pool_size=1)
+    try:
+        there = Lockouts(elsewhere, POLICY, clock=clock)
+        assert await there.begin_attempt(account) == pytest.approx(60)
+        clock.now += 60
+        assert await there.begin_attempt(account) is None
+        assert await there.begin_attempt(account) == pytest.approx(120), "the next failure doubles the lock"
+    finally:
+        await elsewhere.close()
+
+
+async def test_a_forgiven_account_starts_counting_again(database: Database) -> None:
+    account = account_key(unique_email())
+    lockouts = Lockouts(database, POLICY)
+    await lockouts.begin_attempt(account)
+    await lockouts.begin_attempt(account)
+    assert (await lockouts.failures(account)) is not None
+
+    await lockouts.forgive(account)
+
+    assert await lockouts.failures(account) is None
+    assert [await lockouts.begin_attempt(account) is None for _ in range(4)] == [True, True, True, False]
+
+
+async def test_failures_are_forgotten_after_the_reset_time(database: Database) -> None:
+    account = account_key(unique_email())
+    clock = Clock()
+    lockouts = Lockouts(database, POLICY, clock=clock)
+    await lockouts.begin_attempt(account)
+    await lockouts.begin_attempt(account)
+
+    clock.now += 3600
+    assert await lockouts.failures(account) is None
+    assert await lockouts.begin_attempt(account) is None
+    failures = await lockouts.failures(account)
+    assert failures is not None
+    assert failures.count == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth.users import connection_options
+from auth.database import connection_options
 
 
 def test_connection_options_are_read_from_the_url() -> None:

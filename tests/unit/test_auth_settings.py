@@ -45,7 +45,7 @@ def test_development_defaults_are_accepted() -> None:
     assert settings.environment is Environment.DEVELOPMENT
     assert settings.mysql_url.get_secret_value() == DEV_MYSQL_URL
     assert settings.signing_key_file is None
-    assert settings.unsafe_defaults() == ["mysql_url (development password)", "signing_key_file"]
+    assert settings.unsafe_defaults() == ["mysql_url (development password)", "signing_key_file (or signing_key_dir)"]
 
 
 def test_production_with_the_defaults_is_refused_naming_each_field() -> None:
@@ -117,3 +117,82 @@ def test_settings_come_from_vidmp3_variables(monkeypatch: pytest.MonkeyPatch, ke
 
 def test_the_mysql_url_is_not_shown_in_reprs() -> None:
     assert "vidmp3-dev" not in repr(AuthSettings())
+
+
+# --- keys, proxies and limits ---------------------------------------------------------------
+
+
+def test_production_with_a_key_directory_starts(tmp_path: Path) -> None:
+    settings = AuthSettings(environment="production", mysql_url=PRODUCTION_MYSQL_URL, signing_key_dir=tmp_path)
+
+    assert settings.unsafe_defaults() == []
+
+
+def test_a_key_directory_and_key_files_together_are_refused(tmp_path: Path, key_file: Path) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        AuthSettings(signing_key_dir=tmp_path, signing_key_file=key_file)
+    with pytest.raises(ValueError, match="not both"):
+        AuthSettings(signing_key_dir=tmp_path, previous_signing_key_files=[key_file])
+
+
+def test_previous_keys_without_a_signing_key_are_refused(key_file: Path) -> None:
+    with pytest.raises(ValueError, match="needs a signing_key_file"):
+        AuthSettings(previous_signing_key_files=[key_file])
+
+
+@pytest.mark.parametrize(
+    "value", ["/keys/b.pem,/keys/a.pem", " /keys/b.pem , /keys/a.pem ", '["/keys/b.pem", "/keys/a.pem"]']
+)
+def test_previous_keys_come_comma_separated_or_as_json(
+    monkeypatch: pytest.MonkeyPatch, key_file: Path, value: str
+) -> None:
+    monkeypatch.setenv("VIDMP3_SIGNING_KEY_FILE", str(key_file))
+    monkeypatch.setenv("VIDMP3_PREVIOUS_SIGNING_KEY_FILES", value)
+
+    assert AuthSettings.load().previous_signing_key_files == [Path("/keys/b.pem"), Path("/keys/a.pem")]
+
+
+def test_trusted_proxies_are_loopback_by_default_and_networks_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert [str(network) for network in AuthSettings().trusted_proxies] == ["127.0.0.1/32", "::1/128"]
+
+    monkeypatch.setenv("VIDMP3_TRUSTED_PROXIES", "10.0.0.5, 172.16.0.0/12,fd00::/8")
+    assert [str(network) for network in AuthSettings.load().trusted_proxies] == [
+        "10.0.0.5/32",
+        "172.16.0.0/12",
+        "fd00::/8",
+    ]
+
+    monkeypatch.setenv("VIDMP3_TRUSTED_PROXIES", "")
+    assert AuthSettings.load().trusted_proxies == []
+
+
+@pytest.mark.parametrize("proxy", ["gateway", "10.0.0.5/8", "300.0.0.1"])
+def test_a_trusted_proxy_that_is_not_an_address_or_network_is_refused(
+    monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
+    monkeypatch.setenv("VIDMP3_TRUSTED_PROXIES", proxy)
+
+    with pytest.raises(ValidationError):
+        AuthSettings.load()
+
+
+def test_self_registration_is_off_by_default() -> None:
+    assert AuthSettings().registration_enabled is False
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"login_attempts_burst": 0},
+        {"login_attempts_per_minute": 0},
+        {"lockout_threshold": 0},
+        {"lockout_base_seconds": 0},
+        {"registrations_per_hour": -1},
+        {"token_ttl_seconds": 0},
+    ],
+)
+def test_limits_that_would_never_allow_anything_are_refused(setting: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        AuthSettings.model_validate(setting)

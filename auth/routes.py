@@ -1,0 +1,145 @@
+"""The auth API's routes: thin, each calls one ``Accounts`` method inside ``problems()``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from auth.schemas import LoginRequest, NewUser, PasswordChange, Registration, TokenResponse, UserResponse
+from auth.service import Accounts
+from auth.tokens import Principal, TokenIssuer
+from auth.users import User
+from auth.web import BearerTokens, Throttle, problems
+
+__all__ = ["account_routes", "route_dependencies"]
+
+log = logging.getLogger(__name__)
+
+_ADMIN = "Needs an admin's bearer token: 401 without a valid token, 403 for a token of a user who is not an admin."
+
+
+def _user_response(user: User) -> UserResponse:
+    return UserResponse(id=user.id, email=user.email, roles=sorted(user.roles), active=user.is_active)
+
+
+async def _principal(request: Request[Any, Any, Any], bearer: NamedDependency[BearerTokens]) -> Principal:
+    return bearer.principal(request)
+
+
+async def _admin(principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]) -> User:
+    with problems():
+        return await accounts.require_admin(principal)
+
+
+def route_dependencies() -> dict[str, Provide]:
+    """``principal`` (the bearer token's) and ``admin`` (that principal, checked to be an admin)."""
+    return {"principal": Provide(_principal), "admin": Provide(_admin)}
+
+
+@post("/v1/login", status_code=HTTP_200_OK, tags=["auth"])
+async def login(
+    request: Request[Any, Any, Any],
+    data: JSONBody[LoginRequest],
+    accounts: NamedDependency[Accounts],
+    issuer: NamedDependency[TokenIssuer],
+    login_throttle: NamedDependency[Throttle],
+) -> TokenResponse:
+    """Exchange an email and password for a signed access token.
+
+    401 for an unknown email, a wrong password or a disabled account alike; 429 with
+    `Retry-After` when the account is locked after repeated failures or the caller's address
+    has made too many attempts.
+    """
+    with problems():
+        login_throttle.check(request)
+        token = await accounts.login(data.email, data.password)
+    return TokenResponse(access_token=token, expires_in=issuer.ttl_seconds)
+
+
+@get("/.well-known/jwks.json", media_type="application/jwk-set+json", tags=["auth"])
+async def jwks(issuer: NamedDependency[TokenIssuer]) -> dict[str, Any]:
+    """The public keys that verify this service's tokens (RFC 7517): the signing key and the
+    keys that signed before it, until they are retired."""
+    return issuer.jwks()
+
+
+@post("/v1/me/password", status_code=HTTP_204_NO_CONTENT, tags=["auth"])
+async def change_password(
+    request: Request[Any, Any, Any],
+    data: JSONBody[PasswordChange],
+    principal: NamedDependency[Principal],
+    accounts: NamedDependency[Accounts],
+    login_throttle: NamedDependency[Throttle],
+) -> None:
+    """Change the caller's password; needs the current one as well as the bearer token.
+
+    403 for a wrong current password (it counts towards the account's lockout, like a failed
+    login); 401 without a valid token or for a disabled account. Tokens issued before the
+    change stay valid until they expire (`expires_in` of the login, 15 minutes by default).
+    """
+    with problems():
+        login_throttle.check(request)
+        await accounts.change_password(principal, data.current_password, data.new_password)
+
+
+@post("/v1/users", status_code=HTTP_201_CREATED, tags=["users"], description=_ADMIN)
+async def create_user(
+    data: JSONBody[NewUser], admin: NamedDependency[User], accounts: NamedDependency[Accounts]
+) -> UserResponse:
+    """Create a user (409 if the email is taken)."""
+    with problems():
+        user = await accounts.create(data.email, data.password, is_admin=data.admin)
+    log.info("admin %s created user %s%s", admin.id, user.id, " (admin)" if user.is_admin else "")
+    return _user_response(user)
+
+
+@post("/v1/users/{user_id:int}/disable", status_code=HTTP_200_OK, tags=["users"], description=_ADMIN)
+async def disable_user(
+    user_id: FromPath[int], admin: NamedDependency[User], accounts: NamedDependency[Accounts]
+) -> UserResponse:
+    """Disable a user: their logins fail from now on, like a wrong password's. Tokens already
+    issued stay valid until they expire (15 minutes by default)."""
+    with problems():
+        user = await accounts.set_active(user_id, active=False)
+    log.info("admin %s disabled user %s", admin.id, user.id)
+    return _user_response(user)
+
+
+@post("/v1/users/{user_id:int}/enable", status_code=HTTP_200_OK, tags=["users"], description=_ADMIN)
+async def enable_user(
+    user_id: FromPath[int], admin: NamedDependency[User], accounts: NamedDependency[Accounts]
+) -> UserResponse:
+    """Enable a disabled user again."""
+    with problems():
+        user = await accounts.set_active(user_id, active=True)
+    log.info("admin %s enabled user %s", admin.id, user.id)
+    return _user_response(user)
+
+
+@post("/v1/register", status_code=HTTP_201_CREATED, tags=["users"])
+async def register(
+    request: Request[Any, Any, Any],
+    data: JSONBody[Registration],
+    accounts: NamedDependency[Accounts],
+    registration_throttle: NamedDependency[Throttle],
+) -> UserResponse:
+    """Create an account for yourself (only where the operator enabled self-registration).
+
+    409 if the email is taken; 429 with `Retry-After` when the caller's address has registered
+    too often.
+    """
+    with problems():
+        registration_throttle.check(request)
+        return _user_response(await accounts.create(data.email, data.password))
+
+
+def account_routes(*, registration: bool) -> list[HTTPRouteHandler]:
+    """Every route but the probes; ``/v1/register`` only when self-registration is enabled."""
+    routes = [login, jwks, change_password, create_user, disable_user, enable_user]
+    return [*routes, register] if registration else routes
