@@ -22,6 +22,7 @@ from faststream.exceptions import RejectMessage
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
+from common.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_RETRIES
 from contracts import EXCHANGE, RETRY_DELAYS, retry_queue
 
 __all__ = ["ATTEMPT_HEADER", "RetryPolicy", "subscribe"]
@@ -83,7 +84,9 @@ async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: Rabbi
     target = policy.after_failed(attempt)
     if target is None:
         log.error("giving up after %d attempts; dead-lettering: %s", attempt, error, exc_info=error, extra=ids)
+        CONSUMER_DEAD_LETTERS.labels(policy.queue.name).inc()
         return False
+    CONSUMER_RETRIES.labels(policy.queue.name).inc()
     log.warning("attempt %d failed, trying again via %s: %r", attempt, target.name, error, extra=ids)
     raw = message.raw_message
     await broker.publish(

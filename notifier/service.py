@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 
+from prometheus_client import Counter
+
 from contracts import Event, Mp3Converted, NotificationSent, RoutingKey
 from notifier.ledger import Claim, NotificationLedger
 from notifier.message import compose_ready_email
@@ -14,6 +16,12 @@ from notifier.message import compose_ready_email
 __all__ = ["NotificationInProgress", "Notifier"]
 
 log = logging.getLogger(__name__)
+
+EMAILS = Counter(
+    "notifier_emails_total",
+    "Emails to owners: sent, failed (tried again later) or duplicate (already sent, not sent again).",
+    ["result"],
+)
 
 
 class NotificationInProgress(Exception):
@@ -43,11 +51,14 @@ class Notifier:
             try:
                 await self._send(compose_ready_email(event, sender=self._sender, public_url=self._public_url))
             except BaseException:
+                EMAILS.labels("failed").inc()
                 await self._ledger.release(event.job_id)
                 raise
             await self._ledger.mark_sent(event.job_id)
+            EMAILS.labels("sent").inc()
             log.info("emailed %s", event.owner_email, extra=ids)
         else:
+            EMAILS.labels("duplicate").inc()
             log.info("already emailed about this job; announcing it again", extra=ids)
         await self._publish(
             NotificationSent(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
+from prometheus_client import Counter, Histogram
 
 from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
@@ -22,6 +23,13 @@ __all__ = ["create_app", "register"]
 
 log = logging.getLogger(__name__)
 
+LAG = Histogram(
+    "projection_lag_seconds",
+    "Time from an event happening to its being folded into the job-status view.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+EVENTS = Counter("projection_events_total", "Events folded into the job-status view.", ["type"])
+
 
 def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> EventPublisher:
     """Subscribe the projection to every event on ``broker``; returns the watchdog's publisher."""
@@ -29,6 +37,8 @@ def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> E
     async def project(event: Event) -> None:
         await events.append(event)
         status = await view.apply(event)
+        LAG.observe(max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds()))
+        EVENTS.labels(event.type).inc()
         log.info(
             "job %s is %s",
             event.job_id,
