@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["Bitrate", "ConversionOptions"]
 
@@ -15,3 +15,11 @@ class ConversionOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bitrate_kbps: Bitrate = Field(default=192, description="Constant bitrate of the MP3 in kbit/s.")
+
+    @field_validator("bitrate_kbps", mode="before")
+    @classmethod
+    def _number_from_text(cls, value: object) -> object:
+        # form fields arrive as text, and a Literal of numbers accepts numbers only
+        if isinstance(value, str) and value.strip().isdecimal():
+            return int(value)
+        return value

@@ -205,3 +205,14 @@ def test_the_openapi_document_is_served_and_names_every_route(system: System) ->
     assert set(document["paths"]) >= {"/v1/auth/login", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/mp3"}
     assert "multipart/form-data" in document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
     assert httpx.get(f"{system.gateway}/docs/swagger").status_code == 200
+
+
+def test_the_requested_bitrate_is_what_comes_out(system: System, sample_video: tuple[Path, float]) -> None:
+    token = system.tokens.setdefault("bitrate", system.new_user_token())
+    accepted = upload(system, token, "low.mp4", sample_video[0].read_bytes(), bitrate_kbps="128")
+    assert accepted.status_code == 202, accepted.text
+    status = wait_terminal(system, token, accepted.json()["job_id"])
+
+    mp3 = httpx.get(f"{system.gateway}{status['mp3']['download_url']}", headers=bearer(token)).content
+    with av.open(io.BytesIO(mp3)) as container:
+        assert container.streams.audio[0].codec_context.bit_rate == 128_000

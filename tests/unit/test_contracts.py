@@ -78,6 +78,9 @@ def test_events_are_frozen() -> None:
 
 def test_options_refuse_a_bitrate_lame_cannot_encode() -> None:
     assert ConversionOptions(bitrate_kbps=320).bitrate_kbps == 320
+    assert ConversionOptions.model_validate({"bitrate_kbps": "128"}).bitrate_kbps == 128  # as a form sends it
+    with pytest.raises(ValidationError):
+        ConversionOptions.model_validate({"bitrate_kbps": "100"})
     with pytest.raises(ValidationError):
         ConversionOptions(bitrate_kbps=100)  # type: ignore[arg-type]
 
