@@ -49,3 +49,11 @@ lint: setup
     uv run --locked ruff check .
     uv run --locked ruff format --check .
     uv run --locked mypy .
+
+# benchmark the converter against ffmpeg and the MoviePy design (inputs made once under ~/.cache/vidmp3/bench; results in bench/results/)
+bench-converter *args: setup services
+    uv run --locked python -m bench.converter {{ args }}
+
+# a 1 GB video up (multipart and tus) and its MP3 down through the gateway; its peak RSS must stay under 150 MB
+bench-gateway: setup services
+    uv run --locked python bench/gateway_upload.py

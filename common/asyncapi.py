@@ -23,7 +23,7 @@ import projections.app
 from common.broker import EventPublisher
 from common.mongo import Document
 from common.settings import DEV_MONGO_URL
-from contracts import VideoUploaded
+from contracts import JobCancelled, JobDeleted, VideoUploaded
 from converter.storage import MediaStore
 from notifier.ledger import NotificationLedger
 from notifier.settings import NotifierSettings
@@ -50,7 +50,7 @@ def _unwrap(text: str) -> str:
 
 def create_app() -> FastStream:
     broker = RabbitBroker("amqp://guest:guest@localhost:5672/vidmp3", description="RabbitMQ, virtual host vidmp3")
-    EventPublisher(broker, [VideoUploaded])  # the gateway's publisher
+    EventPublisher(broker, [VideoUploaded, JobCancelled, JobDeleted])  # the gateway's publisher (gateway.app)
     database: AsyncDatabase[Document] = AsyncMongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]
     converter.app.register(broker, MediaStore(MongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]))
     notifier.app.register(broker, NotifierSettings(), NotificationLedger(database))

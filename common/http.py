@@ -3,20 +3,61 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, Response, get, route
+from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException, ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins import InitPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from pydantic import BaseModel, Field
 
-__all__ = ["health_routes", "log_exception", "metrics_middleware", "problem_details"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "FieldError",
+    "Problem",
+    "health_routes",
+    "log_exception",
+    "metrics_middleware",
+    "options_routes",
+    "problem_details",
+    "problem_response",
+]
 
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[Any]]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_UNEXPECTED = "the server could not handle this request; it has been logged"
+
+
+class FieldError(BaseModel):
+    """One reason a request's input was refused."""
+
+    field: str | None = Field(description="The parameter or form field at fault, if one is.", examples=["limit"])
+    message: str = Field(description="What is wrong with it.", examples=["Expected `int`, got `str`"])
+    source: str | None = Field(
+        default=None, description="Where the field was: `path`, `query`, `header`, `body`.", examples=["query"]
+    )
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: the body of every 4xx and 5xx answer (`application/problem+json`)."""
+
+    type: str = Field(default="about:blank", description="URI of the problem type; `about:blank` is the HTTP status.")
+    title: str = Field(description="The HTTP reason phrase of `status`.", examples=["Not Found"])
+    status: int = Field(ge=400, le=599, description="The HTTP status code.", examples=[404])
+    detail: str = Field(description="What went wrong with this request, for people.", examples=["no job 3f0c..."])
+    instance: str = Field(description="The path of the request that failed.", examples=["/v1/jobs/3f0c..."])
+    errors: list[FieldError] | None = Field(default=None, description="Each invalid input, for validation problems.")
+
+
+class _Metrics(PrometheusController):
+    include_in_schema = False  # operations' endpoint, not the API's
 
 
 def health_routes(ready: Sequence[Check] = ()) -> list[HTTPRouteHandler | type[PrometheusController]]:
@@ -35,19 +76,116 @@ def health_routes(ready: Sequence[Check] = ()) -> list[HTTPRouteHandler | type[P
                 raise ServiceUnavailableException(f"a dependency is unreachable: {error}") from error
         return {"status": "ready"}
 
-    return [health, readiness, PrometheusController]
+    return [health, readiness, _Metrics]
+
+
+def options_routes(handlers: Iterable[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """``OPTIONS`` handlers naming every method of each path that has several handlers.
+
+    Litestar's automatic one is made with the path's first handler and keeps answering its
+    methods alone (``Allow: GET, OPTIONS`` where ``DELETE`` is served too).
+    """
+    methods: dict[str, set[str]] = {}
+    for handler in handlers:
+        for path in handler.paths:
+            methods.setdefault(path, set()).update(handler.http_methods)
+
+    def allow(path: str, allowed: set[str]) -> HTTPRouteHandler:
+        @route(path, http_method=["OPTIONS"], include_in_schema=False, status_code=204, sync_to_thread=False)
+        def options() -> Response[None]:
+            return Response(
+                None, status_code=204, headers={"Allow": ", ".join(sorted(allowed))}, media_type="text/plain"
+            )
+
+        return options
+
+    return [
+        allow(path, allowed | {"OPTIONS"})
+        for path, allowed in methods.items()
+        if len(allowed) > 1 and "OPTIONS" not in allowed
+    ]
 
 
 def metrics_middleware(service: str) -> Any:
-    """Request counters and duration histograms per route template (``http_requests_total``...)."""
+    """Request counters and duration histograms per route template (``http_requests_total``...).
+
+    Labels carry the route's path template (``/v1/jobs/{job_id:uuid}``), never the raw path;
+    requests no route matches are not counted, so fuzzed URLs cannot grow the label set.
+    """
     return PrometheusConfig(
         app_name=service, prefix="http", group_path=True, exclude=["/metrics", "/health"]
     ).middleware
 
 
-def problem_details() -> ProblemDetailsPlugin:
-    """Every HTTP error as an RFC 9457 ``application/problem+json`` body."""
-    return ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))
+def _field_errors(extra: object) -> list[dict[str, Any]] | None:
+    """Litestar's validation ``extra`` (``[{key, message, source}]``) or ours (``{"errors": [...]}``)."""
+    if isinstance(extra, Mapping):
+        extra = extra.get("errors")
+    if not isinstance(extra, list) or not extra:
+        return None
+    errors = []
+    for item in extra:
+        if isinstance(item, Mapping):
+            errors.append(
+                FieldError(
+                    field=_text(item.get("field", item.get("key"))),
+                    message=str(item.get("message", "invalid")),
+                    source=_text(item.get("source")),
+                ).model_dump()
+            )
+    return errors or None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))  # enums (ParamType) by value
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status_code: int,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Response[dict[str, Any]]:
+    """A ``Problem`` answer: ``title`` is the reason phrase, ``detail`` says what happened."""
+    try:
+        title = HTTPStatus(status_code).phrase
+    except ValueError:
+        title = "Error"
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status_code,
+        "detail": detail or title,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(body, status_code=status_code, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {}))
+
+
+def _from_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+    return problem_response(
+        request, error.status_code, error.detail, headers=error.headers, errors=_field_errors(error.extra)
+    )
+
+
+def _from_unexpected(request: Request[Any, Any, Any], _error: Exception) -> Response[dict[str, Any]]:
+    return problem_response(request, 500, _UNEXPECTED)
+
+
+class _ProblemDetails(InitPlugin):
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.exception_handlers[HTTPException] = _from_http_exception
+        app_config.exception_handlers[Exception] = _from_unexpected
+        return app_config
+
+
+def problem_details() -> InitPlugin:
+    """Every 4xx and 5xx, Litestar's own (validation, unknown route, wrong method) included, as
+    one RFC 9457 ``application/problem+json`` shape: ``Problem``."""
+    return _ProblemDetails()
 
 
 async def log_exception(error: Exception, scope: Any) -> None:

@@ -1,6 +1,3 @@
-from common.service import serve
-from converter.app import create_app
-from converter.settings import ConverterSettings
+from converter.cli import cli
 
-settings = ConverterSettings.load()
-serve(create_app(settings), settings, "converter")
+cli(prog_name="python -m converter")

@@ -10,6 +10,7 @@ from common.consuming import subscribe
 from common.mongo import create_client
 from common.service import create_worker_app
 from contracts import ConversionFailed, ConversionStarted, Mp3Converted, Queues, VideoUploaded
+from converter.encoders import EngineChoice
 from converter.settings import ConverterSettings
 from converter.storage import MediaStore
 from converter.worker import Converter, worker_name
@@ -17,10 +18,10 @@ from converter.worker import Converter, worker_name
 __all__ = ["create_app", "register"]
 
 
-def register(broker: RabbitBroker, store: MediaStore) -> None:
+def register(broker: RabbitBroker, store: MediaStore, *, engine: EngineChoice = "auto") -> None:
     """Subscribe a converter to ``VideoUploaded`` on ``broker``."""
     events = EventPublisher(broker, [ConversionStarted, Mp3Converted, ConversionFailed])
-    converter = Converter(store, events.publish, worker_name())
+    converter = Converter(store, events.publish, worker_name(), engine=engine)
 
     subscribe(
         broker,
@@ -36,7 +37,7 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
     settings = settings or ConverterSettings.load()
     broker = create_broker(settings, description="Converter")
     client = create_client(settings)
-    register(broker, MediaStore(client[settings.mongo_database]))
+    register(broker, MediaStore(client[settings.mongo_database]), engine=settings.mp3_encoder)
 
     async def close() -> None:
         client.close()

@@ -8,11 +8,13 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
-from typing import BinaryIO
 
-from contracts import ConversionFailed, ConversionStarted, Event, Mp3Converted, VideoUploaded
+from gridfs.errors import CorruptGridFile
+
+from contracts import ConversionFailed, ConversionStarted, Event, FailureReason, Mp3Converted, VideoUploaded
+from converter.encoders import EngineChoice
 from converter.storage import MediaStore, StoredMp3
-from converter.transcode import ConversionError, transcode
+from converter.transcode import ConversionError, Sink, transcode
 
 __all__ = ["Converter", "worker_name"]
 
@@ -32,10 +34,11 @@ class Converter:
     already stored is announced again, not converted twice.
     """
 
-    def __init__(self, store: MediaStore, publish: Publish, worker: str) -> None:
+    def __init__(self, store: MediaStore, publish: Publish, worker: str, *, engine: EngineChoice = "auto") -> None:
         self._store = store
         self._publish = publish
         self._worker = worker
+        self._engine = engine
 
     async def handle(self, uploaded: VideoUploaded) -> None:
         stored = await asyncio.to_thread(self._store.find_mp3, uploaded.job_id)
@@ -64,10 +67,24 @@ class Converter:
     def _convert(self, uploaded: VideoUploaded) -> StoredMp3:
         with self._store.open_video(uploaded.video_file_id) as source:
 
-            def write(sink: BinaryIO) -> float:
-                return transcode(source, sink, uploaded.options).duration_seconds
+            def write(sink: Sink) -> float:
+                result = transcode(source, sink, uploaded.options, engine=self._engine)
+                log.info(
+                    "job %s: %.1f s of audio by %s, %d of %d stored bytes fetched",
+                    uploaded.job_id,
+                    result.duration_seconds,
+                    result.method,
+                    source.bytes_fetched,
+                    source.length,
+                    extra={"job_id": str(uploaded.job_id)},
+                )
+                return result.duration_seconds
 
-            return self._store.store_mp3(uploaded.job_id, uploaded.owner_id, mp3_name(uploaded.filename), write)
+            try:
+                return self._store.store_mp3(uploaded.job_id, uploaded.owner_id, mp3_name(uploaded.filename), write)
+            except CorruptGridFile as error:
+                incomplete = f"the stored video is incomplete: {error}"
+                raise ConversionError(FailureReason.SOURCE_MISSING, incomplete) from error
 
 
 def mp3_name(filename: str) -> str:

@@ -6,36 +6,48 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
-from gridfs import AsyncGridFSBucket
 from litestar import Litestar
 from litestar.di import Provide
 
 from common.broker import EventPublisher, create_broker, declare_topology
-from common.http import health_routes, log_exception, metrics_middleware, problem_details
-from common.mongo import create_async_client
-from contracts import VideoUploaded
+from common.http import health_routes, log_exception, metrics_middleware, options_routes, problem_details
+from common.mongo import create_async_client, create_client
+from contracts import JobCancelled, JobDeleted, VideoUploaded
+from gateway.downloads import DOWNLOAD_ROUTES
+from gateway.files import JobFiles
 from gateway.identity import Authenticator, current_principal
-from gateway.jobs import job_routes
+from gateway.jobs import JOB_ROUTES
 from gateway.login import login
+from gateway.media import MediaProbe
 from gateway.openapi import openapi_config
 from gateway.outbox import Outbox
+from gateway.resumable import ResumableUploads
 from gateway.settings import GatewaySettings
+from gateway.tus import TUS_ROUTES
 from gateway.uploads import VideoStore
 from projections.store import JobStatusView
 
-__all__ = ["create_app"]
+__all__ = ["PUBLISHED_EVENTS", "create_app"]
 
 log = logging.getLogger(__name__)
+
+PUBLISHED_EVENTS = (VideoUploaded, JobCancelled, JobDeleted)
+"""What the gateway publishes, always through its outbox."""
+
+_SWEEP_SECONDS = 600.0
 
 
 def create_app(settings: GatewaySettings | None = None) -> Litestar:
     settings = settings or GatewaySettings.load()
     broker = create_broker(settings, description="Gateway")
-    publisher = EventPublisher(broker, [VideoUploaded])
+    publisher = EventPublisher(broker, PUBLISHED_EVENTS)
     mongo = create_async_client(settings)
     database = mongo[settings.mongo_database]
+    # PyAV reads files through blocking calls, in worker threads: the media check's own client
+    blocking_mongo = create_client(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     authenticator = Authenticator(
         http,
@@ -46,7 +58,10 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     outbox = Outbox(database, publisher)
     view = JobStatusView(database)
     videos = VideoStore(database)
-    mp3s = AsyncGridFSBucket(database, bucket_name="mp3s")
+    files = JobFiles(database)
+    uploads = ResumableUploads(database)
+    probe = MediaProbe(blocking_mongo[settings.mongo_database])
+    idle = timedelta(hours=settings.upload_idle_hours)
 
     async def connect_broker() -> None:
         """Connect unless connected; uploads never wait for this: the outbox holds their events."""
@@ -61,15 +76,22 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await outbox.ensure_indexes()
+        await files.ensure_indexes()
+        await uploads.ensure_indexes()
         await connect_broker()
-        relay = asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds, before_round=connect_broker))
+        tasks = [
+            asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds, before_round=connect_broker)),
+            asyncio.create_task(uploads.sweep_forever(_SWEEP_SECONDS, idle=idle)),
+        ]
         try:
             yield
         finally:
-            relay.cancel()
+            for task in tasks:
+                task.cancel()
             await broker.stop()
             await http.aclose()
             await mongo.close()
+            blocking_mongo.close()
 
     async def ping_mongo() -> None:
         await database.command("ping")
@@ -81,8 +103,9 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     def provide(value: object) -> Provide:
         return Provide(lambda: value, sync_to_thread=False)
 
+    api = [login, *JOB_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
     return Litestar(
-        route_handlers=[login, *job_routes(settings.max_upload_bytes), *health_routes([ping_mongo, ping_broker])],
+        route_handlers=[*options_routes(api), *api, *health_routes([ping_mongo, ping_broker])],
         dependencies={
             "settings": provide(settings),
             "http": provide(http),
@@ -91,7 +114,9 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "outbox": provide(outbox),
             "view": provide(view),
             "videos": provide(videos),
-            "mp3s": provide(mp3s),
+            "files": provide(files),
+            "uploads": provide(uploads),
+            "probe": provide(probe),
         },
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],

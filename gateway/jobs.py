@@ -1,192 +1,223 @@
-"""The jobs API: upload a video, follow its job, download the MP3."""
+"""The jobs API: upload a video, list and follow jobs, cancel and delete them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Any
-from urllib.parse import quote
-from uuid import UUID, uuid4
+from typing import Annotated, Any
+from uuid import uuid4
 
-from bson import ObjectId
-from gridfs import AsyncGridFSBucket, NoFile
-from gridfs.asynchronous.grid_file import AsyncGridOut
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.exceptions import ClientException, HTTPException, PermissionDeniedException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
-from litestar.response import Stream
-from pydantic import BaseModel, Field
 
 from auth.tokens import Principal
-from contracts import VideoUploaded
+from contracts import JobCancelled, JobDeleted
+from gateway import openapi as docs
+from gateway.access import uploaded_event, visible_job
+from gateway.body import ClientDisconnected, body_chunks
+from gateway.files import JobFiles
+from gateway.intake import create_job, invalid_upload
+from gateway.media import MediaProbe
 from gateway.multipart import MultipartError, read_multipart
-from gateway.openapi import BEARER, UploadOperation
 from gateway.outbox import Outbox
+from gateway.resumable import ResumableUploads
+from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, VideoStore
-from projections.job_status import JobError, JobState, JobStatus, StateChange, fold
+from gateway.views import Cursor, JobAccepted, JobPage, JobView, job_url, job_view
+from projections.job_status import JobState, JobStatus, apply
 from projections.store import JobStatusView
 
-__all__ = ["JobAccepted", "JobView", "job_routes"]
+__all__ = ["CANCELLABLE", "JOB_ROUTES"]
 
-_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
+CANCELLABLE = frozenset({JobState.QUEUED, JobState.CONVERTING})
+"""States a job can be cancelled in: once its MP3 exists there is nothing left to stop."""
 
+_FORM_OVERHEAD = 64 * 1024
+"""Bytes a multipart body may hold beyond the file: boundaries, part headers, option fields."""
 
-class JobAccepted(BaseModel):
-    job_id: UUID = Field(description="Id of the new job.")
-    state: JobState = Field(description="Always `queued` here.")
-    status_url: str = Field(description="Where to poll the job's status.", examples=["/v1/jobs/3f0c..."])
-
-
-class Mp3Info(BaseModel):
-    filename: str = Field(examples=["holiday.mp3"])
-    duration_seconds: float | None = Field(description="Length of the audio.")
-    download_url: str = Field(description="Where to download the MP3 (with your token).")
+_MAX_PAGE = 100
 
 
-class JobView(BaseModel):
-    job_id: UUID
-    state: JobState = Field(description="queued → converting → converted → notified; or failed, or cancelled.")
-    filename: str | None = Field(description="Name of the uploaded video.")
-    history: list[StateChange] = Field(description="Every state the job entered, oldest first.")
-    progress_percent: float | None = Field(description="How much of the audio is converted, while converting.")
-    mp3: Mp3Info | None = Field(description="Present once the MP3 is ready.")
-    error: JobError | None = Field(description="Present when the job failed.")
-    updated_at: datetime | None
+async def _page(view: JobStatusView, owner_id: str | None, limit: int, after: Cursor | None) -> list[JobStatus]:
+    """Up to ``limit + 1`` jobs after ``after``, newest first (the extra one says a next page exists).
 
-
-def _job_url(job_id: UUID) -> str:
-    return f"/v1/jobs/{job_id}"
-
-
-def _view(status: JobStatus) -> JobView:
-    mp3 = None
-    if status.mp3_file_id is not None:
-        mp3 = Mp3Info(
-            filename=status.mp3_filename or "audio.mp3",
-            duration_seconds=status.duration_seconds,
-            download_url=f"{_job_url(status.job_id)}/mp3",
-        )
-    return JobView(
-        job_id=status.job_id,
-        state=status.state,
-        filename=status.filename,
-        history=list(status.history),
-        progress_percent=100.0 if status.mp3_file_id else status.progress_percent,
-        mp3=mp3,
-        error=status.error,
-        updated_at=status.updated_at,
-    )
-
-
-async def _visible_job(view: JobStatusView, outbox: Outbox, job_id: UUID, principal: Principal) -> JobStatus:
-    """The job, if the caller may see it; 404 otherwise, so other users' jobs stay unseen.
-
-    A job the projection has not folded in yet is shown from the gateway's own outbox, so
-    the status of a just-accepted upload is never 404 (the read model stays single-writer).
+    The store pages by creation time alone, to the millisecond; jobs of the cursor's own
+    millisecond are fetched again and those already shown dropped, fetching more while too
+    many were dropped.
     """
-    status = await view.get(job_id) or fold(await outbox.events_of(job_id))
-    if (
-        status is None
-        or status.deleted_at is not None
-        or not (status.owner_id == principal.user_id or principal.is_admin)
-    ):
-        raise NotFoundException(f"no job {job_id}")
-    return status
+    wanted = limit + 1
+    fetch = wanted if after is None else wanted + 8
+    while True:
+        batch = await view.page(
+            owner_id=owner_id, limit=fetch, created_before=None if after is None else after.fetch_before
+        )
+        jobs = [job for job in batch if after is None or after.precedes(job)]
+        if len(jobs) >= wanted or len(batch) < fetch:
+            return jobs[:wanted]
+        fetch *= 2
 
 
-def content_disposition(filename: str) -> str:
-    """An RFC 6266 attachment header: an ASCII fallback plus the UTF-8 name (RFC 8187)."""
-    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+@post(
+    "/v1/jobs",
+    status_code=202,
+    request_max_body_size=None,  # read and limited by ``body_chunks``
+    operation_class=docs.UploadOperation,
+    security=docs.SECURITY,
+    tags=["jobs"],
+    responses={202: docs.accepted_response(), **docs.problems(401, 413, 422)},
+)
+async def upload_video(
+    *,
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    settings: NamedDependency[GatewaySettings],
+    videos: NamedDependency[VideoStore],
+    outbox: NamedDependency[Outbox],
+    probe: NamedDependency[MediaProbe],
+) -> Response[JobAccepted]:
+    """Upload a video (multipart/form-data, field `file`) and queue its conversion to MP3.
 
-
-async def _chunks(download: AsyncGridOut) -> AsyncIterator[bytes]:
+    The body is streamed into storage as it arrives, up to the size limit (413 beyond it).
+    A file with no audio FFmpeg can decode is refused (422) before any job exists.
+    Answers 202 with the job's id; poll `status_url` until the job is `notified`,
+    `failed` or `cancelled`. For large files prefer the resumable `/v1/uploads` (tus).
+    """
+    job_id, limit = uuid4(), settings.max_upload_bytes
     try:
-        while chunk := await download.readchunk():
-            yield chunk
-    finally:
-        await download.close()
-
-
-def job_routes(max_upload_bytes: int) -> list[HTTPRouteHandler]:
-    @post(
-        "/v1/jobs",
-        status_code=202,
-        request_max_body_size=max_upload_bytes,
-        operation_class=UploadOperation,
-        security=_SECURITY,
-        tags=["jobs"],
-        response_headers=None,
-    )
-    async def create_job(
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        videos: NamedDependency[VideoStore],
-        outbox: NamedDependency[Outbox],
-    ) -> Response[JobAccepted]:
-        """Upload a video (multipart/form-data, field `file`) and queue its conversion to MP3.
-
-        The body is streamed into storage as it arrives. Answers 202 with the job's id; poll
-        `status_url` until the job is `converted` or `failed`.
-        """
-        job_id = uuid4()
-        try:
-            parts = read_multipart(request.stream(), request.headers.get("content-type", ""))
-            stored = await videos.receive(parts, job_id=job_id, owner_id=principal.user_id)
-        except MultipartError as error:
-            raise ClientException(str(error)) from None
-        except InvalidUpload as error:
-            raise HTTPException(status_code=422, detail=str(error), extra={"errors": error.errors}) from None
-        event = VideoUploaded(
+        chunks = body_chunks(request, limit + _FORM_OVERHEAD)
+        parts = read_multipart(chunks, request.headers.get("content-type", ""))
+        stored = await videos.receive(parts, job_id=job_id, owner_id=principal.user_id, max_bytes=limit)
+        accepted = await create_job(
+            stored,
             job_id=job_id,
-            owner_id=principal.user_id,
-            owner_email=principal.email,
-            video_file_id=stored.file_id,
-            filename=stored.filename,
-            size_bytes=stored.size_bytes,
-            options=stored.options,
+            principal=principal,
+            probe=probe,
+            outbox=outbox,
+            discard=lambda: videos.delete(stored.file_id),
         )
-        await outbox.store(event)
-        await outbox.publish(event)
-        return Response(
-            JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=_job_url(job_id)),
-            status_code=202,
-            headers={"Location": _job_url(job_id)},
-        )
+    except MultipartError as error:
+        raise ClientException(str(error)) from None
+    except InvalidUpload as error:
+        raise invalid_upload(error) from None
+    except ClientDisconnected:
+        raise ClientException("the client went away before the body ended") from None
+    return Response(accepted, status_code=202, headers={"Location": job_url(job_id)})
 
-    @get("/v1/jobs/{job_id:uuid}", security=_SECURITY, tags=["jobs"])
-    async def get_job(
-        job_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        view: NamedDependency[JobStatusView],
-        outbox: NamedDependency[Outbox],
-    ) -> JobView:
-        """A job's state, its history and, once converted, where to download the MP3."""
-        return _view(await _visible_job(view, outbox, job_id, principal))
 
-    @get("/v1/jobs/{job_id:uuid}/mp3", security=_SECURITY, tags=["jobs"], media_type="audio/mpeg")
-    async def download_mp3(
-        job_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        view: NamedDependency[JobStatusView],
-        outbox: NamedDependency[Outbox],
-        mp3s: NamedDependency[AsyncGridFSBucket],
-    ) -> Stream:
-        """Download a converted job's MP3 (409 while it is not converted yet)."""
-        status = await _visible_job(view, outbox, job_id, principal)
-        if status.mp3_file_id is None:
-            raise HTTPException(status_code=409, detail=f"job {job_id} is {status.state}, the MP3 is not ready")
-        try:
-            download = await mp3s.open_download_stream(ObjectId(status.mp3_file_id))
-        except NoFile:
-            raise NotFoundException(f"the MP3 of job {job_id} is gone") from None
-        filename = status.mp3_filename or "audio.mp3"
-        return Stream(
-            _chunks(download),
-            media_type="audio/mpeg",
-            headers={"Content-Length": str(download.length), "Content-Disposition": content_disposition(filename)},
-        )
+@get(
+    "/v1/jobs",
+    security=docs.SECURITY,
+    tags=["jobs"],
+    responses={200: docs.page_response(), **docs.problems(401, 403)},
+)
+async def list_jobs(
+    principal: NamedDependency[Principal],
+    view: NamedDependency[JobStatusView],
+    limit: Annotated[int, docs.LIMIT] = 20,
+    cursor: Annotated[str | None, docs.CURSOR] = None,
+    all_users: Annotated[bool, docs.ALL_USERS] = False,
+) -> JobPage:
+    """Your jobs, newest first, a page at a time (admins: everyone's, with `all=true`).
 
-    return [create_job, get_job, download_mp3]
+    Follow `next_url` (or pass `next_cursor` as `cursor`) until it is `null`. A job shows
+    here once the status projection has recorded it, usually within a second of its upload.
+    """
+    if all_users and not principal.is_admin:
+        raise PermissionDeniedException("listing every user's jobs needs the admin role")
+    try:
+        after = Cursor.decode(cursor) if cursor else None
+    except ValueError as error:
+        raise ClientException(
+            "invalid cursor", extra={"errors": [{"field": "cursor", "message": str(error), "source": "query"}]}
+        ) from None
+    jobs = await _page(view, None if all_users else principal.user_id, limit, after)
+    items, more = jobs[:limit], len(jobs) > limit
+    next_cursor = Cursor.after(items[-1]).encode() if more else None
+    next_url = None
+    if next_cursor is not None:
+        next_url = f"/v1/jobs?limit={limit}&cursor={next_cursor}" + ("&all=true" if all_users else "")
+    return JobPage(items=[job_view(job) for job in items], next_cursor=next_cursor, next_url=next_url)
+
+
+@get(
+    "/v1/jobs/{job_id:uuid}",
+    security=docs.SECURITY,
+    tags=["jobs"],
+    responses={200: docs.job_response(), **docs.problems(401, 404)},
+)
+async def get_job(
+    job_id: docs.JobId,
+    principal: NamedDependency[Principal],
+    view: NamedDependency[JobStatusView],
+    outbox: NamedDependency[Outbox],
+) -> JobView:
+    """A job's state, its history and, once converted, where to download the MP3."""
+    return job_view(await visible_job(view, outbox, job_id, principal))
+
+
+@post(
+    "/v1/jobs/{job_id:uuid}/cancel",
+    status_code=200,
+    security=docs.SECURITY,
+    tags=["jobs"],
+    responses={200: docs.job_response("cancelled"), **docs.problems(401, 404, 409)},
+)
+async def cancel_job(
+    job_id: docs.JobId,
+    principal: NamedDependency[Principal],
+    view: NamedDependency[JobStatusView],
+    outbox: NamedDependency[Outbox],
+) -> JobView:
+    """Cancel a job that is `queued` or `converting`: it ends `cancelled` and no MP3 is made.
+
+    Cancelling a cancelled job again is fine; a job that got further (`converted`,
+    `notified`, `failed`) answers 409: delete it instead.
+    """
+    status = await visible_job(view, outbox, job_id, principal)
+    if status.state is JobState.CANCELLED:
+        return job_view(status)
+    if status.state not in CANCELLABLE:
+        raise HTTPException(status_code=409, detail=f"job {job_id} is already {status.state}")
+    event = JobCancelled(job_id=job_id, requested_by=principal.user_id)
+    await outbox.store(event)
+    await outbox.publish(event)
+    return job_view(apply(status, event))
+
+
+@delete(
+    "/v1/jobs/{job_id:uuid}",
+    security=docs.SECURITY,
+    tags=["jobs"],
+    responses={204: docs.no_content("The job and its files are gone."), **docs.problems(401, 404)},
+)
+async def delete_job(
+    *,
+    job_id: docs.JobId,
+    principal: NamedDependency[Principal],
+    view: NamedDependency[JobStatusView],
+    outbox: NamedDependency[Outbox],
+    files: NamedDependency[JobFiles],
+    uploads: NamedDependency[ResumableUploads],
+) -> None:
+    """Delete a job with its video and MP3; it disappears from every listing.
+
+    An unfinished job is cancelled first. Deleting a deleted job again answers 204 too
+    (and finishes removing its files, should an earlier attempt have been cut short).
+    """
+    status = await visible_job(view, outbox, job_id, principal, deleted_too=True)
+    if status.deleted_at is None and status.state in CANCELLABLE:
+        cancelled = JobCancelled(job_id=job_id, requested_by=principal.user_id)
+        await outbox.store(cancelled)
+        await outbox.publish(cancelled)
+    uploaded = await uploaded_event(outbox, job_id)
+    known = [file_id for file_id in (status.mp3_file_id, uploaded and uploaded.video_file_id) if file_id]
+    # the files first: the event says they are gone, so it goes out only once they are
+    await files.delete(job_id, known)
+    await uploads.forget(job_id)
+    if status.deleted_at is None:
+        deleted = JobDeleted(job_id=job_id, requested_by=principal.user_id)
+        await outbox.store(deleted)
+        await outbox.publish(deleted)
+
+
+JOB_ROUTES: list[HTTPRouteHandler] = [upload_video, list_jobs, get_job, cancel_job, delete_job]

@@ -1,20 +1,288 @@
-"""OpenAPI details Litestar cannot infer: the bearer scheme and the streamed upload's form."""
+"""The gateway's OpenAPI document: what Litestar cannot infer (the bearer scheme, the streamed
+bodies, response headers), the parameters' descriptions, and an example for every request
+and response, problems included."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import get_args
+from http import HTTPStatus
+from typing import Annotated, Any, get_args
+from uuid import UUID
 
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIMediaType, Operation, RequestBody, Schema, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    Example,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
+from common.http import PROBLEM_MEDIA_TYPE, Problem
 from contracts import ConversionOptions
+from gateway.views import JobAccepted, JobPage, JobView
 
-__all__ = ["BEARER", "UploadOperation", "openapi_config"]
+__all__ = [
+    "ALL_USERS",
+    "BEARER",
+    "CURSOR",
+    "IF_NONE_MATCH",
+    "IF_RANGE",
+    "LIMIT",
+    "RANGE",
+    "SECURITY",
+    "TUS_RESUMABLE",
+    "UPLOAD_LENGTH",
+    "UPLOAD_METADATA",
+    "UPLOAD_OFFSET",
+    "DownloadOperation",
+    "JobId",
+    "UploadId",
+    "UploadOperation",
+    "accepted_response",
+    "documented",
+    "job_response",
+    "no_content",
+    "openapi_config",
+    "page_response",
+    "problems",
+]
 
 BEARER = "BearerToken"
+SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
+
+_JOB_ID = "3f0c2b7e-8a41-4c4e-9d0b-6a5f1e2d3c4b"
+_MP3_ID = "6650a1f2c3d4e5f601234567"
+_EVENT_IDS = ("9b1d7c1e-0f4a-4e55-8f0e-1c2d3e4f5a6b", "0c3e5a7b-2d4f-4a6b-9c8d-7e6f5a4b3c2d")
+_NOW = "2026-05-04T10:15:30.123000Z"
+
+JobId = Annotated[
+    UUID,
+    PathParameter(description="The job's id, as the upload answered it.", examples=[Example(value=_JOB_ID)]),
+]
+UploadId = Annotated[
+    UUID,
+    PathParameter(
+        description="The upload's id (from the `Location` of its creation); also its job's id.",
+        examples=[Example(value=_JOB_ID)],
+    ),
+]
+LIMIT = QueryParameter(ge=1, le=100, description="How many jobs a page holds (1 to 100).", examples=[Example(value=20)])
+CURSOR = QueryParameter(
+    description="`next_cursor` of the previous page; leave it out for the first page.",
+    max_length=200,
+    examples=[
+        Example(value="MjAyNi0wNS0wNFQxMDoxNTozMC4xMjMrMDA6MDB8M2YwYzJiN2UtOGE0MS00YzRlLTlkMGItNmE1ZjFlMmQzYzRi")
+    ],
+)
+ALL_USERS = QueryParameter(
+    name="all",
+    description="Every user's jobs instead of your own (admins only: 403 otherwise).",
+    examples=[Example(value=False)],
+)
+RANGE = HeaderParameter(
+    name="Range",
+    description="One byte range, `bytes=start-end`, `bytes=start-` or `bytes=-suffix` (several: answered whole).",
+    examples=[Example(summary="first KiB", value="bytes=0-1023")],
+)
+IF_NONE_MATCH = HeaderParameter(
+    name="If-None-Match",
+    description="The `ETag` you have: 304 while the MP3 is unchanged.",
+    examples=[Example(value=f'"{_MP3_ID}"')],
+)
+IF_RANGE = HeaderParameter(
+    name="If-Range",
+    description="Honour `Range` only if the MP3 still has this `ETag`; otherwise answer it whole.",
+    examples=[Example(value=f'"{_MP3_ID}"')],
+)
+TUS_RESUMABLE = HeaderParameter(
+    name="Tus-Resumable",
+    description="The tus protocol version: `1.0.0` (412 without it).",
+    schema_extra={"enum": ["1.0.0"]},
+    examples=[Example(value="1.0.0")],
+)
+UPLOAD_LENGTH = HeaderParameter(
+    name="Upload-Length",
+    ge=0,
+    description="The whole file's size in bytes (at most `Tus-Max-Size`).",
+    examples=[Example(value=734_003_200)],
+)
+UPLOAD_METADATA = HeaderParameter(
+    name="Upload-Metadata",
+    max_length=4096,
+    description=(
+        "Comma-separated `key base64(value)` pairs: `filename` (or `name`), `filetype` (or `type`) and the "
+        "conversion options (`bitrate_kbps`)."
+    ),
+    examples=[Example(value="filename aG9saWRheS5tcDQ=,filetype dmlkZW8vbXA0,bitrate_kbps MTI4")],
+)
+UPLOAD_OFFSET = HeaderParameter(
+    name="Upload-Offset",
+    ge=0,
+    description="Where this PATCH's bytes go: the `Upload-Offset` HEAD answered (409 otherwise).",
+    examples=[Example(value=0)],
+)
+
+_DETAILS: dict[int, tuple[str, str]] = {
+    400: ("The request is malformed.", "Validation failed for GET /v1/jobs?limit=500"),
+    401: ("No valid bearer token.", "a bearer token is required"),
+    403: ("The token's user may not do this.", "listing every user's jobs needs the admin role"),
+    404: ("No such resource, or not yours.", f"no job {_JOB_ID}"),
+    409: ("The resource is not in a state that allows this.", f"job {_JOB_ID} is already notified"),
+    412: ("The tus version is missing or not supported.", "this server speaks tus 1.0.0: send Tus-Resumable: 1.0.0"),
+    413: ("The upload is over the size limit.", "the file is over the limit of 2147483648 bytes"),
+    415: ("The body has the wrong media type.", "PATCH needs Content-Type: application/offset+octet-stream"),
+    416: ("The range lies outside the file.", "unsatisfiable range bytes=100000- of 4096 bytes"),
+    422: ("The upload is well-formed but cannot become a job.", "the file has no audio stream"),
+    423: ("Another request is writing to this upload.", "another request is appending to this upload"),
+    429: ("Too many attempts; retry after `Retry-After` seconds.", "too many failed attempts for this account"),
+    503: ("A service the gateway needs is unreachable.", "the auth service is unreachable"),
+}
+
+
+def _problem_example(status: int, detail: str) -> dict[str, Any]:
+    example: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": f"/v1/jobs/{_JOB_ID}",
+    }
+    if status in (400, 422):
+        field, source = ("limit", "query") if status == 400 else ("file", "body")
+        example["errors"] = [{"field": field, "message": detail, "source": source}]
+    return example
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """Problem (RFC 9457) responses for ``statuses`` and 400 (any request can be malformed),
+    each with an example."""
+    return {
+        status: ResponseSpec(
+            Problem,
+            description=_DETAILS[status][0],
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+            examples=[Example(summary=_DETAILS[status][0], value=_problem_example(status, _DETAILS[status][1]))],
+        )
+        for status in sorted({400, *statuses})
+    }
+
+
+def _history(*states: str) -> list[dict[str, Any]]:
+    return [
+        {"state": state, "at": _NOW, "event_id": _EVENT_IDS[index % len(_EVENT_IDS)]}
+        for index, state in enumerate(states)
+    ]
+
+
+def _job_example(state: str) -> dict[str, Any]:
+    steps = {
+        "queued": ("queued",),
+        "converting": ("queued", "converting"),
+        "notified": ("queued", "converting", "converted", "notified"),
+        "cancelled": ("queued", "converting", "cancelled"),
+    }[state]
+    done = state == "notified"
+    return {
+        "job_id": _JOB_ID,
+        "state": state,
+        "filename": "holiday.mp4",
+        "created_at": _NOW,
+        "history": _history(*steps),
+        "progress_percent": 100.0 if done else (42.5 if state == "converting" else None),
+        "mp3": (
+            {"filename": "holiday.mp3", "duration_seconds": 183.4, "download_url": f"/v1/jobs/{_JOB_ID}/mp3"}
+            if done
+            else None
+        ),
+        "error": None,
+        "updated_at": _NOW,
+    }
+
+
+def job_response(*states: str) -> ResponseSpec:
+    return ResponseSpec(
+        JobView,
+        description="The job.",
+        generate_examples=False,
+        examples=[Example(summary=f"a {state} job", value=_job_example(state)) for state in states or ("notified",)],
+    )
+
+
+def accepted_response() -> ResponseSpec:
+    return ResponseSpec(
+        JobAccepted,
+        description="The video is stored and its job queued; `Location` is the job.",
+        generate_examples=False,
+        examples=[
+            Example(
+                summary="a queued job",
+                value={"job_id": _JOB_ID, "state": "queued", "status_url": f"/v1/jobs/{_JOB_ID}"},
+            )
+        ],
+    )
+
+
+def page_response() -> ResponseSpec:
+    return ResponseSpec(
+        JobPage,
+        description="A page of jobs, newest first.",
+        generate_examples=False,
+        examples=[
+            Example(
+                summary="a page with more after it",
+                value={
+                    "items": [_job_example("converting"), _job_example("notified")],
+                    "next_cursor": "MjAyNi0wNS0wNFQxMDoxNTozMC4xMjMrMDA6MDB8M2YwYzJiN2U",
+                    "next_url": "/v1/jobs?limit=2&cursor=MjAyNi0wNS0wNFQxMDoxNTozMC4xMjMrMDA6MDB8M2YwYzJiN2U",
+                },
+            ),
+            Example(summary="the last page", value={"items": [], "next_cursor": None, "next_url": None}),
+        ],
+    )
+
+
+def no_content(description: str) -> ResponseSpec:
+    return ResponseSpec(None, description=description)
+
+
+def _header(description: str, type_: OpenAPIType = OpenAPIType.STRING, example: Any = None) -> OpenAPIHeader:
+    return OpenAPIHeader(description=description, schema=Schema(type=type_), example=example)
+
+
+def documented(
+    *,
+    body: RequestBody | None = None,
+    body_examples: Mapping[str, Example] | None = None,
+    headers: Mapping[str, Mapping[str, OpenAPIHeader]] | None = None,
+) -> type[Operation]:
+    """An ``operation_class`` completing what Litestar built: a request body it cannot infer
+    (the streamed ones), examples of the body it did infer, and response ``headers`` by
+    status (it documents its own success response's headers only)."""
+
+    @dataclass
+    class Documented(Operation):
+        def __post_init__(self) -> None:
+            if body is not None:
+                self.request_body = body
+            if body_examples and isinstance(self.request_body, RequestBody):
+                for media in self.request_body.content.values():
+                    media.examples = dict(body_examples)
+            for status, added in (headers or {}).items():
+                response = (self.responses or {}).get(status)
+                if isinstance(response, OpenAPIResponse):
+                    response.headers = {**(response.headers or {}), **added}
+
+    return Documented
 
 
 def _option_schemas() -> dict[str, Schema]:
@@ -30,35 +298,92 @@ def _option_schemas() -> dict[str, Schema]:
     return schemas
 
 
-@dataclass
-class UploadOperation(Operation):
-    """The upload route reads its body as a stream, so its form is described here."""
+_LOCATION = {"Location": _header("The new job.", example=f"/v1/jobs/{_JOB_ID}")}
 
-    def __post_init__(self) -> None:
-        form = Schema(
-            type=OpenAPIType.OBJECT,
-            required=["file"],
-            properties={
-                "file": Schema(
-                    type=OpenAPIType.STRING,
-                    format="binary",  # type: ignore[arg-type]
-                    description="The video (any container and codec FFmpeg reads, with an audio stream).",
+UploadOperation = documented(
+    body=RequestBody(
+        required=True,
+        description="multipart/form-data: the video in `file`, conversion options as further fields.",
+        content={
+            "multipart/form-data": OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.OBJECT,
+                    required=["file"],
+                    properties={
+                        "file": Schema(
+                            type=OpenAPIType.STRING,
+                            format="binary",  # type: ignore[arg-type]
+                            description="The video (any container and codec FFmpeg reads, with an audio stream).",
+                        ),
+                        **_option_schemas(),
+                    },
                 ),
-                **_option_schemas(),
-            },
-        )
-        self.request_body = RequestBody(
-            required=True,
-            description="multipart/form-data: the video in `file`, conversion options as further fields.",
-            content={"multipart/form-data": OpenAPIMediaType(schema=form)},
-        )
+                examples={
+                    "video": Example(
+                        summary="a video, 128 kbit/s MP3 wanted",
+                        value={"file": "(the video's bytes)", "bitrate_kbps": 128},
+                    )
+                },
+            )
+        },
+    ),
+    headers={"202": _LOCATION},
+)
+
+_VALIDATORS = {
+    "ETag": _header("The MP3's version: send it as `If-None-Match` or `If-Range`.", example=f'"{_MP3_ID}"'),
+    "Accept-Ranges": _header("Always `bytes`.", example="bytes"),
+}
+DownloadOperation = documented(
+    headers={
+        "200": {
+            **_VALIDATORS,
+            "Content-Length": _header("Size of the MP3.", OpenAPIType.INTEGER, 2_934_784),
+            "Content-Disposition": _header(
+                "`attachment` with the video's name as `.mp3` (RFC 6266; `filename*` for non-ASCII names).",
+                example="attachment; filename=\"holiday.mp3\"; filename*=UTF-8''holiday.mp3",
+            ),
+        },
+        "206": {
+            **_VALIDATORS,
+            "Content-Range": _header("The bytes sent, of the whole size.", example="bytes 0-1023/2934784"),
+            "Content-Length": _header("Size of the range.", OpenAPIType.INTEGER, 1024),
+        },
+        "304": _VALIDATORS,
+        "416": {"Content-Range": _header("The MP3's size, as `bytes */size`.", example="bytes */2934784")},
+    }
+)
+
+
+def _mp3_response(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        bytes,
+        description=description,
+        media_type="audio/mpeg",
+        generate_examples=False,
+        examples=[Example(summary="MP3 bytes", value="(binary MP3 data)")],
+    )
+
+
+def download_responses() -> dict[int, ResponseSpec]:
+    return {
+        200: _mp3_response("The whole MP3."),
+        206: _mp3_response("The requested range of the MP3."),
+        304: no_content("The MP3 still has the `ETag` sent in `If-None-Match`."),
+    }
 
 
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="vidmp3 gateway",
         version="1.0.0",
-        description="Upload videos, follow their conversion, download the MP3s.",
+        description=(
+            "Upload videos, follow their conversion, download the MP3s.\n\n"
+            "Every error is an RFC 9457 problem (`application/problem+json`): `title` is the HTTP "
+            "reason phrase, `detail` says what went wrong, `errors` lists invalid inputs. Another "
+            "user's job or upload is 404, never 403. Large files upload resumably with tus 1.0.0 "
+            "at `/v1/uploads`."
+        ),
         components=Components(
             security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
         ),

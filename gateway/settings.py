@@ -12,5 +12,8 @@ class GatewaySettings(BrokerSettings, MongoSettings):
     token_issuer: str = "vidmp3-auth"  # noqa: S105 (a name, not a secret)
     token_audience: str = "vidmp3"  # noqa: S105
     max_upload_bytes: int = 2 * 1024**3
+    """Largest video accepted, by either upload route (413 beyond it)."""
+    upload_idle_hours: float = 24.0
+    """An unfinished resumable upload nobody added to for this long is removed."""
     outbox_relay_seconds: float = 5.0
     """How often events whose first publish failed are sent again."""

@@ -1,23 +1,24 @@
-"""Receive an upload: stream the multipart body's file part straight into GridFS."""
+"""Receive an upload: stream the multipart body's file part straight into GridFS chunks."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
-from gridfs import AsyncGridFSBucket
-from gridfs.asynchronous.grid_file import AsyncGridIn
+from bson import ObjectId
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.mongo import Document
 from contracts import ConversionOptions
+from gateway.body import TooLarge
+from gateway.chunks import CHUNK_SIZE, ChunkWriter, files_document
 from gateway.filenames import sanitize_filename
 from gateway.multipart import PartEnd, PartStart
 
-__all__ = ["InvalidUpload", "StoredVideo", "VideoStore"]
+__all__ = ["InvalidUpload", "StoredVideo", "VideoStore", "options_from_fields"]
 
 _FIELD_LIMIT = 1024
 _FILE_FIELD = "file"
@@ -26,9 +27,9 @@ _FILE_FIELD = "file"
 class InvalidUpload(ValueError):
     """The upload is well-formed HTTP but not an acceptable job: a 4xx for the client."""
 
-    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, *, field: str | None = None) -> None:
         super().__init__(message)
-        self.errors = errors or []
+        self.errors = errors or ([{"field": field, "message": message, "source": "body"}] if field else [])
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,17 @@ class VideoStore:
     """Uploaded videos, in the ``videos`` GridFS bucket, tagged with their job and owner."""
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self._bucket = AsyncGridFSBucket(database, bucket_name="videos")
+        self._files = database["videos.files"]
+        self._chunks = database["videos.chunks"]
 
     async def receive(
-        self, parts: AsyncIterator[PartStart | bytes | PartEnd], *, job_id: UUID, owner_id: str
+        self, parts: AsyncIterator[PartStart | bytes | PartEnd], *, job_id: UUID, owner_id: str, max_bytes: int
     ) -> StoredVideo:
-        """Store the ``file`` part and read the option fields; nothing is kept if this fails."""
-        writer: AsyncGridIn | None = None
+        """Store the ``file`` part and read the option fields; nothing is kept if this fails
+        (``TooLarge`` once the file passes ``max_bytes``)."""
+        file_id = ObjectId()
+        writer: ChunkWriter | None = None
+        filename, content_type = "video", None
         fields: dict[str, bytearray] = {}
         current: bytearray | None = None
         size = 0
@@ -58,39 +63,60 @@ class VideoStore:
                 match item:
                     case PartStart(name=name) if name == _FILE_FIELD:
                         if writer is not None:
-                            raise InvalidUpload("send exactly one file part")
-                        filename = sanitize_filename(item.filename)
-                        writer = self._bucket.open_upload_stream(
-                            filename,
-                            metadata={"job_id": str(job_id), "owner_id": owner_id, "content_type": item.content_type},
-                        )
+                            raise InvalidUpload("send exactly one file part", field=_FILE_FIELD)
+                        filename, content_type = sanitize_filename(item.filename), item.content_type
+                        writer = ChunkWriter(self._chunks, file_id)
                         current = None
                     case PartStart(name=name):
                         current = fields.setdefault(name, bytearray())
                     case bytes() if current is not None:
                         current.extend(item)
                         if len(current) > _FIELD_LIMIT:
-                            raise InvalidUpload(f"form fields are limited to {_FIELD_LIMIT} bytes")
+                            raise InvalidUpload(f"form fields are limited to {_FIELD_LIMIT} bytes", field=name)
                     case bytes() if writer is not None:
+                        size = _within(size + len(item), max_bytes)
                         await writer.write(item)
-                        size += len(item)
                     case PartEnd():
                         current = None
             if writer is None:
-                raise InvalidUpload(f"the form needs a '{_FILE_FIELD}' part holding the video")
+                raise InvalidUpload(f"the form needs a '{_FILE_FIELD}' part holding the video", field=_FILE_FIELD)
             if size == 0:
-                raise InvalidUpload("the uploaded file is empty")
-            options = _options(fields)
-            await writer.close()
+                raise InvalidUpload("the uploaded file is empty", field=_FILE_FIELD)
+            options = options_from_fields(fields)
+            metadata = {"job_id": str(job_id), "owner_id": owner_id, "content_type": content_type}
+            await writer.finish()
+            await self._files.insert_one(
+                files_document(file_id, length=size, chunk_size=CHUNK_SIZE, filename=filename, metadata=metadata)
+            )
         except BaseException:
-            if writer is not None:
-                await _discard(self._bucket, writer)
+            await self.delete(str(file_id))
             raise
-        return StoredVideo(str(writer._id), writer.filename or "video", size, options)
+        return StoredVideo(str(file_id), filename, size, options)
+
+    async def delete(self, file_id: str) -> None:
+        """Remove a stored video, or the chunks of one cut short; gone already is fine."""
+        await self._chunks.delete_many({"files_id": ObjectId(file_id)})
+        await self._files.delete_one({"_id": ObjectId(file_id)})
 
 
-def _options(fields: dict[str, bytearray]) -> ConversionOptions:
-    values = {name: value.decode("utf-8", "replace") for name, value in fields.items()}
+def _within(size: int, max_bytes: int) -> int:
+    if size > max_bytes:
+        raise TooLarge(f"the file is over the limit of {max_bytes} bytes")
+    return size
+
+
+def _form_value(name: str, text: str) -> object:
+    """A form field's text as its option's type: forms carry ``"128"`` for an integer choice."""
+    field = ConversionOptions.model_fields.get(name)
+    choices = get_args(field.annotation) if field is not None else ()
+    if choices and all(isinstance(choice, int) for choice in choices) and text.strip().isdigit():
+        return int(text)
+    return text
+
+
+def options_from_fields(fields: Mapping[str, bytes | bytearray]) -> ConversionOptions:
+    """The conversion options sent as form fields (or tus metadata); ``InvalidUpload`` if wrong."""
+    values = {name: _form_value(name, bytes(value).decode("utf-8", "replace")) for name, value in fields.items()}
     try:
         return ConversionOptions.model_validate(values, strict=False)
     except ValidationError as error:
@@ -98,10 +124,3 @@ def _options(fields: dict[str, bytearray]) -> ConversionOptions:
             "invalid conversion options",
             [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()],
         ) from None
-
-
-async def _discard(bucket: AsyncGridFSBucket, writer: AsyncGridIn) -> None:
-    if writer.closed:
-        await bucket.delete(writer._id)
-    else:
-        await writer.abort()

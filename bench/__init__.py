@@ -1,0 +1,1 @@
+"""Benchmarks; run them through the justfile (``just bench-converter``)."""

@@ -1,0 +1,247 @@
+"""A seekable reader over one GridFS file that fetches each chunk once.
+
+pymongo's ``GridOut`` drops its buffer and cursor on every seek that moves, and its cursor
+fetches batches of up to 16 MB ahead, so a demuxer that seeks (an MP4 with its index at the
+end, a skip over a long video run) makes it fetch the same chunks again; on FerretDB each new
+query also costs a scan of the collection, and its unbounded batches outgrow the 48 MB message
+limit (``GridOut`` cannot read a video past about 26 MB there at all). This reader instead:
+
+- streams chunks in order from one cursor per contiguous run, in a background thread that
+  stays a bounded number of chunks ahead (the fetch overlaps with decoding and encoding);
+- keeps the last few chunks read from each stream, so short seeks back cost nothing;
+- keeps a paused stream open when the reader jumps elsewhere (to an index at the end), so
+  reading resumes where that stream stopped instead of querying again, and stops it where
+  the jump landed, so it does not fetch those chunks a second time.
+
+It asks for chunks in natural order, which is ``n`` order on MongoDB (the ``files_id, n``
+index) and on FerretDB (insertion order); a chunk out of order makes it fall back to a
+query sorted by ``n``, the GridFS spec's way, which FerretDB must materialize first.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections import OrderedDict
+from typing import Any, Self
+
+from gridfs.errors import CorruptGridFile
+from pymongo import ASCENDING
+from pymongo.collection import Collection
+
+from common.mongo import Document
+
+__all__ = ["ChunkReader"]
+
+_STREAMS = 2  # open streams at most: the main run and one jump (an index at the end)
+_BATCH = 8  # chunks per server round trip (2 MB of 255 kB chunks)
+_WAIT = 0.5  # seconds between checks whether a stream was closed while it waits
+
+
+class ChunkReader:
+    """Read the GridFS file ``file_id`` (``length`` bytes in chunks of ``chunk_size``) from ``chunks``.
+
+    Each stream fetches up to ``ahead`` chunks in advance and keeps the last ``keep`` chunks
+    read from it: by default as many as a skip forward within a stream can pass over, so the
+    chunks skipped are still there when the reader comes back for them. ``bytes_fetched``
+    counts chunk bytes received from the server.
+    """
+
+    def __init__(
+        self,
+        chunks: Collection[Document],
+        file_id: Any,
+        length: int,
+        chunk_size: int,
+        *,
+        ahead: int = 16,
+        keep: int | None = None,
+    ) -> None:
+        self.length = length
+        self._chunks = chunks
+        self._file_id = file_id
+        self._chunk_size = chunk_size
+        self._last = max(0, (length - 1) // chunk_size)
+        self._ahead = ahead
+        self._keep = ahead + _BATCH if keep is None else keep
+        self._position = 0
+        self._streams: list[_Stream] = []
+        self._closed_fetched = 0
+
+    @property
+    def bytes_fetched(self) -> int:
+        return self._closed_fetched + sum(stream.fetched for stream in self._streams)
+
+    def read(self, size: int = -1, /) -> bytes:
+        end = self.length if size < 0 else min(self.length, self._position + size)
+        pieces = []
+        while self._position < end:
+            number, offset = divmod(self._position, self._chunk_size)
+            piece = self._chunk(number)[offset : offset + end - self._position]
+            pieces.append(piece)
+            self._position += len(piece)
+        return b"".join(pieces)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.length}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        while self._streams:
+            self._retire(self._streams[0])
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _chunk(self, number: int) -> bytes:
+        for stream in self._streams:
+            if (data := stream.kept(number)) is not None:
+                return data
+        stream = self._stream_for(number)
+        while True:
+            got, data = stream.take()
+            self._expect_size(got, data)
+            if got == number:
+                return data
+
+    def _stream_for(self, number: int) -> _Stream:
+        """The stream that reaches ``number`` soon, else a new one starting there.
+
+        A stream only reaches as far as its cursor may have fetched already: its read-ahead
+        plus one batch. A new stream makes the one behind it stop where it starts, and stops
+        where the one ahead of it goes on, so no chunk is fetched by two streams.
+        """
+        for stream in self._streams:
+            if stream.next <= number < stream.stop and number <= stream.next + self._ahead + _BATCH:
+                self._streams.remove(stream)
+                self._streams.append(stream)
+                return stream
+        if len(self._streams) == _STREAMS:
+            self._retire(self._streams[0])
+        stop = self._last + 1
+        for other in self._streams:
+            if other.next <= number:
+                other.stop_at(number)
+            else:
+                stop = min(stop, other.next)
+        stream = _Stream(self._chunks, self._file_id, number, stop, ahead=self._ahead, keep=self._keep)
+        self._streams.append(stream)
+        return stream
+
+    def _retire(self, stream: _Stream) -> None:
+        stream.close()
+        self._closed_fetched += stream.fetched
+        self._streams.remove(stream)
+
+    def _expect_size(self, number: int, data: bytes) -> None:
+        expected = self.length - number * self._chunk_size if number == self._last else self._chunk_size
+        if len(data) != expected:
+            raise CorruptGridFile(f"chunk {number} has {len(data)} bytes, expected {expected}")
+
+
+class _Stream:
+    """Chunks ``start`` up to ``stop`` of one file, fetched in order by a daemon thread.
+
+    The consumer takes them in order; the last ``keep`` taken stay available.
+    """
+
+    def __init__(
+        self, chunks: Collection[Document], file_id: Any, start: int, stop: int, *, ahead: int, keep: int
+    ) -> None:
+        self.next = start
+        self.stop = stop
+        self.fetched = 0
+        self._chunks = chunks
+        self._file_id = file_id
+        self._keep = keep
+        self._kept: OrderedDict[int, bytes] = OrderedDict()
+        self._queue: queue.Queue[tuple[int, bytes] | BaseException | None] = queue.Queue(maxsize=ahead)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(start,), name=f"gridfs-chunks-{start}", daemon=True)
+        self._thread.start()
+
+    def kept(self, number: int) -> bytes | None:
+        data = self._kept.get(number)
+        if data is not None:
+            self._kept.move_to_end(number)
+        return data
+
+    def take(self) -> tuple[int, bytes]:
+        """The next chunk, waiting for it; raises what the fetching thread ran into."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        if item is None:
+            raise CorruptGridFile(f"chunk {self.next} is missing")
+        number, data = item
+        self.next = number + 1
+        self._kept[number] = data
+        if len(self._kept) > self._keep:
+            self._kept.popitem(last=False)
+        return item
+
+    def stop_at(self, number: int) -> None:
+        """Fetch nothing from ``number`` on (another stream does)."""
+        self.stop = min(self.stop, number)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=10)
+
+    def _run(self, start: int) -> None:
+        try:
+            expected = start
+            for ordered in (False, True):
+                expected = self._fetch_from(expected, ordered=ordered)
+                if expected >= self.stop:
+                    return
+            self._put(None)
+        except BaseException as error:  # handed to the reading thread, which raises it
+            self._put(error)
+
+    def _fetch_from(self, start: int, *, ordered: bool) -> int:
+        """Queue chunks ``start``, ``start + 1``, ... until ``stop`` or a gap; returns the next one wanted."""
+        expected = start
+        cursor = self._chunks.find(
+            {"files_id": self._file_id, "n": {"$gte": start}},
+            sort=[("n", ASCENDING)] if ordered else None,
+            batch_size=_BATCH,
+        )
+        with cursor:
+            # checking before asking for the next document keeps the cursor from fetching past stop
+            while expected < self.stop:
+                document = next(cursor, None)
+                if document is None or document["n"] != expected:
+                    break
+                data = bytes(document["data"])
+                self.fetched += len(data)
+                if not self._put((expected, data)):
+                    return self.stop
+                expected += 1
+        return expected
+
+    def _put(self, item: tuple[int, bytes] | BaseException | None) -> bool:
+        """Queue ``item``, waiting for room; ``False`` if the stream was closed meanwhile."""
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=_WAIT)
+            except queue.Full:
+                continue
+            return True
+        return False

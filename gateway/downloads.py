@@ -1,0 +1,148 @@
+"""Download a job's MP3: streamed from GridFS, with ranges (206/416) and validators (ETag, 304)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.handlers import HTTPRouteHandler
+from litestar.response import Stream
+
+from auth.tokens import Principal
+from gateway import openapi as docs
+from gateway.access import visible_job
+from gateway.files import JobFiles
+from gateway.outbox import Outbox
+from projections.store import JobStatusView
+
+__all__ = [
+    "DOWNLOAD_ROUTES",
+    "ByteRange",
+    "Unsatisfiable",
+    "content_disposition",
+    "etag_matches",
+    "requested_range",
+]
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
+_CACHE_CONTROL = "private, no-cache"  # per user (it needs a token); revalidate with the ETag
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Bytes ``start`` to ``end``, both included (as ``Content-Range`` counts them)."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+class Unsatisfiable(ValueError):
+    """A well-formed range that lies outside the file: 416."""
+
+
+def requested_range(header: str | None, size: int) -> ByteRange | None:
+    """The one byte range a ``Range`` header (RFC 9110 §14.2) asks of ``size`` bytes.
+
+    ``None`` means "send it all": no header, another unit, several ranges (which a server
+    may answer whole) or a malformed header (which it must ignore). ``Unsatisfiable`` for a
+    range that starts past the end or an empty suffix.
+    """
+    if header is None or not (match := _RANGE.fullmatch(header.strip())):
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise Unsatisfiable(f"bytes=-{suffix} of {size} bytes")
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    end = size - 1 if not last else int(last)
+    if last and end < start:
+        return None
+    if start >= size:
+        raise Unsatisfiable(f"bytes={start}- of {size} bytes")
+    return ByteRange(start, min(end, size - 1))
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` / ``If-Range`` list names ``etag`` (weak comparison)."""
+    if header is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+def content_disposition(filename: str) -> str:
+    """An RFC 6266 attachment header: an ASCII fallback plus the UTF-8 name (RFC 8187)."""
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_").replace("\\", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@get(
+    "/v1/jobs/{job_id:uuid}/mp3",
+    security=docs.SECURITY,
+    tags=["jobs"],
+    media_type="audio/mpeg",
+    operation_class=docs.DownloadOperation,
+    responses={**docs.download_responses(), **docs.problems(401, 404, 409, 416)},
+)
+async def download_mp3(
+    *,
+    job_id: docs.JobId,
+    principal: NamedDependency[Principal],
+    view: NamedDependency[JobStatusView],
+    outbox: NamedDependency[Outbox],
+    files: NamedDependency[JobFiles],
+    range_header: Annotated[str | None, docs.RANGE] = None,
+    if_none_match: Annotated[str | None, docs.IF_NONE_MATCH] = None,
+    if_range: Annotated[str | None, docs.IF_RANGE] = None,
+) -> Response[Any]:
+    """Download a converted job's MP3 (409 while it is not converted yet).
+
+    Send `Range: bytes=start-end` for part of it (206; 416 past the end) and
+    `If-None-Match` with the `ETag` you have to get 304 while it is unchanged. The file's
+    name is the video's, as `.mp3` (`Content-Disposition`, UTF-8 names included).
+    """
+    status = await visible_job(view, outbox, job_id, principal)
+    if status.mp3_file_id is None:
+        raise HTTPException(status_code=409, detail=f"job {job_id} is {status.state}, the MP3 is not ready")
+    stored = await files.find_mp3(status.mp3_file_id)
+    if stored is None:
+        raise NotFoundException(f"the MP3 of job {job_id} is gone")
+    # a GridFS file never changes, so its id is a strong validator
+    etag = f'"{status.mp3_file_id}"'
+    headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL, "Accept-Ranges": "bytes"}
+    size = stored.length
+    if etag_matches(if_none_match, etag):
+        return Response(content=b"", status_code=304, headers=headers)
+    try:
+        # a range of another version (If-Range names a different ETag) is answered whole
+        wanted = requested_range(range_header, size) if if_range is None or if_range == etag else None
+    except Unsatisfiable as error:
+        raise HTTPException(
+            status_code=416, detail=f"unsatisfiable range {error}", headers={"Content-Range": f"bytes */{size}"}
+        ) from None
+    headers["Content-Disposition"] = content_disposition(status.mp3_filename or "audio.mp3")
+    if wanted is None:
+        headers["Content-Length"] = str(size)
+        return Stream(files.read_mp3(stored, 0, size), media_type="audio/mpeg", headers=headers)
+    headers |= {"Content-Length": str(wanted.length), "Content-Range": wanted.content_range(size)}
+    body = files.read_mp3(stored, wanted.start, wanted.end + 1)
+    return Stream(body, status_code=206, media_type="audio/mpeg", headers=headers)
+
+
+DOWNLOAD_ROUTES: list[HTTPRouteHandler] = [download_mp3]

@@ -1,0 +1,59 @@
+"""From a stored video to a job: the step both upload routes (multipart and tus) end in."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from uuid import UUID, uuid4
+
+from litestar.exceptions import HTTPException
+from pymongo.errors import DuplicateKeyError
+
+from auth.tokens import Principal
+from contracts import VideoUploaded
+from gateway.media import MediaProbe
+from gateway.outbox import Outbox
+from gateway.uploads import InvalidUpload, StoredVideo
+from gateway.views import JobAccepted, job_url
+from projections.job_status import JobState
+
+__all__ = ["create_job", "invalid_upload"]
+
+
+def invalid_upload(error: InvalidUpload) -> HTTPException:
+    """The 422 problem of an upload that cannot become a job."""
+    return HTTPException(status_code=422, detail=str(error), extra={"errors": error.errors})
+
+
+async def create_job(
+    stored: StoredVideo,
+    *,
+    job_id: UUID,
+    principal: Principal,
+    probe: MediaProbe,
+    outbox: Outbox,
+    discard: Callable[[], Awaitable[object]],
+    event_id: UUID | None = None,
+) -> JobAccepted:
+    """Check that ``stored`` has decodable audio, then store and publish ``VideoUploaded``.
+
+    A file without usable audio is ``discard``-ed and refused (``InvalidUpload``), so no job
+    exists for it. ``event_id`` makes a retried completion store the same event once.
+    """
+    if (problem := await probe.audio_problem(stored.file_id)) is not None:
+        await discard()
+        raise InvalidUpload(problem, field="file")
+    event = VideoUploaded(
+        event_id=event_id or uuid4(),
+        job_id=job_id,
+        owner_id=principal.user_id,
+        owner_email=principal.email,
+        video_file_id=stored.file_id,
+        filename=stored.filename,
+        size_bytes=stored.size_bytes,
+        options=stored.options,
+    )
+    with suppress(DuplicateKeyError):  # stored by an earlier attempt that did not get to answer
+        await outbox.store(event)
+    await outbox.publish(event)
+    return JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=job_url(job_id))

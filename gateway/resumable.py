@@ -1,0 +1,284 @@
+"""Storage of resumable (tus) uploads: bytes go straight into the GridFS chunks of the video
+they will become, and completing one copies nothing.
+
+A pending upload is a document in ``uploads`` plus the chunk documents (``videos.chunks``)
+of a GridFS file whose files document does not exist yet, so no reader can see it. Every
+chunk but the last holds ``chunk_size`` bytes, as GridFS requires, and the upload's
+``offset`` counts the bytes stored in them. An append resumes at ``offset``: it reads back
+the partial last chunk, drops every chunk from there on (left by an append that was cut
+short before it recorded its offset) and writes on, recording the offset every few MiB and
+when the body ends, also when the client drops the connection. Completing the upload
+inserts the files document: the chunks already are the video.
+
+One append at a time per upload: a lease in the upload's document (expiring, so a crashed
+process does not hold it) guards against other gateway processes; FerretDB does not apply
+conditional updates atomically, so requests within this process are also checked in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from common.mongo import Document
+from contracts import ConversionOptions
+from gateway.body import ClientDisconnected, TooLarge
+from gateway.chunks import CHUNK_SIZE, ChunkWriter, files_document
+from gateway.uploads import StoredVideo
+
+__all__ = ["OffsetMismatch", "PendingUpload", "ResumableUploads", "UploadBusy"]
+
+log = logging.getLogger(__name__)
+
+
+class UploadBusy(Exception):
+    """Another request is appending to this upload right now."""
+
+
+class OffsetMismatch(Exception):
+    """The append does not start where the stored bytes end."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"the upload's offset is {offset}")
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    upload_id: UUID
+    """Also the id of the job it becomes."""
+    owner_id: str
+    length: int
+    offset: int
+    file_id: ObjectId
+    chunk_size: int
+    filename: str
+    content_type: str | None
+    options: ConversionOptions
+    metadata: str | None
+    """The ``Upload-Metadata`` header it was created with, echoed by ``HEAD``."""
+    updated_at: datetime
+    completed: bool
+
+    @classmethod
+    def from_document(cls, document: Document) -> PendingUpload:
+        return cls(
+            upload_id=UUID(document["_id"]),
+            owner_id=document["owner_id"],
+            length=document["length"],
+            offset=document["offset"],
+            file_id=document["file_id"],
+            chunk_size=document["chunk_size"],
+            filename=document["filename"],
+            content_type=document.get("content_type"),
+            options=ConversionOptions.model_validate(document.get("options") or {}),
+            metadata=document.get("metadata"),
+            updated_at=document["updated_at"],
+            completed=document.get("completed_at") is not None,
+        )
+
+
+class ResumableUploads:
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        record_every_bytes: int = 4 * 1024 * 1024,
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self._uploads = database["uploads"]
+        self._files = database["videos.files"]
+        self._chunks = database["videos.chunks"]
+        self._chunk_size = chunk_size
+        self._record_every = record_every_bytes
+        self._lease = timedelta(seconds=lease_seconds)
+        self._appending: set[UUID] = set()
+
+    async def ensure_indexes(self) -> None:
+        # the indexes GridFS itself makes on first write: the chunks may come before any file
+        await self._chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
+        await self._files.create_index([("filename", 1), ("uploadDate", 1)])
+        await self._uploads.create_index([("completed_at", 1), ("updated_at", 1)])
+
+    async def create(
+        self,
+        *,
+        owner_id: str,
+        length: int,
+        filename: str,
+        content_type: str | None,
+        options: ConversionOptions,
+        metadata: str | None,
+    ) -> PendingUpload:
+        now = datetime.now(UTC)
+        document: Document = {
+            "_id": str(uuid4()),
+            "owner_id": owner_id,
+            "length": length,
+            "offset": 0,
+            "file_id": ObjectId(),
+            "chunk_size": self._chunk_size,
+            "filename": filename,
+            "content_type": content_type,
+            "options": options.model_dump(mode="json"),
+            "metadata": metadata,
+            "created_at": now,
+            "updated_at": now,
+            "lease": None,
+            "lease_until": None,
+            "completed_at": None,
+        }
+        await self._uploads.insert_one(document)
+        return PendingUpload.from_document(document)
+
+    async def get(self, upload_id: UUID) -> PendingUpload | None:
+        document = await self._uploads.find_one({"_id": str(upload_id)})
+        return None if document is None else PendingUpload.from_document(document)
+
+    async def append(self, upload: PendingUpload, offset: int, body: AsyncIterator[bytes]) -> int:
+        """Store ``body`` at ``offset``; the new offset. What arrived before the client went
+        away (``ClientDisconnected``) or the upload's length was passed (``TooLarge``) is kept."""
+        if upload.upload_id in self._appending:
+            raise UploadBusy
+        self._appending.add(upload.upload_id)
+        try:
+            lease = await self._take_lease(upload.upload_id)
+            try:
+                return await self._append(upload, offset, body, lease)
+            finally:
+                await self._uploads.update_one(
+                    {"_id": str(upload.upload_id), "lease": lease}, {"$set": {"lease": None, "lease_until": None}}
+                )
+        finally:
+            self._appending.discard(upload.upload_id)
+
+    async def _take_lease(self, upload_id: UUID) -> str:
+        lease, now = uuid4().hex, datetime.now(UTC)
+        taken = await self._uploads.update_one(
+            {"_id": str(upload_id), "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
+            {"$set": {"lease": lease, "lease_until": now + self._lease}},
+        )
+        if taken.matched_count == 0:
+            raise UploadBusy
+        return lease
+
+    async def _record(self, upload_id: UUID, lease: str, offset: int) -> None:
+        now = datetime.now(UTC)
+        recorded = await self._uploads.update_one(
+            {"_id": str(upload_id), "lease": lease},
+            {"$set": {"offset": offset, "updated_at": now, "lease_until": now + self._lease}},
+        )
+        if recorded.matched_count == 0:
+            raise UploadBusy  # the lease ran out and another request took the upload over
+
+    async def _append(self, upload: PendingUpload, offset: int, body: AsyncIterator[bytes], lease: str) -> int:
+        stored = await self._uploads.find_one({"_id": str(upload.upload_id)}, {"offset": 1})
+        if stored is None or stored["offset"] != offset:
+            raise OffsetMismatch(stored["offset"] if stored else 0)
+        n, within = divmod(offset, upload.chunk_size)
+        head = b""
+        if within:
+            last = await self._chunks.find_one({"files_id": upload.file_id, "n": n})
+            if last is None or len(last["data"]) < within:
+                raise RuntimeError(f"upload {upload.upload_id} lost the bytes before its offset {offset}")
+            head = bytes(last["data"][:within])
+        await self._chunks.delete_many({"files_id": upload.file_id, "n": {"$gte": n}})
+
+        async def record(stored: int) -> None:
+            await self._record(upload.upload_id, lease, stored)
+
+        writer = ChunkWriter(
+            self._chunks,
+            upload.file_id,
+            chunk_size=upload.chunk_size,
+            first_chunk=n,
+            head=head,
+            batch_bytes=self._record_every,
+            on_flush=record,
+        )
+
+        async def finish() -> int:
+            end = await writer.finish()
+            await record(end)
+            return end
+
+        try:
+            async for data in body:
+                await writer.write(data)
+        except (ClientDisconnected, TooLarge):
+            await finish()  # the client resumes from what arrived
+            raise
+        return await finish()
+
+    async def store_file(self, upload: PendingUpload, job_id: UUID, owner_id: str) -> StoredVideo:
+        """Turn the complete upload's chunks into a GridFS file (again, harmlessly, on a retry)."""
+        expected = math.ceil(upload.length / upload.chunk_size)
+        if (found := await self._chunks.count_documents({"files_id": upload.file_id})) != expected:
+            raise RuntimeError(f"upload {upload.upload_id} has {found} chunks, not {expected}")
+        metadata = {"job_id": str(job_id), "owner_id": owner_id, "content_type": upload.content_type}
+        with suppress(DuplicateKeyError):  # a retried completion
+            await self._files.insert_one(
+                files_document(
+                    upload.file_id,
+                    length=upload.length,
+                    chunk_size=upload.chunk_size,
+                    filename=upload.filename,
+                    metadata=metadata,
+                )
+            )
+        return StoredVideo(str(upload.file_id), upload.filename, upload.length, upload.options)
+
+    async def mark_completed(self, upload_id: UUID) -> None:
+        await self._uploads.update_one({"_id": str(upload_id)}, {"$set": {"completed_at": datetime.now(UTC)}})
+
+    async def terminate(self, upload: PendingUpload) -> None:
+        """Remove an unfinished upload for its owner; ``UploadBusy`` while bytes are arriving."""
+        if upload.upload_id in self._appending:
+            raise UploadBusy
+        await self._take_lease(upload.upload_id)  # no other process is appending either
+        await self.delete(upload)
+
+    async def delete(self, upload: PendingUpload) -> None:
+        """Remove an upload that did not become a job, with its bytes."""
+        await self._chunks.delete_many({"files_id": upload.file_id})
+        await self._files.delete_one({"_id": upload.file_id})
+        await self._uploads.delete_one({"_id": str(upload.upload_id)})
+
+    async def forget(self, upload_id: UUID) -> None:
+        """Drop the record of an upload whose job is being deleted (the job's files go with it)."""
+        await self._uploads.delete_one({"_id": str(upload_id)})
+
+    async def sweep(self, idle: timedelta) -> int:
+        """Remove the uploads nobody added to for ``idle`` and never completed; how many."""
+        now = datetime.now(UTC)
+        query: dict[str, Any] = {
+            "completed_at": None,
+            "updated_at": {"$lt": now - idle},
+            "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
+        }
+        removed = 0
+        async for document in self._uploads.find(query):
+            await self.delete(PendingUpload.from_document(document))
+            removed += 1
+        return removed
+
+    async def sweep_forever(self, interval_seconds: float, *, idle: timedelta) -> None:
+        while True:
+            try:
+                if removed := await self.sweep(idle):
+                    log.info("removed %d abandoned uploads", removed)
+            except Exception:  # the store may be away; try again next round
+                log.exception("sweeping abandoned uploads failed")
+            await asyncio.sleep(interval_seconds)

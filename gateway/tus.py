@@ -1,0 +1,380 @@
+"""Resumable uploads over tus 1.0.0 (core, creation, termination, expiration): a dropped
+connection resumes from the last byte stored instead of starting a multi-GB upload again.
+
+    POST   /v1/uploads        Upload-Length, Upload-Metadata  -> 201, Location
+    HEAD   /v1/uploads/{id}   -> Upload-Offset (where to go on)
+    PATCH  /v1/uploads/{id}   Upload-Offset + the bytes from there -> 204, the new Upload-Offset
+    DELETE /v1/uploads/{id}   -> 204, the upload and its bytes are gone
+
+The upload's id is its job's id: the PATCH that completes it creates the job exactly as the
+multipart route does (media check, then ``VideoUploaded`` through the outbox) and answers
+with ``Job-Location``. Uploads are their owner's alone (404 for anyone else).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, timedelta
+from email.utils import format_datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid5
+
+from litestar import MediaType, Request, Response, delete, head, patch, post, route
+from litestar.di import NamedDependency
+from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIMediaType, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from auth.tokens import Principal
+from contracts import ConversionOptions
+from gateway import openapi as docs
+from gateway.body import ClientDisconnected, TooLarge, body_chunks
+from gateway.filenames import sanitize_filename
+from gateway.intake import create_job, invalid_upload
+from gateway.media import MediaProbe
+from gateway.outbox import Outbox
+from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, UploadBusy
+from gateway.settings import GatewaySettings
+from gateway.uploads import InvalidUpload, options_from_fields
+from gateway.views import job_url
+
+__all__ = ["TUS_ROUTES", "TUS_VERSION", "parse_metadata"]
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,termination,expiration"
+OFFSET_STREAM = "application/offset+octet-stream"
+_UPLOADED = UUID("6f1f2a8e-5b0c-4c1e-9a57-2f3e4d5c6b7a")  # namespace of the completion events' ids
+
+
+def parse_metadata(header: str | None) -> dict[str, bytes]:
+    """``Upload-Metadata``: comma-separated ``key base64(value)`` pairs (the value may be absent)."""
+    pairs: dict[str, bytes] = {}
+    for item in (header or "").split(","):
+        if not item.strip():
+            continue
+        key, _, value = item.strip().partition(" ")
+        if not key.isascii() or not key.isprintable() or key in pairs:
+            raise ValueError(f"invalid or repeated key {key!r}")
+        try:
+            pairs[key] = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"the value of {key!r} is not base64") from None
+    return pairs
+
+
+def _empty(status_code: int, headers: dict[str, str]) -> Response[None]:
+    """An answer whose headers say it all: tus bodies are empty (``text/`` renders None so)."""
+    return Response(None, status_code=status_code, headers=headers, media_type=MediaType.TEXT)
+
+
+def _upload_url(upload_id: UUID) -> str:
+    return f"/v1/uploads/{upload_id}"
+
+
+def _tus_resumable(app: ASGIApp) -> ASGIApp:
+    """Every answer of the tus routes names the protocol version, errors included."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"tus-resumable", TUS_VERSION.encode())]
+            await send(message)
+
+        await app(scope, receive, send_with_version)
+
+    return middleware
+
+
+def _require_version(version: str) -> None:
+    if version != TUS_VERSION:
+        raise HTTPException(
+            status_code=412,
+            detail=f"this server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}",
+            headers={"Tus-Version": TUS_VERSION},
+        )
+
+
+async def _own(uploads: ResumableUploads, upload_id: UUID, principal: Principal) -> PendingUpload:
+    upload = await uploads.get(upload_id)
+    if upload is None or upload.owner_id != principal.user_id:
+        raise NotFoundException(f"no upload {upload_id}")
+    return upload
+
+
+def _h(description: str, type_: OpenAPIType = OpenAPIType.STRING, example: Any = None) -> OpenAPIHeader:
+    return OpenAPIHeader(description=description, schema=Schema(type=type_), example=example)
+
+
+_OFFSET = {"Upload-Offset": _h("Bytes stored so far.", OpenAPIType.INTEGER, 1_048_576)}
+_JOB = {"Job-Location": _h("The job the upload became, once complete.", example="/v1/jobs/3f0c2b7e-...")}
+_EXPIRES = {"Upload-Expires": _h("When an unfinished upload is removed.", example="Wed, 06 May 2026 10:15:30 GMT")}
+
+
+def _expires(upload: PendingUpload, settings: GatewaySettings) -> dict[str, str]:
+    if upload.completed:
+        return {}
+    expiry = upload.updated_at.astimezone(UTC) + timedelta(hours=settings.upload_idle_hours)
+    return {"Upload-Expires": format_datetime(expiry, usegmt=True)}
+
+
+_COMMON: dict[str, Any] = {"tags": ["uploads"], "middleware": [_tus_resumable]}
+
+
+@route(
+    "/v1/uploads",
+    http_method=["OPTIONS"],
+    status_code=204,
+    operation_class=docs.documented(
+        headers={
+            "204": {
+                "Tus-Version": _h("Protocol versions served.", example=TUS_VERSION),
+                "Tus-Extension": _h("Extensions served.", example=EXTENSIONS),
+                "Tus-Max-Size": _h("Largest upload accepted, in bytes.", OpenAPIType.INTEGER, 2 * 1024**3),
+            }
+        }
+    ),
+    responses={204: docs.no_content("What this server supports of tus.")},
+    **_COMMON,
+)
+async def tus_options(settings: NamedDependency[GatewaySettings]) -> Response[None]:
+    """The tus versions, extensions and size limit this server supports (no token needed)."""
+    return _empty(
+        204,
+        {
+            "Allow": "OPTIONS, POST",
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": EXTENSIONS,
+            "Tus-Max-Size": str(settings.max_upload_bytes),
+        },
+    )
+
+
+@post(
+    "/v1/uploads",
+    status_code=201,
+    security=docs.SECURITY,
+    operation_class=docs.documented(
+        headers={
+            "201": {
+                "Location": _h("The new upload; PATCH its bytes there.", example="/v1/uploads/3f0c2b7e-..."),
+                **_OFFSET,
+                **_EXPIRES,
+            }
+        }
+    ),
+    responses={
+        201: docs.no_content("The upload exists; send its bytes."),
+        **docs.problems(401, 412, 413, 422),
+    },
+    **_COMMON,
+)
+async def create_upload(
+    *,
+    principal: NamedDependency[Principal],
+    settings: NamedDependency[GatewaySettings],
+    uploads: NamedDependency[ResumableUploads],
+    upload_length: Annotated[int, docs.UPLOAD_LENGTH],
+    upload_metadata: Annotated[str | None, docs.UPLOAD_METADATA] = None,
+    tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
+) -> Response[None]:
+    """Start a resumable upload of `Upload-Length` bytes (tus creation).
+
+    `Upload-Metadata` carries the file name (`filename`), its type (`filetype`) and the
+    conversion options (`bitrate_kbps`), each base64-encoded. Send the bytes with PATCH to
+    the `Location`; the PATCH that completes them creates the job.
+    """
+    _require_version(tus_resumable)
+    if upload_length > (limit := settings.max_upload_bytes):
+        raise TooLarge(f"the upload of {upload_length} bytes is over the limit of {limit} bytes")
+    if upload_length == 0:
+        raise invalid_upload(
+            InvalidUpload("the uploaded file is empty", [{"field": "Upload-Length", "message": "is 0"}])
+        )
+    try:
+        metadata = parse_metadata(upload_metadata)
+        options = options_from_fields({k: v for k, v in metadata.items() if k in ConversionOptions.model_fields})
+    except InvalidUpload as error:
+        raise invalid_upload(error) from None
+    except ValueError as error:
+        raise ClientException(
+            "invalid Upload-Metadata",
+            extra={"errors": [{"field": "Upload-Metadata", "message": str(error), "source": "header"}]},
+        ) from None
+    name = metadata.get("filename", metadata.get("name"))
+    kind = metadata.get("filetype", metadata.get("type"))
+    upload = await uploads.create(
+        owner_id=principal.user_id,
+        length=upload_length,
+        filename=sanitize_filename(None if name is None else name.decode("utf-8", "replace")),
+        content_type=None if kind is None else kind.decode("latin-1")[:255],
+        options=options,
+        metadata=upload_metadata,
+    )
+    return _empty(
+        201,
+        {"Location": _upload_url(upload.upload_id), "Upload-Offset": "0", **_expires(upload, settings)},
+    )
+
+
+@head(
+    "/v1/uploads/{upload_id:uuid}",
+    security=docs.SECURITY,
+    operation_class=docs.documented(
+        headers={
+            "200": {
+                **_OFFSET,
+                "Upload-Length": _h("The upload's whole size.", OpenAPIType.INTEGER, 734_003_200),
+                "Upload-Metadata": _h("As sent when it was created."),
+                **_EXPIRES,
+                **_JOB,
+            }
+        }
+    ),
+    responses={200: docs.no_content("Where the upload stands."), **docs.problems(401, 404, 412)},
+    **_COMMON,
+)
+async def upload_offset(
+    *,
+    upload_id: docs.UploadId,
+    settings: NamedDependency[GatewaySettings],
+    principal: NamedDependency[Principal],
+    uploads: NamedDependency[ResumableUploads],
+    tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
+) -> Response[None]:
+    """How many bytes of the upload are stored: resume with a PATCH at `Upload-Offset`."""
+    _require_version(tus_resumable)
+    upload = await _own(uploads, upload_id, principal)
+    headers = {
+        "Upload-Offset": str(upload.offset),
+        "Upload-Length": str(upload.length),
+        "Cache-Control": "no-store",
+        **_expires(upload, settings),
+    }
+    if upload.metadata:
+        headers["Upload-Metadata"] = upload.metadata
+    if upload.completed:
+        headers["Job-Location"] = job_url(upload_id)
+    return _empty(200, headers)
+
+
+@patch(
+    "/v1/uploads/{upload_id:uuid}",
+    status_code=204,
+    security=docs.SECURITY,
+    request_max_body_size=None,  # read and limited by ``body_chunks``
+    operation_class=docs.documented(
+        body=RequestBody(
+            required=True,
+            description="The upload's bytes from `Upload-Offset` on (all of the rest, or a part of it).",
+            content={
+                OFFSET_STREAM: OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, format="binary"),  # type: ignore[arg-type]
+                    example="(bytes of the file)",
+                )
+            },
+        ),
+        headers={"204": {**_OFFSET, **_EXPIRES, **_JOB}},
+    ),
+    responses={
+        204: docs.no_content("The bytes are stored; the last ones create the job (`Job-Location`)."),
+        **docs.problems(401, 404, 409, 412, 413, 415, 422, 423),
+    },
+    **_COMMON,
+)
+async def append_to_upload(
+    *,
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[GatewaySettings],
+    upload_id: docs.UploadId,
+    principal: NamedDependency[Principal],
+    uploads: NamedDependency[ResumableUploads],
+    probe: NamedDependency[MediaProbe],
+    outbox: NamedDependency[Outbox],
+    upload_offset: Annotated[int, docs.UPLOAD_OFFSET],
+    tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
+) -> Response[None]:
+    """Store bytes of the upload from `Upload-Offset` on (which must be the stored offset:
+    409 otherwise). A dropped connection keeps what arrived: ask HEAD and go on from there.
+
+    The PATCH that completes the upload checks the media and creates the job (422 and the
+    upload removed if the file has no decodable audio).
+    """
+    _require_version(tus_resumable)
+    if request.content_type[0] != OFFSET_STREAM:
+        raise HTTPException(status_code=415, detail=f"PATCH needs Content-Type: {OFFSET_STREAM}")
+    upload = await _own(uploads, upload_id, principal)
+    if upload.completed:
+        if upload_offset != upload.length:
+            raise HTTPException(status_code=409, detail=f"the upload is complete at {upload.length} bytes")
+        return _empty(204, {"Upload-Offset": str(upload.length), "Job-Location": job_url(upload_id)})
+    try:
+        offset = await uploads.append(upload, upload_offset, body_chunks(request, upload.length - upload_offset))
+    except OffsetMismatch as error:
+        raise HTTPException(
+            status_code=409, detail=f"Upload-Offset is {upload_offset}, but {error}", headers=_offset(error.offset)
+        ) from None
+    except UploadBusy:
+        raise HTTPException(status_code=423, detail="another request is appending to this upload") from None
+    except TooLarge:
+        raise TooLarge(f"the body goes past the upload's length of {upload.length} bytes") from None
+    except ClientDisconnected:
+        raise ClientException("the client went away; the bytes that arrived are kept") from None
+    headers = {"Upload-Offset": str(offset), **_expires(upload, settings)}
+    if offset == upload.length:
+        stored = await uploads.store_file(upload, job_id=upload_id, owner_id=principal.user_id)
+        try:
+            await create_job(
+                stored,
+                job_id=upload_id,
+                principal=principal,
+                probe=probe,
+                outbox=outbox,
+                discard=lambda: uploads.delete(upload),
+                event_id=uuid5(_UPLOADED, str(upload_id)),
+            )
+        except InvalidUpload as error:
+            raise invalid_upload(error) from None
+        await uploads.mark_completed(upload_id)
+        headers = {"Upload-Offset": str(offset), "Job-Location": job_url(upload_id)}
+    return _empty(204, headers)
+
+
+@delete(
+    "/v1/uploads/{upload_id:uuid}",
+    security=docs.SECURITY,
+    responses={
+        204: docs.no_content("The upload and its bytes are gone."),
+        **docs.problems(401, 404, 409, 412, 423),
+    },
+    **_COMMON,
+)
+async def terminate_upload(
+    upload_id: docs.UploadId,
+    principal: NamedDependency[Principal],
+    uploads: NamedDependency[ResumableUploads],
+    tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
+) -> None:
+    """Abandon an unfinished upload and free its bytes (tus termination).
+
+    A complete upload is a job by now: 409, delete the job instead.
+    """
+    _require_version(tus_resumable)
+    upload = await _own(uploads, upload_id, principal)
+    if upload.completed:
+        raise HTTPException(
+            status_code=409, detail=f"the upload is complete: DELETE {job_url(upload_id)} to remove its job"
+        )
+    try:
+        await uploads.terminate(upload)
+    except UploadBusy:
+        raise HTTPException(status_code=423, detail="another request is appending to this upload") from None
+
+
+def _offset(offset: int) -> dict[str, str]:
+    return {"Upload-Offset": str(offset)}
+
+
+TUS_ROUTES: list[HTTPRouteHandler] = [tus_options, create_upload, upload_offset, append_to_upload, terminate_upload]

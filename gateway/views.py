@@ -1,0 +1,133 @@
+"""What the jobs API answers: a job as its owner sees it, a page of jobs, an accepted upload."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from projections.job_status import JobError, JobState, JobStatus, StateChange
+
+__all__ = [
+    "Cursor",
+    "JobAccepted",
+    "JobPage",
+    "JobView",
+    "Mp3Info",
+    "job_url",
+    "job_view",
+]
+
+_EXAMPLE_ID = "3f0c2b7e-8a41-4c4e-9d0b-6a5f1e2d3c4b"
+
+
+class JobAccepted(BaseModel):
+    job_id: UUID = Field(description="Id of the new job.", examples=[_EXAMPLE_ID])
+    state: JobState = Field(description="Always `queued` here.")
+    status_url: str = Field(description="Where to poll the job's status.", examples=[f"/v1/jobs/{_EXAMPLE_ID}"])
+
+
+class Mp3Info(BaseModel):
+    filename: str = Field(examples=["holiday.mp3"])
+    duration_seconds: float | None = Field(description="Length of the audio.")
+    download_url: str = Field(description="Where to download the MP3 (with your token).")
+
+
+class JobView(BaseModel):
+    job_id: UUID
+    state: JobState = Field(description="queued → converting → converted → notified; or failed, or cancelled.")
+    filename: str | None = Field(description="Name of the uploaded video.")
+    created_at: datetime | None = Field(default=None, description="When the upload was accepted.")
+    history: list[StateChange] = Field(description="Every state the job entered, oldest first.")
+    progress_percent: float | None = Field(description="How much of the audio is converted, while converting.")
+    mp3: Mp3Info | None = Field(description="Present once the MP3 is ready.")
+    error: JobError | None = Field(description="Present when the job failed.")
+    updated_at: datetime | None
+
+
+class JobPage(BaseModel):
+    """One page of jobs, newest first."""
+
+    items: list[JobView] = Field(description="At most `limit` jobs, newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; `null` on the last page.")
+    next_url: str | None = Field(description="The next page's URL; `null` on the last page.")
+
+
+def job_url(job_id: UUID) -> str:
+    return f"/v1/jobs/{job_id}"
+
+
+def job_view(status: JobStatus) -> JobView:
+    mp3 = None
+    if status.mp3_file_id is not None:
+        mp3 = Mp3Info(
+            filename=status.mp3_filename or "audio.mp3",
+            duration_seconds=status.duration_seconds,
+            download_url=f"{job_url(status.job_id)}/mp3",
+        )
+    return JobView(
+        job_id=status.job_id,
+        state=status.state,
+        filename=status.filename,
+        created_at=status.created_at,
+        history=list(status.history),
+        progress_percent=100.0 if status.mp3_file_id else status.progress_percent,
+        mp3=mp3,
+        error=status.error,
+        updated_at=status.updated_at,
+    )
+
+
+def _to_millisecond(moment: datetime) -> datetime:
+    """The store keeps creation times to the millisecond (BSON dates), so pages compare so."""
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """Where a page ended: the (creation time, job id) of its last job, the store's sort key.
+
+    Opaque to clients (base64url). Comparing both parts, not the time alone, keeps jobs
+    created in the same millisecond from being skipped or repeated across pages.
+    """
+
+    created_at: datetime
+    job_id: str
+
+    @classmethod
+    def after(cls, status: JobStatus) -> Cursor:
+        assert status.created_at is not None  # pages hold created jobs only
+        return cls(_to_millisecond(status.created_at), str(status.job_id))
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """``ValueError`` unless ``text`` is a cursor this API handed out."""
+        try:
+            raw = base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4)).decode()
+            moment, _, job_id = raw.partition("|")
+            created_at = datetime.fromisoformat(moment)
+            if created_at.tzinfo is None:
+                raise ValueError("naive time")
+            return cls(_to_millisecond(created_at), str(UUID(job_id)))
+        except (ValueError, UnicodeError, binascii.Error):
+            raise ValueError("not a cursor this API returned") from None
+
+    def encode(self) -> str:
+        raw = f"{self.created_at.isoformat()}|{self.job_id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def precedes(self, status: JobStatus) -> bool:
+        """Whether ``status`` comes after this cursor, newest first (so: is on a later page)."""
+        return Cursor.after(status) < self
+
+    @property
+    def fetch_before(self) -> datetime:
+        """A ``created_before`` bound that still includes the jobs of the cursor's millisecond."""
+        try:
+            return self.created_at + timedelta(milliseconds=1)
+        except OverflowError:  # a forged cursor at the end of time
+            return self.created_at

@@ -1,0 +1,55 @@
+"""A RabbitMQ restart in the middle of a burst of uploads loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from tests.e2e.test_flow import upload, wait_terminal
+from tests.services import Endpoints
+from tests.system import System
+
+UPLOADS = 12
+
+
+def mp3_files(system: System, job_id: str) -> int:
+    config = system.stack.config
+    with MongoClient(config.mongo_url) as client:
+        return client[config.mongo_database]["mp3s.files"].count_documents({"metadata.job_id": job_id})
+
+
+def test_a_broker_restart_during_uploads_loses_no_job(
+    system: System, endpoints: Endpoints, sample_video: tuple[Path, float]
+) -> None:
+    if endpoints.rabbitmqctl is None:
+        pytest.fail("this test restarts RabbitMQ: it needs rabbitmqctl rights (run as root, or with Docker)")
+    token = system.new_user_token()
+    video = sample_video[0].read_bytes()
+
+    def send(n: int) -> str:
+        response = upload(system, token, f"burst-{n}.mp4", video)
+        assert response.status_code == 202, response.text
+        return str(response.json()["job_id"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        first = list(pool.map(send, range(UPLOADS // 3)))
+        endpoints.rabbitmqctl("stop_app")
+        try:
+            # the broker is down: uploads are still accepted, their events wait in the outbox
+            during = list(pool.map(send, range(UPLOADS // 3, 2 * UPLOADS // 3)))
+            time.sleep(2)
+        finally:
+            endpoints.rabbitmqctl("start_app")
+        after = list(pool.map(send, range(2 * UPLOADS // 3, UPLOADS)))
+
+    jobs = first + during + after
+    statuses = {job_id: wait_terminal(system, token, job_id, timeout=180) for job_id in jobs}
+    time.sleep(3)
+    for job_id, status in statuses.items():
+        assert status["state"] == "notified", status
+        assert len(system.mailbox.for_job(job_id)) == 1, job_id
+        assert mp3_files(system, job_id) == 1, job_id

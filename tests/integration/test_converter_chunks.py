@@ -1,0 +1,162 @@
+"""The converter's GridFS reader and writer on a real server.
+
+Converting fetches each stored chunk at most once, whatever the demuxer seeks; what the
+writer stores is a plain GridFS file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterator
+from uuid import uuid4
+
+import av
+import pytest
+from bson import ObjectId
+from gridfs import GridFSBucket
+from pymongo import MongoClient, monitoring
+from pymongo.database import Database
+
+from contracts import ConversionFailed, FailureReason, Mp3Converted, VideoUploaded
+from converter.chunk_writer import ChunkWriter
+from converter.samples import write_sample_video
+from converter.storage import MediaStore
+from converter.worker import Converter
+from tests.integration.test_converter_worker import Published
+from tests.services import Endpoints
+
+CHUNK_SIZE = 4 * 1024  # small chunks, so the video spans dozens and the demuxer's jumps cross many
+
+
+class ChunkFetches(monitoring.CommandListener):
+    """Counts, per chunk number, how often the server sent a ``videos.chunks`` document."""
+
+    def __init__(self) -> None:
+        self.times: Counter[int] = Counter()
+        self.bytes = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        cursor = event.reply.get("cursor") if event.command_name in ("find", "getMore") else None
+        if not cursor or not str(cursor.get("ns", "")).endswith(".videos.chunks"):
+            return
+        for document in cursor.get("firstBatch", cursor.get("nextBatch", [])):
+            self.times[document["n"]] += 1
+            self.bytes += len(document["data"])
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def watched_database(endpoints: Endpoints, mongo_database_name: str) -> Iterator[tuple[Database, ChunkFetches]]:
+    fetches = ChunkFetches()
+    with MongoClient(endpoints.mongo_url, tz_aware=True, event_listeners=[fetches]) as client:
+        yield client[mongo_database_name], fetches
+
+
+@pytest.fixture(scope="module")
+def index_at_end(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, float]:
+    """An MP4 as PyAV (and ffmpeg, by default) writes it: samples first, the index (moov) last."""
+    path = tmp_path_factory.mktemp("chunks") / "index-at-end.mp4"
+    seconds = write_sample_video(path, seconds=4.0, width=640, height=360)
+    data = path.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat") > 0
+    return data, seconds
+
+
+def uploaded(database: Database, data: bytes) -> VideoUploaded:
+    bucket = GridFSBucket(database, bucket_name="videos", chunk_size_bytes=CHUNK_SIZE)
+    video_id = bucket.upload_from_stream("in.mp4", io.BytesIO(data))
+    return VideoUploaded(
+        job_id=uuid4(),
+        owner_id="1",
+        owner_email="ada@example.com",
+        video_file_id=str(video_id),
+        filename="clip.mp4",
+        size_bytes=len(data),
+    )
+
+
+async def test_a_conversion_fetches_each_stored_chunk_at_most_once(
+    watched_database: tuple[Database, ChunkFetches], index_at_end: tuple[bytes, float]
+) -> None:
+    database, fetches = watched_database
+    data, seconds = index_at_end
+    event = uploaded(database, data)
+    chunk_count = -(-len(data) // CHUNK_SIZE)
+    published = Published()
+
+    await Converter(MediaStore(database), published, "test:1").handle(event)
+
+    converted = published[-1]
+    assert isinstance(converted, Mp3Converted)
+    assert fetches.times, "no chunk fetches were observed"
+    assert max(fetches.times.values()) == 1
+    assert set(fetches.times) == set(range(chunk_count))
+    assert fetches.bytes == len(data)
+    mp3 = GridFSBucket(database, bucket_name="mp3s").open_download_stream(ObjectId(converted.mp3_file_id)).read()
+    with av.open(io.BytesIO(mp3)) as container:
+        stream = container.streams.audio[0]
+        assert abs(sum(frame.samples for frame in container.decode(stream)) / stream.sample_rate - seconds) < 0.1
+
+
+async def test_a_stored_video_missing_a_chunk_fails_for_good(
+    sync_database: Database, index_at_end: tuple[bytes, float]
+) -> None:
+    event = uploaded(sync_database, index_at_end[0])
+    sync_database["videos.chunks"].delete_one({"files_id": ObjectId(event.video_file_id), "n": 20})
+    published = Published()
+
+    await Converter(MediaStore(sync_database), published, "test:1").handle(event)
+
+    failed = published[-1]
+    assert isinstance(failed, ConversionFailed)
+    assert failed.reason is FailureReason.SOURCE_MISSING
+    assert "chunk 20" in failed.message
+    assert sync_database["mp3s.files"].count_documents({"metadata.job_id": str(event.job_id)}) == 0
+
+
+def test_the_reader_reads_the_stored_bytes(
+    watched_database: tuple[Database, ChunkFetches], index_at_end: tuple[bytes, float]
+) -> None:
+    database, _ = watched_database
+    data, _ = index_at_end
+    bucket = GridFSBucket(database, bucket_name="videos", chunk_size_bytes=CHUNK_SIZE)
+    video_id = bucket.upload_from_stream("in.mp4", io.BytesIO(data))
+
+    with MediaStore(database).open_video(str(video_id)) as reader:
+        head = reader.read(100)
+        reader.seek(-5000, 2)
+        tail = reader.read()
+        reader.seek(100)
+        rest = reader.read()
+        assert reader.bytes_fetched == len(data)
+
+    assert (head + rest, tail) == (data, data[-5000:])
+
+
+def test_what_the_writer_stores_is_a_gridfs_file(sync_database: Database) -> None:
+    data = bytes(range(256)) * 100
+    writer = ChunkWriter(sync_database["mp3s.files"], sync_database["mp3s.chunks"], "a.mp3", chunk_size=1000, batch=3)
+    for start in range(0, len(data), 777):
+        writer.write(data[start : start + 777])
+
+    writer.close({"job_id": "j"})
+
+    stored = GridFSBucket(sync_database, bucket_name="mp3s").open_download_stream(writer.file_id)
+    assert stored.read() == data
+    assert (stored.filename, stored.length, stored.metadata) == ("a.mp3", len(data), {"job_id": "j"})
+
+
+def test_an_aborted_write_leaves_nothing(sync_database: Database) -> None:
+    writer = ChunkWriter(sync_database["mp3s.files"], sync_database["mp3s.chunks"], "b.mp3", chunk_size=1000, batch=2)
+    writer.write(bytes(5500))
+
+    writer.abort()
+
+    assert sync_database["mp3s.chunks"].count_documents({"files_id": writer.file_id}) == 0
+    assert sync_database["mp3s.files"].count_documents({"_id": writer.file_id}) == 0

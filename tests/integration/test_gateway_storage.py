@@ -1,0 +1,181 @@
+"""The gateway's storage adapters against the real MongoDB-wire server: resumable uploads
+written straight into GridFS chunks, the media check over GridFS, deleting a job's files."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from bson import ObjectId
+from gridfs import AsyncGridFSBucket, GridFSBucket
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.database import Database
+
+from contracts import ConversionOptions
+from converter.samples import write_sample_video
+from gateway.body import ClientDisconnected, TooLarge
+from gateway.files import JobFiles
+from gateway.media import MediaProbe
+from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, UploadBusy
+
+CHUNK = 1000  # small chunks, so a few KB cross many chunk boundaries
+
+
+async def pieces(data: bytes, size: int, *, then: BaseException | None = None) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+    if then is not None:
+        raise then
+
+
+async def new_upload(store: ResumableUploads, length: int, owner: str = "owner-1") -> PendingUpload:
+    return await store.create(
+        owner_id=owner,
+        length=length,
+        filename="clip.mp4",
+        content_type="video/mp4",
+        options=ConversionOptions(),
+        metadata=None,
+    )
+
+
+async def read_back(database: AsyncDatabase, file_id: str) -> bytes:
+    """The file as any GridFS reader sees it."""
+    download = await AsyncGridFSBucket(database, bucket_name="videos").open_download_stream(ObjectId(file_id))
+    return await download.read()
+
+
+@pytest.fixture
+async def store(mongo_database: AsyncDatabase) -> ResumableUploads:
+    uploads = ResumableUploads(mongo_database, chunk_size=CHUNK, record_every_bytes=3 * CHUNK)
+    await uploads.ensure_indexes()
+    return uploads
+
+
+async def test_an_upload_resumes_where_the_dropped_connection_left_it(
+    store: ResumableUploads, mongo_database: AsyncDatabase
+) -> None:
+    data = os.urandom(7 * CHUNK + 123)
+    upload = await new_upload(store, len(data))
+
+    # the connection drops mid-chunk: what arrived is kept, to the byte
+    with pytest.raises(ClientDisconnected):
+        await store.append(upload, 0, pieces(data[:3456], 700, then=ClientDisconnected()))
+    assert (await store.get(upload.upload_id)).offset == 3456  # type: ignore[union-attr]
+
+    with pytest.raises(OffsetMismatch) as mismatch:
+        await store.append(upload, 3000, pieces(data[3000:], 500))
+    assert mismatch.value.offset == 3456
+
+    assert await store.append(upload, 3456, pieces(data[3456:5000], 333)) == 5000
+    assert await store.append(upload, 5000, pieces(data[5000:], 4096)) == len(data)
+
+    job_id = uuid4()
+    stored = await store.store_file(upload, job_id, "owner-1")
+    assert (stored.size_bytes, stored.filename) == (len(data), "clip.mp4")
+    assert await read_back(mongo_database, stored.file_id) == data
+    again = await store.store_file(upload, job_id, "owner-1")  # a retried completion
+    assert again.file_id == stored.file_id
+
+
+async def test_bytes_past_the_length_are_refused_and_the_rest_kept(store: ResumableUploads) -> None:
+    upload = await new_upload(store, 2500)
+
+    async def too_much() -> AsyncIterator[bytes]:
+        yield b"x" * 2000
+        raise TooLarge("past the length")
+
+    with pytest.raises(TooLarge):
+        await store.append(upload, 0, too_much())
+    assert (await store.get(upload.upload_id)).offset == 2000  # type: ignore[union-attr]
+
+
+async def test_one_append_at_a_time(store: ResumableUploads) -> None:
+    upload = await new_upload(store, 10 * CHUNK)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield b"a" * 100
+        started.set()
+        await release.wait()
+
+    first = asyncio.create_task(store.append(upload, 0, slow()))
+    await started.wait()
+    with pytest.raises(UploadBusy):
+        await store.append(upload, 0, pieces(b"b" * 100, 100))
+    with pytest.raises(UploadBusy):
+        await store.terminate(upload)
+    release.set()
+    assert await first == 100
+    assert await store.append(upload, 100, pieces(b"c" * 100, 100)) == 200
+
+
+async def test_abandoned_and_terminated_uploads_leave_no_bytes(
+    store: ResumableUploads, mongo_database: AsyncDatabase
+) -> None:
+    kept, abandoned, terminated = [await new_upload(store, 5000) for _ in range(3)]
+    for upload in (kept, abandoned, terminated):
+        await store.append(upload, 0, pieces(b"z" * 2500, 1000))
+    await mongo_database["uploads"].update_one(
+        {"_id": str(abandoned.upload_id)}, {"$set": {"updated_at": abandoned.updated_at - timedelta(days=2)}}
+    )
+
+    assert await store.sweep(timedelta(days=1)) == 1
+    await store.terminate(terminated)
+
+    chunks = mongo_database["videos.chunks"]
+    assert await store.get(abandoned.upload_id) is None
+    assert await store.get(terminated.upload_id) is None
+    assert await chunks.count_documents({"files_id": {"$in": [abandoned.file_id, terminated.file_id]}}) == 0
+    assert await chunks.count_documents({"files_id": kept.file_id}) == 3
+
+
+@pytest.fixture(scope="module")
+def moov_at_end(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("probe") / "clip.mp4"
+    write_sample_video(path, seconds=2.0)  # PyAV writes the MP4 index (moov) last
+    data = path.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat")
+    return data
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [("video", None), ("silent", "no audio stream"), ("text", "not a video"), ("half", "not a video")],
+)
+def test_the_media_check_reads_gridfs_files(
+    sync_database: Database, moov_at_end: bytes, tmp_path: Path, kind: str, problem: str | None
+) -> None:
+    silent = tmp_path / "silent.mp4"
+    write_sample_video(silent, seconds=1.0, audio_codec=None)
+    data = {
+        "video": moov_at_end,
+        "silent": silent.read_bytes(),
+        "text": b"this is not a video\n" * 500,
+        "half": moov_at_end[: len(moov_at_end) // 2],
+    }[kind]
+    file_id = GridFSBucket(sync_database, bucket_name="videos").upload_from_stream(kind, io.BytesIO(data))
+    found = MediaProbe(sync_database)._check(file_id)
+    assert found is None if problem is None else problem in (found or "")
+
+
+async def test_deleting_a_jobs_files_is_idempotent(mongo_database: AsyncDatabase) -> None:
+    job_id, files = uuid4(), JobFiles(mongo_database)
+    videos = AsyncGridFSBucket(mongo_database, bucket_name="videos")
+    mp3s = AsyncGridFSBucket(mongo_database, bucket_name="mp3s")
+    video = await videos.upload_from_stream("a.mp4", b"v" * 700_000, metadata={"job_id": str(job_id)})
+    mp3 = await mp3s.upload_from_stream("a.mp3", b"m" * 1000)  # not tagged: found by its id
+    other = await videos.upload_from_stream("b.mp4", b"o" * 10, metadata={"job_id": str(uuid4())})
+
+    assert await files.delete(job_id, [str(mp3)]) == 2
+    assert await files.delete(job_id, [str(mp3)]) == 0
+    for bucket, file_id in (("videos", video), ("mp3s", mp3)):
+        assert await mongo_database[f"{bucket}.files"].count_documents({"_id": file_id}) == 0
+        assert await mongo_database[f"{bucket}.chunks"].count_documents({"files_id": file_id}) == 0
+    assert await mongo_database["videos.files"].count_documents({"_id": other}) == 1

@@ -1,0 +1,77 @@
+"""``python -m converter convert``: the worker's conversion on a local file or standard input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import av
+import pytest
+from typer.testing import CliRunner
+
+from converter.cli import cli
+from converter.samples import write_sample_video
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def mp3_seconds(path: Path) -> tuple[float, int]:
+    with av.open(path) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return samples / stream.sample_rate, stream.codec_context.bit_rate or 0
+
+
+def test_a_file_is_converted(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    seconds = write_sample_video(source, seconds=2.0)
+    target = tmp_path / "clip.mp3"
+
+    result = runner.invoke(cli, ["convert", str(source), str(target), "--bitrate", "128"])
+
+    assert result.exit_code == 0, result.output
+    duration, bit_rate = mp3_seconds(target)
+    assert abs(duration - seconds) < 0.1
+    assert bit_rate == 128_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp3", "clip.mp4"]  # no partial file left
+
+
+def test_standard_input_to_standard_output(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mkv"
+    seconds = write_sample_video(source, seconds=2.0, container_format="matroska")
+
+    result = runner.invoke(cli, ["convert", "-", "-"], input=source.read_bytes())
+
+    assert result.exit_code == 0, result.stderr
+    with av.open(io.BytesIO(result.stdout_bytes)) as container:
+        stream = container.streams.audio[0]
+        assert abs(sum(f.samples for f in container.decode(stream)) / stream.sample_rate - seconds) < 0.1
+
+
+def test_bad_input_fails_and_leaves_no_output(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_text("not a video\n" * 100)
+    target = tmp_path / "notes.mp3"
+
+    result = runner.invoke(cli, ["convert", str(source), str(target)])
+
+    assert result.exit_code == 1
+    assert "undecodable_input" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_bitrate_mp3_does_not_have_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["convert", "in.mp4", str(tmp_path / "out.mp3"), "--bitrate", "100"])
+
+    assert result.exit_code == 2
+    assert "192" in result.stderr
+
+
+def test_a_missing_input_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["convert", str(tmp_path / "nope.mp4"), str(tmp_path / "out.mp3")])
+
+    assert result.exit_code == 2
+    assert not (tmp_path / "out.mp3").exists()
