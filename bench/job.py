@@ -31,6 +31,7 @@ from pymongo.database import Database
 from common.mongo import Document
 from contracts import ConversionOptions, Event, Mp3Converted, VideoUploaded
 from converter.chunk_reader import ChunkReader
+from converter.claims import ConversionClaims
 from converter.storage import MediaStore
 from converter.transcode import transcode
 from converter.worker import Converter
@@ -71,7 +72,7 @@ def convert(database: Database[Document], file_id: str) -> dict[str, Any]:
         filename="bench.mp4",
         size_bytes=length["length"],
     )
-    asyncio.run(Converter(store, publish, "bench:1").handle(event))
+    asyncio.run(Converter(store, ConversionClaims(database), publish, "bench:1").handle(event))
     outcome = published[-1]
     if not isinstance(outcome, Mp3Converted):
         raise SystemExit(f"the conversion did not succeed: {outcome!r}")

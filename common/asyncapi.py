@@ -16,6 +16,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.database import Database
 
 import converter.app
 import notifier.app
@@ -24,6 +25,7 @@ from common.broker import EventPublisher
 from common.mongo import Document
 from common.settings import DEV_MONGO_URL
 from contracts import JobCancelled, JobDeleted, VideoUploaded
+from converter.claims import ConversionClaims
 from converter.storage import MediaStore
 from notifier.ledger import NotificationLedger
 from notifier.settings import NotifierSettings
@@ -52,7 +54,8 @@ def create_app() -> FastStream:
     broker = RabbitBroker("amqp://guest:guest@localhost:5672/vidmp3", description="RabbitMQ, virtual host vidmp3")
     EventPublisher(broker, [VideoUploaded, JobCancelled, JobDeleted])  # the gateway's publisher (gateway.app)
     database: AsyncDatabase[Document] = AsyncMongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]
-    converter.app.register(broker, MediaStore(MongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]))
+    blocking: Database[Document] = MongoClient(DEV_MONGO_URL, connect=False)["vidmp3"]
+    converter.app.register(broker, MediaStore(blocking), ConversionClaims(blocking))
     notifier.app.register(broker, NotifierSettings(), NotificationLedger(database))
     projections.app.register(broker, EventStore(database), JobStatusView(database))
     return FastStream(

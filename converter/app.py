@@ -9,7 +9,8 @@ from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
 from common.mongo import create_client
 from common.service import create_worker_app
-from contracts import ConversionFailed, ConversionStarted, Mp3Converted, Queues, VideoUploaded
+from contracts import ConversionFailed, ConversionStarted, FailureReason, Mp3Converted, Queues, VideoUploaded
+from converter.claims import ConversionClaims
 from converter.encoders import EngineChoice
 from converter.settings import ConverterSettings
 from converter.storage import MediaStore
@@ -18,10 +19,21 @@ from converter.worker import Converter, worker_name
 __all__ = ["create_app", "register"]
 
 
-def register(broker: RabbitBroker, store: MediaStore, *, engine: EngineChoice = "auto") -> None:
+def register(
+    broker: RabbitBroker, store: MediaStore, claims: ConversionClaims, *, engine: EngineChoice = "auto"
+) -> None:
     """Subscribe a converter to ``VideoUploaded`` on ``broker``."""
     events = EventPublisher(broker, [ConversionStarted, Mp3Converted, ConversionFailed])
-    converter = Converter(store, events.publish, worker_name(), engine=engine)
+    converter = Converter(store, claims, events.publish, worker_name(), engine=engine)
+
+    async def give_up(uploaded: VideoUploaded, error: Exception) -> None:
+        await events.publish(
+            ConversionFailed(
+                job_id=uploaded.job_id,
+                reason=FailureReason.RETRIES_EXHAUSTED,
+                message=f"gave up after repeated failures: {error}",
+            )
+        )
 
     subscribe(
         broker,
@@ -30,6 +42,7 @@ def register(broker: RabbitBroker, store: MediaStore, *, engine: EngineChoice = 
         converter.handle,
         title="converter.video-uploaded:consume",
         description="Extract the uploaded video's audio as MP3; acked once the outcome is published.",
+        on_give_up=give_up,
     )
 
 
@@ -37,7 +50,8 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
     settings = settings or ConverterSettings.load()
     broker = create_broker(settings, description="Converter")
     client = create_client(settings)
-    register(broker, MediaStore(client[settings.mongo_database]), engine=settings.mp3_encoder)
+    database = client[settings.mongo_database]
+    register(broker, MediaStore(database), ConversionClaims(database), engine=settings.mp3_encoder)
 
     async def close() -> None:
         client.close()

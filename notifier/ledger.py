@@ -28,7 +28,10 @@ class Claim(StrEnum):
 
 
 class NotificationLedger:
-    def __init__(self, database: AsyncDatabase[Document], stale_after: timedelta = timedelta(minutes=5)) -> None:
+    """``stale_after`` outlasts one SMTP attempt (30 s by default): a claim older than that
+    belongs to a sender that died or was cut off, and is taken over."""
+
+    def __init__(self, database: AsyncDatabase[Document], stale_after: timedelta = timedelta(seconds=60)) -> None:
         self._claims = database["notifications"]
         self._stale_after = stale_after
 

@@ -47,7 +47,7 @@ def test_a_broker_restart_during_uploads_loses_no_job(
         after = list(pool.map(send, range(2 * UPLOADS // 3, UPLOADS)))
 
     jobs = first + during + after
-    statuses = {job_id: wait_terminal(system, token, job_id, timeout=180) for job_id in jobs}
+    statuses = {job_id: wait_terminal(system, token, job_id, timeout=300) for job_id in jobs}
     time.sleep(3)
     for job_id, status in statuses.items():
         assert status["state"] == "notified", status

@@ -20,6 +20,7 @@ from pymongo.database import Database
 
 from contracts import ConversionFailed, FailureReason, Mp3Converted, VideoUploaded
 from converter.chunk_writer import ChunkWriter
+from converter.claims import ConversionClaims
 from converter.samples import write_sample_video
 from converter.storage import MediaStore
 from converter.worker import Converter
@@ -90,7 +91,7 @@ async def test_a_conversion_fetches_each_stored_chunk_at_most_once(
     chunk_count = -(-len(data) // CHUNK_SIZE)
     published = Published()
 
-    await Converter(MediaStore(database), published, "test:1").handle(event)
+    await Converter(MediaStore(database), ConversionClaims(database), published, "test:1").handle(event)
 
     converted = published[-1]
     assert isinstance(converted, Mp3Converted)
@@ -111,7 +112,7 @@ async def test_a_stored_video_missing_a_chunk_fails_for_good(
     sync_database["videos.chunks"].delete_one({"files_id": ObjectId(event.video_file_id), "n": 20})
     published = Published()
 
-    await Converter(MediaStore(sync_database), published, "test:1").handle(event)
+    await Converter(MediaStore(sync_database), ConversionClaims(sync_database), published, "test:1").handle(event)
 
     failed = published[-1]
     assert isinstance(failed, ConversionFailed)

@@ -12,6 +12,7 @@ from gridfs import GridFSBucket
 from pymongo.database import Database
 
 from contracts import ConversionFailed, ConversionStarted, Event, FailureReason, Mp3Converted, VideoUploaded
+from converter.claims import ConversionClaims
 from converter.samples import write_sample_video
 from converter.storage import MediaStore
 from converter.worker import Converter
@@ -47,7 +48,7 @@ async def test_a_video_is_converted_once_even_when_delivered_twice(
     path, seconds = sample_video
     event = uploaded(store_video(sync_database, path.read_bytes()))
     published = Published()
-    converter = Converter(MediaStore(sync_database), published, "test:1")
+    converter = Converter(MediaStore(sync_database), ConversionClaims(sync_database), published, "test:1")
 
     await converter.handle(event)
     await converter.handle(event)
@@ -75,7 +76,7 @@ async def test_a_failed_conversion_is_announced_and_leaves_no_chunks(sync_databa
     published = Published()
     chunks_before = sync_database["mp3s.chunks"].count_documents({})
 
-    await Converter(MediaStore(sync_database), published, "test:1").handle(event)
+    await Converter(MediaStore(sync_database), ConversionClaims(sync_database), published, "test:1").handle(event)
 
     assert [type(e) for e in published] == [ConversionStarted, ConversionFailed]
     failed = published[1]
@@ -89,7 +90,9 @@ async def test_a_missing_video_is_a_failure_not_a_crash(sync_database: Database)
     published = Published()
 
     for missing in (str(ObjectId()), "not-an-object-id"):
-        await Converter(MediaStore(sync_database), published, "test:1").handle(uploaded(missing))
+        await Converter(MediaStore(sync_database), ConversionClaims(sync_database), published, "test:1").handle(
+            uploaded(missing)
+        )
 
     reasons = [e.reason for e in published if isinstance(e, ConversionFailed)]
     assert reasons == [FailureReason.SOURCE_MISSING, FailureReason.SOURCE_MISSING]
