@@ -147,14 +147,18 @@ def problem_response(
     *,
     headers: Mapping[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    problem_type: str | None = None,
+    title: str | None = None,
 ) -> Response[dict[str, Any]]:
-    """A ``Problem`` answer: ``title`` is the reason phrase, ``detail`` says what happened."""
-    try:
-        title = HTTPStatus(status_code).phrase
-    except ValueError:
-        title = "Error"
+    """A ``Problem`` answer: ``title`` is the reason phrase (unless a ``problem_type`` has its
+    own), ``detail`` says what happened."""
+    if title is None or problem_type is None:
+        try:
+            title = HTTPStatus(status_code).phrase
+        except ValueError:
+            title = "Error"
     body: dict[str, Any] = {
-        "type": "about:blank",
+        "type": problem_type or "about:blank",
         "title": title,
         "status": status_code,
         "detail": detail or title,
@@ -167,7 +171,14 @@ def problem_response(
 
 def _from_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
     return problem_response(
-        request, error.status_code, error.detail, headers=error.headers, errors=_field_errors(error.extra)
+        request,
+        error.status_code,
+        error.detail,
+        headers=error.headers,
+        errors=_field_errors(error.extra),
+        # Litestar's ProblemDetailsException may name a problem type of its own
+        problem_type=getattr(error, "type_", None),
+        title=getattr(error, "title", None),
     )
 
 

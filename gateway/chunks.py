@@ -2,10 +2,20 @@
 
 The gateway writes GridFS's layout itself (a ``<bucket>.chunks`` document per ``chunk_size``
 bytes, numbered from 0, then the ``<bucket>.files`` document) instead of going through
-``AsyncGridIn``/``AsyncGridOut``: chunks go in batches (``insert_many``, several times faster
-on FerretDB than a chunk at a time), a resumable upload can append to a file that is not
-finished, and readers fetch a few chunks at a time (the driver's cursors fetch 101 chunks,
-25 MB, in their first batch). Any GridFS reader reads the files written here.
+``AsyncGridIn``/``AsyncGridOut``:
+
+- chunks go in batches (``insert_many``: several times faster on FerretDB than one by one,
+  and ``AsyncGridIn`` briefly held ~200 MB while storing a large upload);
+- a resumable upload appends to a file that is not finished yet;
+- each chunk's ``_id`` is ``<file id>:<n>``, so one chunk is found by its primary key: on
+  FerretDB (SQLite) only ``_id`` lookups use an index, any other query scans the collection
+  (every chunk of every file), which made the media check of a 1 GB upload take minutes;
+- readers fetch a few chunks at a time (the driver's cursors fetch 101 chunks, 25 MB, in
+  their first batch), in natural order, which is ``n`` order on MongoDB (the ``files_id, n``
+  index) and on FerretDB (insertion order); sorting is only the fallback, as FerretDB must
+  materialize a sorted result first.
+
+Any GridFS reader reads the files written here: the spec finds chunks by ``files_id`` and ``n``.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from typing import Any
 from bson import Binary, ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
 
 from common.mongo import Document
 
@@ -27,19 +38,26 @@ __all__ = [
     "ChunkCutter",
     "ChunkWriter",
     "CorruptFile",
+    "chunk_id",
     "files_document",
     "read_chunks",
 ]
 
 CHUNK_SIZE = 255 * 1024  # GridFS's default
-BATCH_BYTES = 4 * 1024 * 1024
+BATCH_BYTES = 2 * 1024 * 1024
 """Whole chunks gathered before they are inserted together."""
+_DUPLICATE_KEY = 11000
 _READ_BATCH = 4
 """Chunks a reader's cursor fetches at a time (1 MiB)."""
 
 
 class CorruptFile(Exception):
     """A chunk is missing or has the wrong size."""
+
+
+def chunk_id(file_id: Any, n: int) -> str:
+    """The ``_id`` of chunk ``n`` of a file this module wrote."""
+    return f"{file_id}:{n:08d}"
 
 
 def files_document(
@@ -71,7 +89,7 @@ class ChunkCutter:
             del self.buffer[: self._size]
 
     def _chunk(self, n: int, data: bytes | bytearray) -> Document:
-        return {"files_id": self._file_id, "n": n, "data": Binary(bytes(data))}
+        return {"_id": chunk_id(self._file_id, n), "files_id": self._file_id, "n": n, "data": Binary(bytes(data))}
 
     def take_full(self) -> list[Document]:
         """The whole chunks cut so far; ``n`` moves past them."""
@@ -117,39 +135,62 @@ class ChunkWriter:
 
     async def _write_full(self) -> None:
         if chunks := self._cutter.take_full():
-            await self._chunks.insert_many(chunks)
+            await self._insert(chunks)
             if self._on_flush is not None:
                 await self._on_flush(self._cutter.n * self._chunk_size)
+
+    async def _insert(self, chunks: list[Document]) -> None:
+        """Insert ``chunks``, replacing those stored before (a resumed upload rewrites its
+        partial last chunk, and any an interrupted append left past its recorded offset)."""
+        try:
+            await self._chunks.insert_many(chunks, ordered=False)
+        except BulkWriteError as error:
+            failures = error.details.get("writeErrors", [])
+            if any(failure.get("code") != _DUPLICATE_KEY for failure in failures):
+                raise
+            for failure in failures:
+                chunk = chunks[failure["index"]]
+                await self._chunks.replace_one({"_id": chunk["_id"]}, chunk, upsert=True)
 
     async def finish(self) -> int:
         """Store what is left, the last partial chunk included; the bytes the file holds."""
         await self._write_full()
         if (rest := self._cutter.take_rest()) is not None:
-            await self._chunks.insert_one(rest)
+            await self._insert([rest])
         return self._cutter.n * self._chunk_size + len(self._cutter.buffer)
 
 
 async def read_chunks(
     chunks: AsyncCollection[Document], file_id: Any, *, chunk_size: int, start: int, end: int
 ) -> AsyncIterator[bytes]:
-    """Bytes ``start`` to ``end`` (excluded) of a GridFS file, a chunk at a time."""
+    """Bytes ``start`` to ``end`` (excluded) of a GridFS file, a few chunks per round trip."""
     if start >= end:
         return
-    first, last = start // chunk_size, (end - 1) // chunk_size
-    cursor = chunks.find({"files_id": file_id, "n": {"$gte": first, "$lte": last}}).sort("n", 1).batch_size(_READ_BATCH)
-    expected = first
-    async for chunk in cursor:
-        if chunk["n"] != expected:
+    expected, last = start // chunk_size, (end - 1) // chunk_size
+    in_order = False  # natural order first, sorted by n if that fails
+    while expected <= last:
+        query = {"files_id": file_id, "n": {"$gte": expected, "$lte": last}}
+        cursor = chunks.find(query, batch_size=_READ_BATCH)
+        if in_order:
+            cursor = cursor.sort("n", 1)
+        out_of_order = False
+        async with cursor:
+            async for chunk in cursor:
+                if chunk["n"] != expected:
+                    out_of_order = True
+                    break
+                base = expected * chunk_size
+                piece = bytes(chunk["data"])[max(0, start - base) : end - base]
+                if len(piece) < min(end, base + chunk_size) - max(start, base):
+                    raise CorruptFile(f"chunk {expected} of file {file_id} is short")
+                yield piece
+                expected += 1
+        if not out_of_order and expected <= last:
             raise CorruptFile(f"chunk {expected} of file {file_id} is missing")
-        data = bytes(chunk["data"])
-        base = expected * chunk_size
-        piece = data[max(0, start - base) : end - base]
-        if len(piece) < min(end, base + chunk_size) - max(start, base):
-            raise CorruptFile(f"chunk {expected} of file {file_id} is short")
-        yield piece
-        expected += 1
-    if expected <= last:
-        raise CorruptFile(f"file {file_id} ends at chunk {expected - 1}, not {last}")
+        if out_of_order:
+            if in_order:
+                raise CorruptFile(f"chunk {expected} of file {file_id} is missing")
+            in_order = True
 
 
 class BlockingChunkReader(io.RawIOBase):
@@ -180,7 +221,9 @@ class BlockingChunkReader(io.RawIOBase):
 
     def _chunk(self, n: int) -> bytes:
         if self._cached is None or self._cached[0] != n:
-            document = self._chunks.find_one({"files_id": self._file_id, "n": n})
+            document = self._chunks.find_one({"_id": chunk_id(self._file_id, n)}) or self._chunks.find_one(
+                {"files_id": self._file_id, "n": n}  # a file another writer made
+            )
             if document is None:
                 raise CorruptFile(f"chunk {n} of file {self._file_id} is missing")
             self._cached = (n, bytes(document["data"]))

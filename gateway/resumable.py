@@ -5,9 +5,11 @@ A pending upload is a document in ``uploads`` plus the chunk documents (``videos
 of a GridFS file whose files document does not exist yet, so no reader can see it. Every
 chunk but the last holds ``chunk_size`` bytes, as GridFS requires, and the upload's
 ``offset`` counts the bytes stored in them. An append resumes at ``offset``: it reads back
-the partial last chunk, drops every chunk from there on (left by an append that was cut
-short before it recorded its offset) and writes on, recording the offset every few MiB and
-when the body ends, also when the client drops the connection. Completing the upload
+the partial last chunk and writes on from its start, replacing the chunks already there
+(that partial one, and any an append cut short left past its recorded offset: they hold the
+same bytes of the same file), recording the offset every few MiB and when the body ends,
+also when the client drops the connection. Nothing is deleted on the way: on FerretDB only
+lookups by ``_id`` are cheap, a delete by ``files_id`` scans every chunk. Completing the upload
 inserts the files document: the chunks already are the video.
 
 One append at a time per upload: a lease in the upload's document (expiring, so a crashed
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from pymongo.errors import DuplicateKeyError
 from common.mongo import Document
 from contracts import ConversionOptions
 from gateway.body import ClientDisconnected, TooLarge
-from gateway.chunks import CHUNK_SIZE, ChunkWriter, files_document
+from gateway.chunks import CHUNK_SIZE, ChunkWriter, chunk_id, files_document
 from gateway.uploads import StoredVideo
 
 __all__ = ["OffsetMismatch", "PendingUpload", "ResumableUploads", "UploadBusy"]
@@ -95,7 +96,7 @@ class ResumableUploads:
         database: AsyncDatabase[Document],
         *,
         chunk_size: int = CHUNK_SIZE,
-        record_every_bytes: int = 4 * 1024 * 1024,
+        record_every_bytes: int = 2 * 1024 * 1024,
         lease_seconds: float = 60.0,
     ) -> None:
         self._uploads = database["uploads"]
@@ -190,11 +191,10 @@ class ResumableUploads:
         n, within = divmod(offset, upload.chunk_size)
         head = b""
         if within:
-            last = await self._chunks.find_one({"files_id": upload.file_id, "n": n})
+            last = await self._chunks.find_one({"_id": chunk_id(upload.file_id, n)})
             if last is None or len(last["data"]) < within:
                 raise RuntimeError(f"upload {upload.upload_id} lost the bytes before its offset {offset}")
             head = bytes(last["data"][:within])
-        await self._chunks.delete_many({"files_id": upload.file_id, "n": {"$gte": n}})
 
         async def record(stored: int) -> None:
             await self._record(upload.upload_id, lease, stored)
@@ -224,9 +224,10 @@ class ResumableUploads:
 
     async def store_file(self, upload: PendingUpload, job_id: UUID, owner_id: str) -> StoredVideo:
         """Turn the complete upload's chunks into a GridFS file (again, harmlessly, on a retry)."""
-        expected = math.ceil(upload.length / upload.chunk_size)
-        if (found := await self._chunks.count_documents({"files_id": upload.file_id})) != expected:
-            raise RuntimeError(f"upload {upload.upload_id} has {found} chunks, not {expected}")
+        last_n, last_size = divmod(upload.length - 1, upload.chunk_size)
+        last = await self._chunks.find_one({"_id": chunk_id(upload.file_id, last_n)})
+        if last is None or len(last["data"]) != last_size + 1:
+            raise RuntimeError(f"upload {upload.upload_id} lacks its last chunk")
         metadata = {"job_id": str(job_id), "owner_id": owner_id, "content_type": upload.content_type}
         with suppress(DuplicateKeyError):  # a retried completion
             await self._files.insert_one(

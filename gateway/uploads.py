@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 from uuid import UUID
 
 from bson import ObjectId
@@ -105,18 +105,9 @@ def _within(size: int, max_bytes: int) -> int:
     return size
 
 
-def _form_value(name: str, text: str) -> object:
-    """A form field's text as its option's type: forms carry ``"128"`` for an integer choice."""
-    field = ConversionOptions.model_fields.get(name)
-    choices = get_args(field.annotation) if field is not None else ()
-    if choices and all(isinstance(choice, int) for choice in choices) and text.strip().isdigit():
-        return int(text)
-    return text
-
-
 def options_from_fields(fields: Mapping[str, bytes | bytearray]) -> ConversionOptions:
     """The conversion options sent as form fields (or tus metadata); ``InvalidUpload`` if wrong."""
-    values = {name: _form_value(name, bytes(value).decode("utf-8", "replace")) for name, value in fields.items()}
+    values = {name: bytes(value).decode("utf-8", "replace") for name, value in fields.items()}
     try:
         return ConversionOptions.model_validate(values, strict=False)
     except ValidationError as error:

@@ -129,6 +129,7 @@ def test_the_mp3_is_named_after_the_sanitized_video(
     ]
     assert wait_terminal(system, token, job_id)["state"] == "notified"
     download = httpx.get(f"{system.gateway}/v1/jobs/{job_id}/mp3", headers=bearer(token))
+    assert download.status_code == 200, download.text
     disposition = download.headers["content-disposition"]
     assert disposition == "attachment; filename=\"_t_ 2026.mp3\"; filename*=UTF-8''%C3%89t%C3%A9%202026.mp3"
 
@@ -251,7 +252,7 @@ def test_an_interrupted_tus_upload_resumes_from_its_offset_and_converts(
     location = create_upload(system, token, data)
 
     patch_cut_short(system, token, location, data, half)
-    assert wait_for(lambda: offset_of(system, token, location) == half, timeout=10)
+    assert wait_for(lambda: offset_of(system, token, location) == half, timeout=30)
 
     stale = patch(system, token, location, 0, data)
     assert assert_problem(stale, 409)

@@ -20,6 +20,7 @@ from pymongo.database import Database
 from contracts import ConversionOptions
 from converter.samples import write_sample_video
 from gateway.body import ClientDisconnected, TooLarge
+from gateway.chunks import chunk_id
 from gateway.files import JobFiles
 from gateway.media import MediaProbe
 from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, UploadBusy
@@ -73,6 +74,10 @@ async def test_an_upload_resumes_where_the_dropped_connection_left_it(
         await store.append(upload, 3000, pieces(data[3000:], 500))
     assert mismatch.value.offset == 3456
 
+    # an append cut short before it recorded its offset leaves chunks past it: they are replaced
+    await mongo_database["videos.chunks"].insert_one(
+        {"_id": chunk_id(upload.file_id, 4), "files_id": upload.file_id, "n": 4, "data": b"stale"}
+    )
     assert await store.append(upload, 3456, pieces(data[3456:5000], 333)) == 5000
     assert await store.append(upload, 5000, pieces(data[5000:], 4096)) == len(data)
 

@@ -12,6 +12,7 @@ import pytest
 from litestar import Litestar, delete, get, post
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.testing import TestClient
 
 from common.http import health_routes, options_routes, problem_details
@@ -147,6 +148,10 @@ def get_thing(thing_id: FromPath[UUID], limit: FromQuery[int] = 10) -> dict[str,
         raise RuntimeError("secret internals")
     if limit == 14:
         raise HTTPException(status_code=422, detail="no good", extra={"errors": [{"field": "f", "message": "bad"}]})
+    if limit == 15:
+        raise ProblemDetailsException(
+            status_code=409, detail="taken", type_="https://vidmp3.example/taken", title="Taken"
+        )
     raise NotAuthorizedException("a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -206,6 +211,11 @@ def test_a_problem_keeps_its_message_headers_and_field_errors(client: Any) -> No
     assert invalid["errors"] == [{"field": "limit", "message": "Expected `int`, got `str`", "source": "query"}]
     assert client.get(f"{THING}?limit=14").json()["errors"] == [{"field": "f", "message": "bad", "source": None}]
     assert client.put(THING).headers["allow"]
+
+
+def test_a_problem_type_of_its_own_keeps_its_title(client: Any) -> None:
+    problem = client.get(f"{THING}?limit=15").json()
+    assert (problem["type"], problem["title"], problem["detail"]) == ("https://vidmp3.example/taken", "Taken", "taken")
 
 
 def test_options_name_every_method_of_a_path(client: Any) -> None:
