@@ -216,9 +216,9 @@ async def test_an_unknown_email_takes_about_as_long_as_a_wrong_password(settings
     patient = settings.model_copy(update={"lockout_threshold": 1000})
 
     async def duration(client: AsyncTestClient[Any], email: str) -> float:
-        started = time.perf_counter()
+        started = time.process_time()
         response = await login(client, email, "a wrong guess")
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         assert response.status_code == 401, response.text
         return elapsed
 

@@ -313,9 +313,9 @@ def test_an_unknown_user_takes_about_as_long_as_a_real_verify(passwords: Passwor
     def fastest(stored_hash: str | None) -> float:
         durations = []
         for _ in range(5):
-            started = time.perf_counter()
+            started = time.process_time()
             passwords.verify(stored_hash, "a wrong guess")
-            durations.append(time.perf_counter() - started)
+            durations.append(time.process_time() - started)
         return min(durations)
 
     known, unknown = fastest(stored), fastest(None)
