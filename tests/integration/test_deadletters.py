@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
@@ -30,6 +31,17 @@ async def channel(endpoints: Endpoints) -> AsyncIterator[aio_pika.abc.AbstractCh
         yield channel
 
 
+async def settled_count(channel: aio_pika.abc.AbstractChannel, expected: int) -> int:
+    """The dead-letter count, once it reads ``expected`` or after 5 s: a quorum queue's count
+    in a declare answer can lag a just-confirmed publish."""
+    for _ in range(50):
+        count = (await counts(channel))[Queues.NOTIFIER.name]
+        if count == expected:
+            return count
+        await asyncio.sleep(0.1)
+    return count
+
+
 async def test_a_dead_letter_is_listed_shown_and_replayed_once(channel: aio_pika.abc.AbstractChannel) -> None:
     event = Mp3Converted(
         job_id=uuid4(), owner_id="1", owner_email="ada@example.com", mp3_file_id="m",
@@ -46,14 +58,14 @@ async def test_a_dead_letter_is_listed_shown_and_replayed_once(channel: aio_pika
         routing_key=dead_letter_queue(Queues.NOTIFIER).name,
     )
 
-    assert (await counts(channel))[Queues.NOTIFIER.name] == 1
+    assert await settled_count(channel, 1) == 1
     [letter] = await show(channel, Queues.NOTIFIER.name)
     assert (letter.job_id, letter.type, letter.attempts) == (str(event.job_id), "mp3.converted", 6)
-    assert (await counts(channel))[Queues.NOTIFIER.name] == 1  # showing leaves it there
+    assert await settled_count(channel, 1) == 1  # showing leaves it there
 
     assert await replay(channel, Queues.NOTIFIER.name) == 1
 
-    assert (await counts(channel))[Queues.NOTIFIER.name] == 0
+    assert await settled_count(channel, 0) == 0
     back = await (await channel.get_queue(Queues.NOTIFIER.name)).get(fail=False)
     assert back is not None
     assert Mp3Converted.model_validate_json(back.body) == event
