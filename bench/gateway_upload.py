@@ -237,6 +237,12 @@ def measured(
     return outcome, row
 
 
+def _count_bytes(row: dict[str, Any], size: int) -> None:
+    """A step's size, known once it is done."""
+    row["bytes"] = size
+    row["mb_per_s"] = round(size / 1e6 / row["seconds"], 1) if row["seconds"] else None
+
+
 def run(system: System, video: Path, patch_bytes: int) -> dict[str, Any]:
     pid = system.stack.processes["gateway"].pid
     memory = Memory(pid)
@@ -267,9 +273,9 @@ def run(system: System, video: Path, patch_bytes: int) -> dict[str, Any]:
         mp3 = Path(work) / "out.mp3"
         digest, _ = step("download the MP3", 0, lambda: download(client, url, mp3))
         mp3_size = mp3.stat().st_size
-        results[-1]["bytes"] = mp3_size
+        _count_bytes(results[-1], mp3_size)
         fetched, _ = step("40 ranged downloads", 0, lambda: ranged_downloads(client, url, mp3))
-        results[-1]["bytes"] = fetched
+        _count_bytes(results[-1], fetched)
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "video_bytes": size,
