@@ -22,6 +22,7 @@ import aio_pika
 import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from pymongo import MongoClient
 
 from common.stack import SERVICES, Stack, StackConfig
 from contracts import Queues, dead_letter_queue
@@ -88,6 +89,12 @@ class System:
         response = httpx.post(f"{self.gateway}/v1/auth/login", json={"email": email, "password": password})
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
+
+    def mp3_files(self, job_id: str) -> int:
+        """How many MP3s are stored for ``job_id`` (exactly one once it converted)."""
+        config = self.stack.config
+        with MongoClient(config.mongo_url) as client:
+            return client[config.mongo_database]["mp3s.files"].count_documents({"metadata.job_id": job_id})
 
     def new_user_token(self) -> str:
         return self.login(*self.create_user())

@@ -7,19 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
 
 from tests.e2e.test_flow import upload, wait_terminal
 from tests.services import Endpoints
 from tests.system import System
 
 UPLOADS = 12
-
-
-def mp3_files(system: System, job_id: str) -> int:
-    config = system.stack.config
-    with MongoClient(config.mongo_url) as client:
-        return client[config.mongo_database]["mp3s.files"].count_documents({"metadata.job_id": job_id})
 
 
 def test_a_broker_restart_during_uploads_loses_no_job(
@@ -52,4 +45,4 @@ def test_a_broker_restart_during_uploads_loses_no_job(
     for job_id, status in statuses.items():
         assert status["state"] == "notified", status
         assert len(system.mailbox.for_job(job_id)) == 1, job_id
-        assert mp3_files(system, job_id) == 1, job_id
+        assert system.mp3_files(job_id) == 1, job_id

@@ -5,17 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pymongo import MongoClient
-
 from tests.e2e.test_flow import upload, wait_terminal
 from tests.faults.conftest import Duplicator
 from tests.system import System
-
-
-def mp3_files(system: System, job_id: str) -> int:
-    config = system.stack.config
-    with MongoClient(config.mongo_url) as client:
-        return client[config.mongo_database]["mp3s.files"].count_documents({"metadata.job_id": job_id})
 
 
 def test_every_event_published_twice_changes_nothing(
@@ -32,4 +24,4 @@ def test_every_event_published_twice_changes_nothing(
         assert status["state"] == "notified", status
         assert [step["state"] for step in status["history"]] == ["queued", "converting", "converted", "notified"]
         assert len(system.mailbox.for_job(job_id)) == 1, job_id
-        assert mp3_files(system, job_id) == 1, job_id
+        assert system.mp3_files(job_id) == 1, job_id
