@@ -9,7 +9,8 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.publisher import RabbitPublisher
 
 from common.settings import BrokerSettings
-from contracts import DEAD_LETTER_EXCHANGE, EXCHANGE, RETRY_DELAYS, Event, Queues, dead_letter_queue, retry_queue
+from contracts import Event
+from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, RETRY_DELAYS, Queues, dead_letter_queue, retry_queue
 
 __all__ = ["EventPublisher", "create_broker", "declare_topology"]
 

@@ -23,7 +23,7 @@ from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from common.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_RETRIES
-from contracts import EXCHANGE, RETRY_DELAYS, retry_queue
+from contracts.topology import EXCHANGE, RETRY_DELAYS, retry_queue
 
 __all__ = ["ATTEMPT_HEADER", "RetryPolicy", "subscribe"]
 

@@ -22,7 +22,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from common.consuming import ATTEMPT_HEADER
 from common.settings import BrokerSettings
-from contracts import Queues, dead_letter_queue
+from contracts.topology import Queues, dead_letter_queue
 
 __all__ = ["DeadLetter", "counts", "replay", "show"]
 

@@ -1,4 +1,7 @@
-"""Typed message contracts shared by every service: events, options and broker topology."""
+"""Typed message contracts shared by every service: events and options.
+
+The broker topology is in ``contracts.topology`` (it needs the broker client, which the
+converter's command line does without)."""
 
 from contracts.events import (
     ConversionFailed,
@@ -14,22 +17,9 @@ from contracts.events import (
     VideoUploaded,
 )
 from contracts.options import ConversionOptions
-from contracts.topology import (
-    DEAD_LETTER_EXCHANGE,
-    EXCHANGE,
-    MAX_DELIVERIES,
-    RETRY_DELAYS,
-    Queues,
-    RoutingKey,
-    dead_letter_queue,
-    retry_queue,
-)
+from contracts.routing import RoutingKey
 
 __all__ = [
-    "DEAD_LETTER_EXCHANGE",
-    "EXCHANGE",
-    "MAX_DELIVERIES",
-    "RETRY_DELAYS",
     "ConversionFailed",
     "ConversionOptions",
     "ConversionProgress",
@@ -41,9 +31,6 @@ __all__ = [
     "JobDeleted",
     "Mp3Converted",
     "NotificationSent",
-    "Queues",
     "RoutingKey",
     "VideoUploaded",
-    "dead_letter_queue",
-    "retry_queue",
 ]

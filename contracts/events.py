@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
 
 from contracts.options import ConversionOptions
-from contracts.topology import RoutingKey
+from contracts.routing import RoutingKey
 
 __all__ = [
     "ConversionFailed",

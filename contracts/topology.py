@@ -1,10 +1,10 @@
 """The broker topology, declared once: one topic exchange, a routing key per event type,
 a durable quorum queue per consumer and a dead-letter queue behind each."""
 
-from enum import StrEnum
-
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
+
+from contracts.routing import RoutingKey
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
@@ -17,19 +17,6 @@ __all__ = [
     "dead_letter_queue",
     "retry_queue",
 ]
-
-
-class RoutingKey(StrEnum):
-    """Routing key of each event type; also the event's ``type`` discriminator."""
-
-    VIDEO_UPLOADED = "video.uploaded"
-    CONVERSION_STARTED = "conversion.started"
-    MP3_CONVERTED = "mp3.converted"
-    CONVERSION_FAILED = "conversion.failed"
-    NOTIFICATION_SENT = "notification.sent"
-    CONVERSION_PROGRESS = "conversion.progress"
-    JOB_CANCELLED = "job.cancelled"
-    JOB_DELETED = "job.deleted"
 
 
 EXCHANGE = RabbitExchange("vidmp3.events", type=ExchangeType.TOPIC, durable=True)

@@ -9,7 +9,8 @@ from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
 from common.mongo import create_client
 from common.service import create_worker_app
-from contracts import ConversionFailed, ConversionStarted, FailureReason, Mp3Converted, Queues, VideoUploaded
+from contracts import ConversionFailed, ConversionStarted, FailureReason, Mp3Converted, VideoUploaded
+from contracts.topology import Queues
 from converter.claims import ConversionClaims
 from converter.encoders import EngineChoice
 from converter.settings import ConverterSettings

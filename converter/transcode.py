@@ -13,7 +13,7 @@ can be an MP4 whose index is at the end.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -26,7 +26,12 @@ from contracts import ConversionOptions, FailureReason
 from converter.encoders import EngineChoice, choose_engine, installed_engines, open_encoder
 from converter.mp3 import copies_as_is
 
-__all__ = ["ConversionError", "Sink", "Source", "Transcoded", "transcode"]
+__all__ = ["ConversionError", "Progress", "Sink", "Source", "Transcoded", "transcode"]
+
+Progress = Callable[[float, float | None], None]
+"""Told the seconds of audio written so far and the source's stated audio duration (``None``
+when it states none), after every block (about a second of audio): throttle before publishing.
+It may raise to stop the conversion (a cancelled job); the exception propagates."""
 
 # libmp3lame encodes MPEG-1/2/2.5 layer III, at these rates only
 _MP3_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
@@ -78,6 +83,7 @@ def transcode(
     *,
     engine: EngineChoice = "auto",
     stream_copy: bool = True,
+    progress: Progress | None = None,
 ) -> Transcoded:
     """Write the audio of ``source`` to ``sink`` as MP3; raise ``ConversionError`` on bad input.
 
@@ -95,12 +101,30 @@ def transcode(
             if first is None:
                 raise ConversionError(FailureReason.UNDECODABLE_INPUT, "the audio stream holds no packets")
             packets = chain([first], packets)
+            report = _reporter(progress, _stated_duration(container, audio))
             if stream_copy and _copyable(audio, bytes(first), options):
-                return Transcoded(_copy(packets, audio, sink), "copy")
+                return Transcoded(_copy(packets, audio, sink, report), "copy")
             chosen = choose_engine(engine, installed_engines())
-            return Transcoded(_encode(packets, audio, sink, options, chosen), chosen)
+            return Transcoded(_encode(packets, audio, sink, options, chosen, report=report), chosen)
         except av.FFmpegError as error:
             raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"the audio cannot be decoded: {error}") from error
+
+
+def _stated_duration(container: av.container.InputContainer, audio: av.AudioStream) -> float | None:
+    """The audio's duration as the file states it (stream first, then container), if it does."""
+    if audio.duration is not None and audio.time_base is not None:
+        return float(audio.duration * audio.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _reporter(progress: Progress | None, total: float | None) -> Callable[[float], None]:
+    def report(done: float) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    return report
 
 
 def _audio_stream(container: av.container.InputContainer) -> av.AudioStream:
@@ -120,7 +144,9 @@ def _copyable(audio: av.AudioStream, first_frame: bytes, options: ConversionOpti
     return codec.canonical_name == "mp3" and copies_as_is(first_frame, audio.bit_rate, options.bitrate_kbps)
 
 
-def _copy(packets: Iterator[av.Packet[av.AudioStream]], audio: av.AudioStream, sink: Sink) -> float:
+def _copy(
+    packets: Iterator[av.Packet[av.AudioStream]], audio: av.AudioStream, sink: Sink, report: Callable[[float], None]
+) -> float:
     """Write the MP3 frames as they are; returns their duration in seconds."""
     pending = bytearray()
     ticks = 0
@@ -130,6 +156,8 @@ def _copy(packets: Iterator[av.Packet[av.AudioStream]], audio: av.AudioStream, s
         if len(pending) >= _WRITE_SIZE:
             sink.write(bytes(pending))
             pending.clear()
+            if audio.time_base is not None:
+                report(float(ticks * audio.time_base))
     if pending:
         sink.write(bytes(pending))
     if ticks == 0 or audio.time_base is None:
@@ -143,6 +171,8 @@ def _encode(
     sink: Sink,
     options: ConversionOptions,
     engine: Literal["lameenc", "pyav"],
+    *,
+    report: Callable[[float], None],
 ) -> float:
     """Decode, resample into the encoder's blocks and encode; returns the seconds of audio encoded.
 
@@ -170,6 +200,7 @@ def _encode(
                 encoded.append(encoding.submit(encoder.encode, block))
                 while len(encoded) > _BLOCKS_IN_FLIGHT:
                     sink.write(encoded.popleft().result())
+                report(samples / rate)
 
         # demux ends with an empty packet per stream, which flushes the decoder
         for packet in packets:

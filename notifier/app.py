@@ -11,7 +11,8 @@ from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
 from common.mongo import create_async_client
 from common.service import create_worker_app
-from contracts import Mp3Converted, NotificationSent, Queues
+from contracts import Mp3Converted, NotificationSent
+from contracts.topology import Queues
 from notifier.ledger import NotificationLedger
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings

@@ -14,7 +14,8 @@ from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
 from common.mongo import create_async_client
 from common.service import create_worker_app
-from contracts import ConversionFailed, Event, Queues
+from contracts import ConversionFailed, Event
+from contracts.topology import Queues
 from projections.settings import ProjectionSettings
 from projections.store import EventStore, JobStatusView
 from projections.watchdog import Watchdog

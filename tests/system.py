@@ -25,7 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from pymongo import MongoClient
 
 from common.stack import SERVICES, Stack, StackConfig
-from contracts import Queues, dead_letter_queue
+from contracts.topology import Queues, dead_letter_queue
 from tests.services import Endpoints
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import aio_pika
 import pytest
 
-from contracts import EXCHANGE
+from contracts.topology import EXCHANGE
 from tests.services import Endpoints
 from tests.system import System, print_log_tails, running_system
 

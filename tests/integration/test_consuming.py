@@ -14,8 +14,8 @@ from faststream.rabbit import RabbitBroker
 from common.broker import create_broker
 from common.consuming import ATTEMPT_HEADER, RetryPolicy, subscribe
 from common.settings import BrokerSettings
-from contracts import DEAD_LETTER_EXCHANGE, EXCHANGE, NotificationSent, dead_letter_queue
-from contracts.topology import consumer_queue
+from contracts import NotificationSent
+from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, consumer_queue, dead_letter_queue
 from tests.services import Endpoints
 
 DELAYS = (0.3, 0.6)

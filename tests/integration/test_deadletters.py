@@ -13,7 +13,8 @@ from common.broker import create_broker, declare_topology
 from common.consuming import ATTEMPT_HEADER
 from common.deadletters import counts, replay, show
 from common.settings import BrokerSettings
-from contracts import Mp3Converted, Queues, dead_letter_queue
+from contracts import Mp3Converted
+from contracts.topology import Queues, dead_letter_queue
 from tests.services import Endpoints
 
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from contracts import ConversionOptions, EventAdapter, Mp3Converted, Queues, RoutingKey, VideoUploaded
+from contracts import ConversionOptions, EventAdapter, Mp3Converted, RoutingKey, VideoUploaded
 from contracts.events import (
     ConversionFailed,
     ConversionProgress,
@@ -17,6 +17,7 @@ from contracts.events import (
     JobDeleted,
     NotificationSent,
 )
+from contracts.topology import Queues
 
 ALL_EVENTS = (
     VideoUploaded,

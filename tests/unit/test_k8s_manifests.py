@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from common.settings import Environment, ServiceSettings
-from contracts import Queues
+from contracts.topology import Queues
 from tests.unit.test_deployment_files import NON_FIELD_SETTINGS, PREFIX, ROOT, SETTINGS, served_paths
 
 K8S = ROOT / "deploy" / "k8s"
