@@ -39,8 +39,9 @@ class ChunkWriter:
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         batch: int = 4,
+        file_id: ObjectId | None = None,
     ) -> None:
-        self.file_id = ObjectId()
+        self.file_id = file_id or ObjectId()
         self.filename = filename
         self.length = 0
         self._files = files

@@ -65,15 +65,23 @@ class MediaStore:
             duration_seconds=document["metadata"]["duration_seconds"],
         )
 
-    def store_mp3(self, job_id: UUID, owner_id: str, filename: str, write: Callable[[Sink], float]) -> StoredMp3:
-        """Store what ``write`` produces as the job's MP3; ``write`` returns its duration.
+    def store_mp3(
+        self,
+        job_id: UUID,
+        owner_id: str,
+        filename: str,
+        write: Callable[[Sink], float],
+        file_id: ObjectId | None = None,
+    ) -> StoredMp3:
+        """Store what ``write`` produces as the job's MP3 ``file_id`` (a new id if not given);
+        ``write`` returns its duration.
 
         If ``write`` fails, the chunks written so far are removed again.
         """
         if not self._mp3_indexed:
             ensure_indexes(self._mp3_files, self._mp3_chunks)
             self._mp3_indexed = True
-        writer = ChunkWriter(self._mp3_files, self._mp3_chunks, filename)
+        writer = ChunkWriter(self._mp3_files, self._mp3_chunks, filename, file_id=file_id)
         try:
             duration = write(writer)
             writer.close(

@@ -7,15 +7,15 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from pathlib import PurePath
 
-from gridfs.errors import CorruptGridFile
+from bson import ObjectId
 
-from contracts import ConversionFailed, ConversionStarted, Event, FailureReason, Mp3Converted, VideoUploaded
+from contracts import ConversionFailed, ConversionStarted, Event, Mp3Converted, VideoUploaded
 from converter.claims import ClaimOutcome, ConversionClaims
+from converter.conversion import convert_stored
 from converter.encoders import EngineChoice
 from converter.storage import MediaStore, StoredMp3
-from converter.transcode import ConversionError, Sink, transcode
+from converter.transcode import ConversionError
 
 __all__ = ["ConversionInProgress", "Converter", "worker_name"]
 
@@ -106,28 +106,4 @@ class Converter:
             renewing.cancel()
 
     def _convert(self, uploaded: VideoUploaded) -> StoredMp3:
-        with self._store.open_video(uploaded.video_file_id) as source:
-
-            def write(sink: Sink) -> float:
-                result = transcode(source, sink, uploaded.options, engine=self._engine)
-                log.info(
-                    "job %s: %.1f s of audio by %s, %d of %d stored bytes fetched",
-                    uploaded.job_id,
-                    result.duration_seconds,
-                    result.method,
-                    source.bytes_fetched,
-                    source.length,
-                    extra={"job_id": str(uploaded.job_id)},
-                )
-                return result.duration_seconds
-
-            try:
-                return self._store.store_mp3(uploaded.job_id, uploaded.owner_id, mp3_name(uploaded.filename), write)
-            except CorruptGridFile as error:
-                incomplete = f"the stored video is incomplete: {error}"
-                raise ConversionError(FailureReason.SOURCE_MISSING, incomplete) from error
-
-
-def mp3_name(filename: str) -> str:
-    """``holiday.mp4`` becomes ``holiday.mp3``."""
-    return f"{PurePath(filename).stem or 'audio'}.mp3"
+        return convert_stored(self._store, uploaded, ObjectId(), engine=self._engine).mp3
