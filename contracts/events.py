@@ -59,6 +59,12 @@ class VideoUploaded(_Event):
     filename: str = Field(description="Sanitized original file name.", examples=["holiday.mp4"])
     size_bytes: int = Field(ge=0, description="Size of the stored video.")
     options: ConversionOptions = Field(default_factory=ConversionOptions, description="How to encode the MP3.")
+    # v2 added options (VBR, sample rate, channels, trim, loudness) and lets the bitrate be null
+    # when VBR is asked: a v1 reader cannot honour them, so it must refuse v2, not mis-encode.
+    # v1 events (stored, or in flight while services move) read as v2 with default options.
+    schema_version: Literal[1, 2] = Field(  # type: ignore[assignment]  # widens the base's Literal[1] on purpose
+        default=2, description="Version of this event type's schema."
+    )
 
 
 class ConversionProgress(_Event):

@@ -1,12 +1,27 @@
-"""Per-job conversion options, validated where the job is created."""
+"""Per-job conversion options, validated where the job is created.
 
-from typing import Literal
+Every field is optional with a default that keeps the source as it is (bar the bitrate), so
+an upload with no options gets a 192 kbit/s CBR MP3 of the whole audio. Form fields and tus
+metadata arrive as text; the validators below read numbers and choices from text.
+"""
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from __future__ import annotations
 
-__all__ = ["Bitrate", "ConversionOptions"]
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["MP3_SAMPLE_RATES", "Bitrate", "Channels", "ConversionOptions", "SampleRate"]
 
 Bitrate = Literal[32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320]
+SampleRate = Literal[8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000]
+Channels = Literal["mono", "stereo"]
+
+MP3_SAMPLE_RATES: tuple[int, ...] = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+"""The rates MPEG-1, 2 and 2.5 layer III can carry."""
+
+_DEFAULT_BITRATE: Bitrate = 192
+_LOW_RATES_MAX_KBPS = 160  # MPEG-2 and 2.5 layer III (rates below 32 kHz) stop at 160 kbit/s
 
 
 class ConversionOptions(BaseModel):
@@ -14,12 +29,81 @@ class ConversionOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    bitrate_kbps: Bitrate = Field(default=192, description="Constant bitrate of the MP3 in kbit/s.")
+    bitrate_kbps: Bitrate | None = Field(
+        default=_DEFAULT_BITRATE,
+        description="Constant bitrate of the MP3 in kbit/s (CBR). Not together with `vbr_quality`; "
+        "null when `vbr_quality` is given.",
+    )
+    vbr_quality: int | None = Field(
+        default=None,
+        ge=0,
+        le=9,
+        description="Variable bitrate instead of a constant one: LAME quality V0 (best, about 245 kbit/s) "
+        "to V9 (smallest, about 65 kbit/s). Not together with `bitrate_kbps`.",
+    )
+    sample_rate_hz: SampleRate | None = Field(
+        default=None,
+        description="Sample rate of the MP3; by default the source's (the nearest rate MP3 can carry).",
+    )
+    channels: Channels | None = Field(
+        default=None,
+        description="`mono` or `stereo`; by default as the source (mono stays mono, more channels become stereo).",
+    )
+    start_seconds: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="Where the MP3 starts in the source's audio, in seconds."
+    )
+    end_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Where the MP3 ends in the source's audio, in seconds (after `start_seconds`); "
+        "by default the end of the audio.",
+    )
+    normalize: bool = Field(
+        default=False,
+        description="Normalize loudness to -16 LUFS (EBU R128, integrated; true peak at most -1.5 dBTP).",
+    )
 
-    @field_validator("bitrate_kbps", mode="before")
+    @field_validator("bitrate_kbps", "sample_rate_hz", mode="before")
     @classmethod
     def _number_from_text(cls, value: object) -> object:
         # form fields arrive as text, and a Literal of numbers accepts numbers only
         if isinstance(value, str) and value.strip().isdecimal():
             return int(value)
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_rate_control(cls, data: Any) -> Any:
+        """CBR or VBR: a bitrate given next to a VBR quality is refused, not silently dropped."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("vbr_quality") is None:
+            # no VBR and an explicit null bitrate: the default bitrate, as if neither was given
+            data = {k: v for k, v in data.items() if not (k == "bitrate_kbps" and v is None)}
+            if "bitrate_kbps" not in data and _low_rate(data.get("sample_rate_hz")):
+                data["bitrate_kbps"] = _LOW_RATES_MAX_KBPS  # the default bitrate, as close as that rate allows
+            return data
+        if data.get("bitrate_kbps") is not None:
+            raise ValueError("give either bitrate_kbps (constant bitrate) or vbr_quality (variable bitrate), not both")
+        return {**data, "bitrate_kbps": None}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if _low_rate(self.sample_rate_hz) and (self.bitrate_kbps or 0) > _LOW_RATES_MAX_KBPS:
+            raise ValueError(f"below 32000 Hz an MP3 carries at most {_LOW_RATES_MAX_KBPS} kbit/s")
+        if self.end_seconds is not None and self.end_seconds <= self.start_seconds:
+            raise ValueError("end_seconds must be after start_seconds")
+        return self
+
+    @property
+    def trims(self) -> bool:
+        """Whether only a part of the audio is asked for."""
+        return self.start_seconds > 0 or self.end_seconds is not None
+
+
+def _low_rate(value: object) -> bool:
+    try:
+        return value is not None and int(str(value)) < 32_000  # MPEG-1's lowest rate
+    except ValueError:
+        return False  # not a number: the field's own validation says so

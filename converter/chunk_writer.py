@@ -4,6 +4,9 @@ pymongo's ``GridIn`` holds up to 48 MB of chunks in memory before its first inse
 encodes them into one more message of that size), so the converter's memory would grow with
 the MP3 it writes. This writer inserts every ``batch`` chunks and writes the files document
 last, as the GridFS spec asks: a reader finds the file only once it is complete.
+
+The first chunk is held back until ``close``: the MP3's head (its Xing frame) is only known at
+the end, and ``rewrite`` changes it in memory instead of replacing a stored chunk.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class ChunkWriter:
         self._pending = bytearray()
         self._documents: list[Document] = []
         self._next = 0
+        self._first: bytearray | None = None  # chunk 0, once complete; stored on close
 
     def write(self, data: bytes, /) -> None:
         self._pending += data
@@ -58,11 +62,20 @@ class ChunkWriter:
             self._add(bytes(self._pending[: self._chunk_size]))
             del self._pending[: self._chunk_size]
 
+    def rewrite(self, offset: int, data: bytes, /) -> None:
+        """Replace ``data``'s length of bytes written before, at ``offset``: within the first chunk."""
+        head = self._pending if self._first is None else self._first
+        if offset < 0 or offset + len(data) > min(len(head), self._chunk_size):
+            raise ValueError(f"only the first chunk's {len(head)} written bytes can be rewritten")
+        head[offset : offset + len(data)] = data
+
     def close(self, metadata: dict[str, Any]) -> None:
         """Store what is left and the files document: the file is complete."""
         if self._pending:
             self._add(bytes(self._pending))
             self._pending.clear()
+        if self._first is not None:
+            self._documents.append({"files_id": self.file_id, "n": 0, "data": bytes(self._first)})
         self._insert()
         self._files.insert_one(
             {
@@ -81,9 +94,13 @@ class ChunkWriter:
         self._chunks.delete_many({"files_id": self.file_id})
 
     def _add(self, data: bytes) -> None:
+        self.length += len(data)
+        if self._next == 0:
+            self._first = bytearray(data)
+            self._next = 1
+            return
         self._documents.append({"files_id": self.file_id, "n": self._next, "data": data})
         self._next += 1
-        self.length += len(data)
         if len(self._documents) >= self._batch:
             self._insert()
 

@@ -35,30 +35,73 @@ def serve() -> None:
     serve_app(create_app(settings), settings, "converter")
 
 
+_FLAGS = {
+    "bitrate_kbps": "--bitrate",
+    "vbr_quality": "--vbr",
+    "sample_rate_hz": "--rate",
+    "channels": "--mono/--stereo",
+    "start_seconds": "--start",
+    "end_seconds": "--end",
+    "normalize": "--normalize",
+}
+
+
 @cli.command()
-def convert(
+def convert(  # noqa: PLR0917  # one parameter per option, as typer wants them
     source: Annotated[str, typer.Argument(metavar="INPUT|-", help="A video or audio file; - reads standard input.")],
     target: Annotated[Path, typer.Argument(metavar="OUTPUT", help="Where the MP3 goes; - writes standard output.")],
-    bitrate: Annotated[int, typer.Option(help="Constant bitrate of the MP3 in kbit/s.")] = 192,
+    bitrate: Annotated[
+        int | None, typer.Option(help="Constant bitrate in kbit/s (CBR); 192 unless --vbr is given.")
+    ] = None,
+    vbr: Annotated[
+        int | None, typer.Option(help="Variable bitrate at LAME quality 0 (best) to 9 (smallest) instead.")
+    ] = None,
+    rate: Annotated[int | None, typer.Option(help="Sample rate in Hz (an MP3 rate); default: the source's.")] = None,
+    mono: Annotated[
+        bool | None, typer.Option("--mono/--stereo", help="Mono or stereo; default: as the source.")
+    ] = None,
+    start: Annotated[float, typer.Option(help="Start at this second of the audio.")] = 0.0,
+    end: Annotated[float | None, typer.Option(help="End at this second of the audio.")] = None,
+    normalize: Annotated[bool, typer.Option(help="Normalize loudness to -16 LUFS (EBU R128).")] = False,
     encoder: Annotated[EngineChoice, typer.Option(help="MP3 encoder; auto is lameenc if installed.")] = "auto",
-    stream_copy: Annotated[bool, typer.Option(help="Copy MP3 audio at the requested bitrate as it is.")] = True,
+    stream_copy: Annotated[bool, typer.Option(help="Copy MP3 audio that already is what is asked as it is.")] = True,
 ) -> None:
     """Convert INPUT's audio to an MP3 at OUTPUT, as the worker does.
 
     A pipe works for streamable input (MP4 with +faststart, MKV, WebM, MP3), not an MP4 with its index at the end.
+    An MP3 written to a pipe has no Xing/Info frame (it is written last, at the start of the file).
     """
     from pydantic import ValidationError
 
     from contracts import ConversionOptions
+    from converter.tags import title_from_filename
     from converter.transcode import ConversionError, transcode
 
+    given = {
+        "bitrate_kbps": bitrate,
+        "vbr_quality": vbr,
+        "sample_rate_hz": rate,
+        "channels": None if mono is None else "mono" if mono else "stereo",
+        "start_seconds": start,
+        "end_seconds": end,
+        "normalize": normalize,
+    }
     try:
-        options = ConversionOptions(bitrate_kbps=bitrate)  # type: ignore[arg-type]  # validated here
+        options = ConversionOptions.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as error:
-        raise typer.BadParameter(error.errors()[0]["msg"], param_hint="--bitrate") from None
+        first = error.errors()[0]
+        hint = _FLAGS.get(str(first["loc"][0])) if first["loc"] else None
+        raise typer.BadParameter(first["msg"], param_hint=hint) from None
     try:
         with _input(source) as reader, _Output(target) as writer:
-            result = transcode(reader, writer.file, options, engine=encoder, stream_copy=stream_copy)
+            result = transcode(
+                reader,
+                writer.file,
+                options,
+                engine=encoder,
+                stream_copy=stream_copy,
+                title=title_from_filename(None if source == "-" else Path(source).name),
+            )
             writer.commit()
     except ConversionError as error:
         typer.echo(f"cannot convert {source}: {error.message} ({error.reason})", err=True)

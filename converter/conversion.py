@@ -1,7 +1,8 @@
 """One stored video to one stored MP3: the blocking part of a job, run in a worker thread.
 
 The worker decides *whether* and *when* a job converts (claims, cancellation, events); this
-module only does it: open the video's chunks, transcode, write the MP3's chunks. The MP3's
+module only does it: open the video's chunks, transcode, write the MP3's chunks (its head,
+ID3 tag and Xing frame, is completed in the first chunk before that is stored). The MP3's
 file id is chosen by the caller, so it can be recorded before the first chunk is written and
 the chunks of an attempt that died can be found and removed.
 """
@@ -18,6 +19,7 @@ from gridfs.errors import CorruptGridFile
 from contracts import FailureReason, VideoUploaded
 from converter.encoders import EngineChoice
 from converter.storage import MediaStore, StoredMp3
+from converter.tags import title_from_filename
 from converter.transcode import ConversionError, Progress, Sink, transcode
 
 __all__ = ["Converted", "convert_stored", "mp3_name"]
@@ -52,7 +54,14 @@ def convert_stored(
 
         def write(sink: Sink) -> float:
             nonlocal method
-            result = transcode(source, sink, uploaded.options, engine=engine, progress=progress)
+            result = transcode(
+                source,
+                sink,
+                uploaded.options,
+                engine=engine,
+                progress=progress,
+                title=title_from_filename(uploaded.filename),
+            )
             method = result.method
             return result.duration_seconds
 

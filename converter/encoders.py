@@ -5,7 +5,9 @@ than the libmp3lame bundled in the ``av`` wheel, which stays as the fallback whe
 installed. Both take PCM in large blocks (lameenc) or codec frames (PyAV) and return raw MP3
 frames: a CBR MP3 file is nothing more than those frames one after another.
 
-Both run LAME at its default quality (``-q 3``), as ``ffmpeg -c:a libmp3lame`` does.
+Both run LAME at its default quality (``-q 3``), as ``ffmpeg -c:a libmp3lame`` does, in CBR at
+a bitrate or in VBR (LAME's default "new" VBR) at a quality V0-V9. Neither writes a Xing frame:
+``converter.xing`` does, for both.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ ENGINES: tuple[EngineName, ...] = ("lameenc", "pyav")
 """Every engine, the preferred first."""
 
 _LAME_QUALITY = 3
+_LAME_VBR_MTRH = 4  # lame.h's vbr_mtrh, which is vbr_default: what `lame -V` uses
+_FF_QP2LAMBDA = 118  # FFmpeg's scale of global_quality: libmp3lame takes V as global_quality / 118
 # samples per lameenc call: ~0.8 s at 44.1 kHz, so the per-call Python cost is negligible
 _LAME_BLOCK = 1152 * 32
 
@@ -77,17 +81,22 @@ def choose_engine(choice: EngineChoice, installed: Collection[EngineName]) -> En
     raise EngineUnavailable("no MP3 encoder is installed: install lameenc, or an av wheel built with libmp3lame")
 
 
-def open_encoder(engine: EngineName, rate: int, channels: int, bitrate_kbps: int) -> Mp3Encoder:
+def open_encoder(
+    engine: EngineName, rate: int, channels: int, *, bitrate_kbps: int | None, vbr_quality: int | None = None
+) -> Mp3Encoder:
+    """An encoder at ``bitrate_kbps`` (CBR), or at ``vbr_quality`` (VBR) when that is given."""
+    if vbr_quality is None and bitrate_kbps is None:
+        raise ValueError("an MP3 encoder needs a bitrate or a VBR quality")
     if engine == "lameenc":
-        return _Lame(rate, channels, bitrate_kbps)
-    return _PyAVLame(rate, channels, bitrate_kbps)
+        return _Lame(rate, channels, bitrate_kbps, vbr_quality)
+    return _PyAVLame(rate, channels, bitrate_kbps, vbr_quality)
 
 
 class _Lame:
     sample_format = "s16"
     block_samples = _LAME_BLOCK
 
-    def __init__(self, rate: int, channels: int, bitrate_kbps: int) -> None:
+    def __init__(self, rate: int, channels: int, bitrate_kbps: int | None, vbr_quality: int | None) -> None:
         import lameenc
 
         self._frame_bytes = 2 * channels
@@ -95,7 +104,11 @@ class _Lame:
         self._lame.set_in_sample_rate(rate)
         self._lame.set_out_sample_rate(rate)
         self._lame.set_channels(channels)
-        self._lame.set_bit_rate(bitrate_kbps)
+        if vbr_quality is not None:
+            self._lame.set_vbr(_LAME_VBR_MTRH)
+            self._lame.set_vbr_quality(vbr_quality)
+        elif bitrate_kbps is not None:
+            self._lame.set_bit_rate(bitrate_kbps)
         self._lame.set_quality(_LAME_QUALITY)
         self._lame.silence()
 
@@ -111,13 +124,17 @@ class _Lame:
 class _PyAVLame:
     sample_format = "fltp"
 
-    def __init__(self, rate: int, channels: int, bitrate_kbps: int) -> None:
+    def __init__(self, rate: int, channels: int, bitrate_kbps: int | None, vbr_quality: int | None) -> None:
         context = av.CodecContext.create("libmp3lame", "w")
         assert isinstance(context, av.AudioCodecContext)
         context.sample_rate = rate
         context.layout = "mono" if channels == 1 else "stereo"
         context.format = self.sample_format
-        context.bit_rate = bitrate_kbps * 1000
+        if vbr_quality is not None:
+            context.qscale = True
+            context.global_quality = vbr_quality * _FF_QP2LAMBDA
+        elif bitrate_kbps is not None:
+            context.bit_rate = bitrate_kbps * 1000
         context.open()
         self._context = context
         self.block_samples: int = context.frame_size

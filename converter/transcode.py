@@ -1,17 +1,25 @@
 """Extract a video's audio as MP3: file-like in, file-like out.
 
 Only the audio stream is demuxed (the demuxer discards every other stream's packets) and only
-it is decoded. MP3 audio at the requested bitrate is copied packet by packet (the rule is in
-``converter.mp3``); other audio is decoded with PyAV, resampled to an MP3 sample rate in large
-blocks and handed to the encoder ``converter.encoders`` picks. The output is a raw CBR MP3
-(frames back to back, no tags), written in pieces to a sink that only needs ``write``.
+it is decoded. MP3 audio that already is what the job asks for is copied packet by packet (the
+rule is in ``converter.mp3``); other audio is decoded with PyAV, taken through
+``converter.filters`` (resample into large blocks; trim and loudness when asked) and handed to
+the encoder ``converter.encoders`` picks. The output (``converter.output``) starts with an
+ID3v2.3 tag from the source's metadata and a Xing/Info frame, written in pieces to a sink that
+only needs ``write`` (the Xing frame also needs the sink to go back: see ``converter.output``).
 
 The source needs ``read``; with ``seek`` and ``tell`` too (a local file, a GridFS reader) it
-can be an MP4 whose index is at the end.
+can be an MP4 whose index is at the end, and a trim seeks close to its start.
+
+Bad input ends in ``ConversionError`` with a reason: not media (undecodable), no audio stream,
+an audio codec FFmpeg has no decoder for (unsupported), audio that stops well before the
+duration the file states (truncated). Anything else (storage, a cancelling ``progress``)
+propagates as it is, for the caller to retry or stop.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,21 +31,34 @@ import av
 from av.stream import Discard
 
 from contracts import ConversionOptions, FailureReason
+from contracts.options import MP3_SAMPLE_RATES
 from converter.encoders import EngineChoice, choose_engine, installed_engines, open_encoder
-from converter.mp3 import copies_as_is
+from converter.filters import AudioPipeline, Trim
+from converter.mp3 import copies_as_is, frame_info, usable_bitrate
+from converter.output import Mp3Writer, Sink
+from converter.tags import id3_tag
+from converter.xing import Lame, reserve
 
 __all__ = ["ConversionError", "Progress", "Sink", "Source", "Transcoded", "transcode"]
 
-Progress = Callable[[float, float | None], None]
-"""Told the seconds of audio written so far and the source's stated audio duration (``None``
-when it states none), after every block (about a second of audio): throttle before publishing.
-It may raise to stop the conversion (a cancelled job); the exception propagates."""
+log = logging.getLogger(__name__)
 
-# libmp3lame encodes MPEG-1/2/2.5 layer III, at these rates only
-_MP3_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+Progress = Callable[[float, float | None], None]
+"""Told the seconds of audio written so far and the seconds the output should have (the
+source's stated audio duration, trimmed as asked; ``None`` when the source states none), after
+every block (about a second of audio): throttle before publishing. It may raise to stop the
+conversion (a cancelled job); the exception propagates."""
 
 # FFmpeg reads any text as ANSI art ("tty"); that is never an upload worth converting
 _TEXT_DEMUXERS = frozenset({"tty"})
+# containers whose duration comes from an index written with the file, not estimated from a
+# bitrate: only their stated duration is trusted to call shorter audio truncated
+_INDEXED_CONTAINERS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "flv", "asf"})
+# truncated: the audio is shorter than the stated duration by more than both of these
+_TRUNCATED_SHARE = 0.9
+_TRUNCATED_SECONDS = 2.0
+# a trim seeks this far before its start (audio decoders need a little run-in)
+_SEEK_MARGIN_SECONDS = 1.0
 
 # bytes per read() PyAV asks of the source: one GridFS chunk, give or take
 _READ_SIZE = 256 * 1024
@@ -49,10 +70,6 @@ _BLOCKS_IN_FLIGHT = 2
 
 class Source(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-class Sink(Protocol):
-    def write(self, data: bytes, /) -> object: ...
 
 
 class ConversionError(Exception):
@@ -69,11 +86,13 @@ class Transcoded:
     duration_seconds: float
     method: Literal["copy", "lameenc", "pyav"]
     """``copy`` when the MP3 audio was copied as is, else the encoder that made it."""
+    xing: bool = False
+    """Whether the MP3 got its Xing/Info frame (not on a sink that cannot go back)."""
 
 
 def _mp3_rate(rate: int) -> int:
     """The supported MP3 sample rate closest to ``rate`` (ties go to the higher one)."""
-    return min(_MP3_RATES, key=lambda supported: (abs(supported - rate), -supported))
+    return min(MP3_SAMPLE_RATES, key=lambda supported: (abs(supported - rate), -supported))
 
 
 def transcode(
@@ -84,9 +103,11 @@ def transcode(
     engine: EngineChoice = "auto",
     stream_copy: bool = True,
     progress: Progress | None = None,
+    title: str | None = None,
 ) -> Transcoded:
     """Write the audio of ``source`` to ``sink`` as MP3; raise ``ConversionError`` on bad input.
 
+    ``title`` is the MP3's title when the source has none (the upload's name, say).
     ``stream_copy=False`` re-encodes even MP3 audio that could be copied.
     """
     try:
@@ -95,19 +116,77 @@ def transcode(
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"not a readable media file: {error}") from error
     with container:
         audio = _audio_stream(container)
+        tag = id3_tag(_metadata(container, audio), title)
+        expected = _expected_duration(container, audio, options)
+        report = _reporter(progress, expected.seconds)
+        if options.start_seconds > 0:
+            _seek(container, audio, _origin(audio) + options.start_seconds - _SEEK_MARGIN_SECONDS)
+        packets = _Packets(container, audio)
         try:
-            packets = container.demux(audio)
             first = next((packet for packet in packets if packet.size), None)
             if first is None:
                 raise ConversionError(FailureReason.UNDECODABLE_INPUT, "the audio stream holds no packets")
-            packets = chain([first], packets)
-            report = _reporter(progress, _stated_duration(container, audio))
+            everything = chain([first], packets)
             if stream_copy and _copyable(audio, bytes(first), options):
-                return Transcoded(_copy(packets, audio, sink, report), "copy")
-            chosen = choose_engine(engine, installed_engines())
-            return Transcoded(_encode(packets, audio, sink, options, chosen, report=report), chosen)
+                seconds, xing = _copy(everything, audio, first_frame=bytes(first), sink=sink, tag=tag, report=report)
+                result = Transcoded(seconds, "copy", xing)
+            else:
+                chosen = choose_engine(engine, installed_engines())
+                seconds, xing = _encode(
+                    everything, audio, sink=sink, tag=tag, options=options, engine=chosen, report=report
+                )
+                result = Transcoded(seconds, chosen, xing)
         except av.FFmpegError as error:
             raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"the audio cannot be decoded: {error}") from error
+        _check_complete(result.duration_seconds, expected, packets.error)
+        return result
+
+
+class _Packets:
+    """The audio stream's packets; a read error after the first packet ends them (a file cut
+    short reads like that), remembered in ``error`` for the completeness check."""
+
+    def __init__(self, container: av.container.InputContainer, audio: av.AudioStream) -> None:
+        self._packets = container.demux(audio)
+        self._started = False
+        self.error: str | None = None
+
+    def __iter__(self) -> Iterator[av.Packet[av.AudioStream]]:
+        return self
+
+    def __next__(self) -> av.Packet[av.AudioStream]:
+        try:
+            packet = next(self._packets)
+        except av.FFmpegError as error:
+            if not self._started:
+                raise
+            self.error = str(error)
+            raise StopIteration from error
+        self._started = True
+        return packet
+
+
+def _metadata(container: av.container.InputContainer, audio: av.AudioStream) -> dict[str, str]:
+    """The container's metadata, then the audio stream's (first spelling wins in ``id3_tag``)."""
+    return {**dict(audio.metadata), **dict(container.metadata)}
+
+
+def _origin(audio: av.AudioStream) -> float:
+    """Where the stream's timestamps start: "second 0" of the audio, for trims."""
+    if audio.start_time is None or audio.time_base is None:
+        return 0.0
+    return float(audio.start_time * audio.time_base)
+
+
+def _seek(container: av.container.InputContainer, audio: av.AudioStream, seconds: float) -> None:
+    """Jump near ``seconds`` if the source allows it (a pipe does not: then decoding from the
+    start and dropping what comes before the trim is as exact, only slower)."""
+    if seconds <= 0 or audio.time_base is None:
+        return
+    try:
+        container.seek(int(seconds / audio.time_base), stream=audio, backward=True)
+    except av.FFmpegError as error:
+        log.info("cannot seek to %.1f s (%s): decoding from the start", seconds, error)
 
 
 def _stated_duration(container: av.container.InputContainer, audio: av.AudioStream) -> float | None:
@@ -117,6 +196,45 @@ def _stated_duration(container: av.container.InputContainer, audio: av.AudioStre
     if container.duration is not None:
         return container.duration / av.time_base
     return None
+
+
+@dataclass(frozen=True)
+class _Expected:
+    seconds: float | None
+    """How long the output should be: the stated duration, trimmed (``None``: not stated)."""
+    trusted: bool
+    """Whether the container states it from an index (then shorter audio is truncated input)."""
+
+
+def _expected_duration(
+    container: av.container.InputContainer, audio: av.AudioStream, options: ConversionOptions
+) -> _Expected:
+    stated = _stated_duration(container, audio)
+    if stated is None:
+        return _Expected(None, trusted=False)
+    end = stated if options.end_seconds is None else min(stated, options.end_seconds)
+    if end <= options.start_seconds:
+        raise ConversionError(
+            FailureReason.UNDECODABLE_INPUT,
+            f"nothing to convert: the audio is {stated:.1f} s long and the job starts at {options.start_seconds:g} s",
+        )
+    # a duration estimated from a bitrate (raw MP3, MPEG-TS) is good for progress, not for judging truncation
+    trusted = bool(_INDEXED_CONTAINERS.intersection(container.format.name.split(",")))
+    return _Expected(end - options.start_seconds, trusted)
+
+
+def _check_complete(seconds: float, expected: _Expected, error: str | None) -> None:
+    """A file cut short (an upload that stopped, a copy that failed) states more audio than it holds."""
+    if expected.seconds is None or not expected.trusted:
+        return
+    missing = expected.seconds - seconds
+    if seconds < expected.seconds * _TRUNCATED_SHARE and missing > _TRUNCATED_SECONDS:
+        cause = f" ({error})" if error else ""
+        raise ConversionError(
+            FailureReason.TRUNCATED_INPUT,
+            f"the file states {expected.seconds:.1f} s of audio but holds only {seconds:.1f} s: "
+            f"it was cut short{cause}",
+        )
 
 
 def _reporter(progress: Progress | None, total: float | None) -> Callable[[float], None]:
@@ -133,6 +251,11 @@ def _audio_stream(container: av.container.InputContainer) -> av.AudioStream:
     if not container.streams.audio:
         raise ConversionError(FailureReason.NO_AUDIO_STREAM, "the file has no audio stream")
     audio = container.streams.audio[0]
+    if audio.codec_context is None:
+        tag = audio.codec_tag.strip() or "unknown"
+        raise ConversionError(
+            FailureReason.UNSUPPORTED_CODEC, f"the audio codec ({tag}) is not one this converter can decode"
+        )
     for stream in container.streams:
         if stream.index != audio.index:
             stream.discard = Discard.all
@@ -140,54 +263,83 @@ def _audio_stream(container: av.container.InputContainer) -> av.AudioStream:
 
 
 def _copyable(audio: av.AudioStream, first_frame: bytes, options: ConversionOptions) -> bool:
+    """MP3 audio that already is what the job asks for: the bitrate (CBR), the rate, the channels."""
     codec = audio.codec_context.codec
-    return codec.canonical_name == "mp3" and copies_as_is(first_frame, audio.bit_rate, options.bitrate_kbps)
+    if codec.canonical_name != "mp3" or options.bitrate_kbps is None:
+        return False
+    if options.vbr_quality is not None or options.trims or options.normalize:
+        return False
+    info = frame_info(first_frame)
+    if info is None:
+        return False
+    if options.sample_rate_hz is not None and options.sample_rate_hz != info.sample_rate:
+        return False
+    if options.channels is not None and (options.channels == "mono") != info.mono:
+        return False
+    return copies_as_is(first_frame, audio.bit_rate, options.bitrate_kbps)
 
 
 def _copy(
-    packets: Iterator[av.Packet[av.AudioStream]], audio: av.AudioStream, sink: Sink, report: Callable[[float], None]
-) -> float:
-    """Write the MP3 frames as they are; returns their duration in seconds."""
+    packets: Iterator[av.Packet[av.AudioStream]],
+    audio: av.AudioStream,
+    *,
+    first_frame: bytes,
+    sink: Sink,
+    tag: bytes,
+    report: Callable[[float], None],
+) -> tuple[float, bool]:
+    """Write the MP3 frames as they are; returns their duration in seconds, and whether the
+    output got its Info frame."""
+    info = frame_info(first_frame)
+    assert info is not None  # _copyable checked it
+    writer = Mp3Writer(sink, tag, reserve(info.sample_rate, info.mono, info.bitrate_kbps, lame=False))
     pending = bytearray()
     ticks = 0
     for packet in packets:
         ticks += packet.duration or 0
         pending += packet
         if len(pending) >= _WRITE_SIZE:
-            sink.write(bytes(pending))
+            writer.write(bytes(pending))
             pending.clear()
             if audio.time_base is not None:
                 report(float(ticks * audio.time_base))
-    if pending:
-        sink.write(bytes(pending))
+    writer.write(bytes(pending))
     if ticks == 0 or audio.time_base is None:
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, "the MP3 stream has no timed frames")
-    return float(ticks * audio.time_base)
+    return float(ticks * audio.time_base), writer.finish(None)
 
 
 def _encode(
     packets: Iterator[av.Packet[av.AudioStream]],
     audio: av.AudioStream,
+    *,
     sink: Sink,
+    tag: bytes,
     options: ConversionOptions,
     engine: Literal["lameenc", "pyav"],
-    *,
     report: Callable[[float], None],
-) -> float:
-    """Decode, resample into the encoder's blocks and encode; returns the seconds of audio encoded.
+) -> tuple[float, bool]:
+    """Decode, filter into the encoder's blocks and encode; returns the seconds of audio
+    encoded, and whether the output got its Xing/Info frame.
 
     The encoder runs in a thread of its own (LAME releases the GIL), one block behind the
     decoder, so decoding costs no wall time.
     """
     decoder = audio.codec_context
-    rate = _mp3_rate(decoder.sample_rate or 44_100)
-    channels = 1 if decoder.channels == 1 else 2
-    encoder = open_encoder(engine, rate, channels, options.bitrate_kbps)
-    resampler = av.AudioResampler(
-        format=encoder.sample_format,
-        layout="mono" if channels == 1 else "stereo",
+    rate = options.sample_rate_hz or _mp3_rate(decoder.sample_rate or 44_100)
+    channels = _channels(options, decoder.channels)
+    kbps = None if options.bitrate_kbps is None else usable_bitrate(rate, options.bitrate_kbps)
+    encoder = open_encoder(engine, rate, channels, bitrate_kbps=kbps, vbr_quality=options.vbr_quality)
+    writer = Mp3Writer(sink, tag, reserve(rate, channels == 1, kbps))
+    origin = _origin(audio)
+    end = None if options.end_seconds is None else origin + options.end_seconds
+    pipeline = AudioPipeline(
         rate=rate,
+        layout="mono" if channels == 1 else "stereo",
+        sample_format=encoder.sample_format,
         frame_size=encoder.block_samples,
+        trim=Trim(origin + options.start_seconds, end) if options.trims else None,
+        normalize=options.normalize,
     )
     samples = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3-encoder") as encoding:
@@ -199,17 +351,41 @@ def _encode(
                 samples += block.samples
                 encoded.append(encoding.submit(encoder.encode, block))
                 while len(encoded) > _BLOCKS_IN_FLIGHT:
-                    sink.write(encoded.popleft().result())
+                    writer.write(encoded.popleft().result())
                 report(samples / rate)
 
         # demux ends with an empty packet per stream, which flushes the decoder
         for packet in packets:
-            for frame in decoder.decode(packet):
-                encode(resampler.resample(frame))
-        encode(resampler.resample(None))
+            frames = _decoded(decoder, packet)
+            for frame in frames:
+                encode(pipeline.push(frame))
+            if end is not None and frames and _ends_at(frames[-1]) >= end:
+                break  # past the trim's end: nothing further is read
+        encode(pipeline.push(None))
         while encoded:
-            sink.write(encoded.popleft().result())
+            writer.write(encoded.popleft().result())
     if samples == 0:
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, "the audio stream holds no decodable samples")
-    sink.write(encoder.flush())
-    return samples / rate
+    writer.write(encoder.flush())
+    return samples / rate, writer.finish(Lame(samples, options.vbr_quality, kbps))
+
+
+def _decoded(decoder: av.AudioCodecContext, packet: av.Packet[av.AudioStream]) -> list[av.AudioFrame]:
+    """The packet's frames; a packet the decoder refuses is skipped, as ffmpeg does (what is
+    missing then shows in the completeness check)."""
+    try:
+        return decoder.decode(packet)
+    except av.error.InvalidDataError as error:
+        log.debug("skipped an undecodable packet: %s", error)
+        return []
+
+
+def _ends_at(frame: av.AudioFrame) -> float:
+    start = frame.time if frame.time is not None else 0.0
+    return start + frame.samples / (frame.sample_rate or 1)
+
+
+def _channels(options: ConversionOptions, source_channels: int) -> int:
+    if options.channels is not None:
+        return 1 if options.channels == "mono" else 2
+    return 1 if source_channels == 1 else 2

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar.openapi import OpenAPIConfig, ResponseSpec
@@ -120,7 +120,8 @@ UPLOAD_METADATA = HeaderParameter(
     max_length=4096,
     description=(
         "Comma-separated `key base64(value)` pairs: `filename` (or `name`), `filetype` (or `type`) and the "
-        "conversion options (`bitrate_kbps`)."
+        "conversion options (`bitrate_kbps` or `vbr_quality`, `sample_rate_hz`, `channels`, `start_seconds`, "
+        "`end_seconds`, `normalize`; as in the multipart upload)."
     ),
     examples=[Example(value="filename aG9saWRheS5tcDQ=,filetype dmlkZW8vbXA0,bitrate_kbps MTI4")],
 )
@@ -286,17 +287,29 @@ def documented(
 
 
 def _option_schemas() -> dict[str, Schema]:
+    """The options as form fields, from the model's own JSON schema (so bounds and choices match
+    what is validated). A form field is text or absent, never null: only the non-null branch shows."""
     schemas = {}
-    for name, field in ConversionOptions.model_fields.items():
-        choices = list(get_args(field.annotation))
+    for name, field in ConversionOptions.model_json_schema()["properties"].items():
+        branch = next((b for b in field.get("anyOf", [field]) if b.get("type") != "null"), field)
         schemas[name] = Schema(
-            type=OpenAPIType.INTEGER if all(isinstance(c, int) for c in choices) else OpenAPIType.STRING,
-            enum=choices or None,
-            default=field.default,
-            description=field.description,
+            type=_OPENAPI_TYPES[branch["type"]],
+            enum=branch.get("enum"),
+            minimum=branch.get("minimum"),
+            maximum=branch.get("maximum"),
+            exclusive_minimum=branch.get("exclusiveMinimum"),
+            default=field.get("default"),
+            description=field.get("description"),
         )
     return schemas
 
+
+_OPENAPI_TYPES = {
+    "integer": OpenAPIType.INTEGER,
+    "number": OpenAPIType.NUMBER,
+    "boolean": OpenAPIType.BOOLEAN,
+    "string": OpenAPIType.STRING,
+}
 
 _LOCATION = {"Location": _header("The new job.", example=f"/v1/jobs/{_JOB_ID}")}
 
@@ -322,7 +335,18 @@ UploadOperation = documented(
                     "video": Example(
                         summary="a video, 128 kbit/s MP3 wanted",
                         value={"file": "(the video's bytes)", "bitrate_kbps": 128},
-                    )
+                    ),
+                    "clip": Example(
+                        summary="a minute from 1:30, VBR V2, mono, loudness normalized",
+                        value={
+                            "file": "(the video's bytes)",
+                            "vbr_quality": 2,
+                            "channels": "mono",
+                            "start_seconds": 90,
+                            "end_seconds": 150,
+                            "normalize": True,
+                        },
+                    ),
                 },
             )
         },
