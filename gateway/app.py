@@ -16,6 +16,7 @@ from common.broker import EventPublisher, create_broker, declare_topology
 from common.http import health_routes, log_exception, metrics_middleware, options_routes, problem_details
 from common.mongo import create_async_client, create_client
 from contracts import JobCancelled, JobDeleted, VideoUploaded
+from gateway.asyncapi_page import ASYNCAPI_ROUTES
 from gateway.downloads import DOWNLOAD_ROUTES
 from gateway.files import JobFiles
 from gateway.identity import Authenticator, current_principal
@@ -105,7 +106,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
 
     api = [login, *JOB_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
     return Litestar(
-        route_handlers=[*options_routes(api), *api, *health_routes([ping_mongo, ping_broker])],
+        route_handlers=[*options_routes(api), *api, *health_routes([ping_mongo, ping_broker]), *ASYNCAPI_ROUTES],
         dependencies={
             "settings": provide(settings),
             "http": provide(http),

@@ -406,7 +406,10 @@ def openapi_config() -> OpenAPIConfig:
             "Every error is an RFC 9457 problem (`application/problem+json`): `title` is the HTTP "
             "reason phrase, `detail` says what went wrong, `errors` lists invalid inputs. Another "
             "user's job or upload is 404, never 403. Large files upload resumably with tus 1.0.0 "
-            "at `/v1/uploads`."
+            "at `/v1/uploads`.\n\n"
+            "The events the services exchange over RabbitMQ are "
+            "documented with AsyncAPI at [/docs/asyncapi](/docs/asyncapi) "
+            "([YAML](/docs/asyncapi.yaml), [JSON](/docs/asyncapi.json))."
         ),
         components=Components(
             security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}

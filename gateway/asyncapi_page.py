@@ -1,0 +1,68 @@
+"""The event contract beside the OpenAPI UI: ``/docs/asyncapi`` (a page), ``/docs/asyncapi.yaml``
+and ``/docs/asyncapi.json`` (the document).
+
+The document is the one ``python -m common.asyncapi write`` commits as ``asyncapi.yaml``,
+generated from every service's code: the image carries the code, not the file. It is built on
+the first request (about a quarter of a second and a few MB) and kept. The page is rendered
+here, loads nothing from elsewhere, and forbids scripts outright.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from litestar import Response, get
+from litestar.enums import MediaType
+from litestar.handlers import HTTPRouteHandler
+
+from gateway.asyncapi_html import render_page
+
+__all__ = ["ASYNCAPI_ROUTES", "YAML_MEDIA_TYPE", "Rendered", "rendered"]
+
+YAML_MEDIA_TYPE = "application/yaml"
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    yaml: str
+    json: bytes
+    html: str
+
+
+@cache
+def rendered() -> Rendered:
+    """The document in each form, built once."""
+    # every service's channels: imported only when someone asks for the contract
+    from common.asyncapi import document, render
+
+    spec = document()
+    links = [("YAML", "asyncapi.yaml"), ("JSON", "asyncapi.json"), ("REST API (OpenAPI)", "swagger")]
+    return Rendered(
+        yaml=render(spec),
+        json=json.dumps(spec, sort_keys=True).encode(),
+        html=render_page(spec, raw_links=links),
+    )
+
+
+@get("/docs/asyncapi", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=True)
+def asyncapi_page() -> Response[str]:
+    """The events as a page."""
+    return Response(rendered().html, media_type=MediaType.HTML, headers=_PAGE_HEADERS)
+
+
+@get("/docs/asyncapi.yaml", media_type=YAML_MEDIA_TYPE, include_in_schema=False, sync_to_thread=True)
+def asyncapi_yaml() -> Response[str]:
+    """The AsyncAPI document, as ``asyncapi.yaml`` holds it."""
+    return Response(rendered().yaml, media_type=YAML_MEDIA_TYPE)
+
+
+@get("/docs/asyncapi.json", media_type=MediaType.JSON, include_in_schema=False, sync_to_thread=True)
+def asyncapi_json() -> Response[bytes]:
+    """The AsyncAPI document as JSON."""
+    return Response(rendered().json, media_type=MediaType.JSON)
+
+
+ASYNCAPI_ROUTES: list[HTTPRouteHandler] = [asyncapi_page, asyncapi_yaml, asyncapi_json]
