@@ -47,9 +47,13 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             problems.append(f"field {name!r} removed")
         elif _without_docs(schema) != _without_docs(new_fields[name]):
             problems.append(f"field {name!r} changed")
-    for name in set(new.get("required", [])) - set(old.get("required", [])):
-        if name not in old_fields:
-            problems.append(f"new required field {name!r}")
+    old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
+    for name in sorted(new_required - old_required):
+        # events stored or queued without it no longer validate
+        problems.append(f"new required field {name!r}" if name not in old_fields else f"field {name!r} now required")
+    for name in sorted(old_required - new_required):
+        if name in new_fields:  # consumers written against the old schema rely on it
+            problems.append(f"field {name!r} no longer required")
     if _without_docs(old.get("$defs", {})) != _without_docs(new.get("$defs", {})):
         problems.append("a nested type changed")
     return problems
