@@ -1,10 +1,14 @@
 """Run the five services on one box, each as its own process: for the demo, tests and operators.
 
     python -m common.stack up       start them (detached) with the development settings
-    python -m common.stack status   which answer /health
+    python -m common.stack status   which answer /health, and whether this checkout started them
     python -m common.stack down     stop them
 
-Backing services (RabbitMQ, MariaDB, FerretDB) come from ``scripts/services up``.
+Backing services (RabbitMQ, MariaDB, FerretDB) come from ``scripts/services up``. The services
+listen on 8000-8004 (``VIDMP3_STACK_BASE_PORT`` moves them). A service counts as running only
+when the process holding its port is the one this checkout started (its pid file under
+``.run/pids``); anything else on a port stops ``up`` with a message saying what holds it:
+another checkout's stack answers ``/health`` just as well, with other code and settings.
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-__all__ = ["SERVICES", "Stack", "StackConfig"]
+from common.listeners import Listener, describe, listening, listening_pids
+
+__all__ = ["SERVICES", "PortTaken", "Stack", "StackConfig"]
 
 SERVICES = ("auth", "projections", "converter", "notifier", "gateway")
 
@@ -67,6 +73,10 @@ class StackConfig:
         return env
 
 
+class PortTaken(RuntimeError):
+    """A port of the stack is held by a process this stack did not start."""
+
+
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -87,11 +97,20 @@ class Stack:
             )
 
     def start(self, *services: str, timeout: float = 60.0) -> None:
-        """Start ``services`` (all by default) and wait until each answers ``/health``."""
+        """Start ``services`` (all by default) and wait until each is ready.
+
+        One already running from this stack (its pid file names the process holding its
+        port) is left running; a port held by anything else raises ``PortTaken`` before
+        anything starts.
+        """
+        wanted = services or SERVICES
+        running = self.own_running(wanted)
         self.ensure_signing_key()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         (self.config.state_dir / "pids").mkdir(parents=True, exist_ok=True)
-        for service in services or SERVICES:
+        for service in wanted:
+            if service in running:
+                continue
             log = (self.log_dir / f"{service}.log").open("ab")
             process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
                 [sys.executable, "-m", service],
@@ -103,8 +122,64 @@ class Stack:
             )
             self.processes[service] = process
             self._pid_file(service).write_text(str(process.pid))
-        for service in services or SERVICES:
+        for service in wanted:
             self._wait_healthy(service, timeout)
+
+    def own_pid(self, service: str) -> int | None:
+        """The live process this stack started for ``service``, if any (a stale pid file,
+        whose process is gone, is removed)."""
+        pid = self._pid(service)
+        if pid is None:
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            self._pid_file(service).unlink(missing_ok=True)
+            return None
+        except PermissionError:  # the pid was reused by another user's process
+            return None
+        return pid
+
+    def own_running(self, services: Iterable[str] = SERVICES) -> set[str]:
+        """Which of ``services`` run from this stack; raises ``PortTaken`` naming every port
+        held by another process."""
+        running, taken = set(), []
+        for service in services:
+            port = self.config.port(service)
+            own = self.own_pid(service)
+            holders = listening_pids(port)
+            if own is not None and holders and all(_in_group(pid, own) for pid in holders):
+                running.add(service)
+            elif own is not None and not listening(port):
+                running.add(service)  # still starting: the caller waits for it to be ready
+            elif listening(port):
+                taken.append(self._taken_message(service, port, holders))
+        if taken:
+            raise PortTaken("\n".join(taken) + self._way_out())
+        return running
+
+    def _taken_message(self, service: str, port: int, holders: set[int]) -> str:
+        if not holders:
+            return (
+                f"port {port} ({service}) is in use by a process this user cannot see "
+                f"(another user's, or a container's): find it with `ss -ltnp 'sport = :{port}'` and stop it"
+            )
+        lines = []
+        for holder in sorted(holders):
+            listener = describe(holder)
+            where = f" in {listener.cwd}" if listener.cwd else ""
+            lines.append(
+                f"port {port} ({service}) is in use by pid {holder} ({listener.command}{where}), "
+                f"which this checkout did not start: stop it with `kill {holder}`"
+                + _other_stack_hint(listener, service)
+            )
+        return "\n".join(lines)
+
+    def _way_out(self) -> str:
+        return (
+            f"\n(this checkout's pid files are in {self.config.state_dir / 'pids'}; to run beside the other "
+            f"stack instead, pick other ports: VIDMP3_STACK_BASE_PORT={self.config.base_port + 100})"
+        )
 
     def _wait_healthy(self, service: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -149,6 +224,27 @@ class Stack:
             return False
 
 
+def _in_group(pid: int, leader: int) -> bool:
+    """Whether ``pid`` is ``leader`` or runs in its process group (services start in their own)."""
+    if pid == leader:
+        return True
+    try:
+        return os.getpgid(pid) == leader
+    except ProcessLookupError:
+        return False
+
+
+def _other_stack_hint(listener: Listener, service: str) -> str:
+    """How to stop it when it is another checkout's stack (its pid file names it)."""
+    if listener.cwd is None:
+        return ""
+    pid_file = listener.cwd / ".run" / "pids" / f"{service}.pid"
+    with contextlib.suppress(OSError, ValueError):
+        if int(pid_file.read_text()) == listener.pid:
+            return f", or stop that checkout's stack: `cd {listener.cwd} && ./run down`"
+    return ""
+
+
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
@@ -169,12 +265,28 @@ def _wait_gone(pid: int, process: subprocess.Popen[bytes] | None, timeout: float
     return False
 
 
+def _status(stack: Stack, service: str) -> str:
+    if not stack.healthy(service):
+        return "down"
+    try:
+        return "up" if service in stack.own_running([service]) else "up (?)"
+    except PortTaken:
+        return "up, but not this checkout's: `python -m common.stack up` says what holds the port"
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "status"
-    stack = Stack(StackConfig(state_dir=Path(os.environ.get("VIDMP3_STACK_DIR", ".run")).resolve()))
+    config = StackConfig(
+        state_dir=Path(os.environ.get("VIDMP3_STACK_DIR", ".run")).resolve(),
+        base_port=int(os.environ.get("VIDMP3_STACK_BASE_PORT", "8000")),
+    )
+    stack = Stack(config)
     if command == "up":
-        running = [service for service in SERVICES if stack.healthy(service)]
-        stack.start(*(service for service in SERVICES if service not in running))
+        try:
+            stack.start(*SERVICES)
+        except PortTaken as taken:
+            print(f"not starting the stack:\n{taken}", file=sys.stderr)
+            return 1
         print(f"up: gateway {stack.config.url('gateway')} (docs at /docs), logs in {stack.log_dir}")
     elif command == "down":
         # every process started for the stack, the demo's SMTP server included
@@ -183,7 +295,7 @@ def main(argv: list[str]) -> int:
         print("down")
     elif command == "status":
         for service in SERVICES:
-            print(f"{service:12} {stack.config.url(service):24} {'up' if stack.healthy(service) else 'down'}")
+            print(f"{service:12} {stack.config.url(service):24} {_status(stack, service)}")
     else:
         print("usage: python -m common.stack up|down|status", file=sys.stderr)
         return 2
