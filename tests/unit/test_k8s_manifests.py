@@ -340,3 +340,52 @@ def test_projections_run_a_standby_behind_the_single_active_consumer() -> None:
 
     assert Queues.PROJECTIONS.arguments["x-single-active-consumer"] is True
     assert projections["spec"]["replicas"] >= 2
+
+
+# --- what the resources rest on, and what integrators reach ----------------------------------
+
+_IDLE = re.compile(r"(\d+) MB RSS")
+_PEAK = re.compile(r"(\d+) MB (?:peak )?\(VmHWM\)|(the same) at its peak")
+HEADROOM = 1.2
+"""A limit at least this much above the highest peak measured: past it the pod is OOM-killed."""
+
+
+def measured_memory(name: str) -> tuple[float, float]:
+    """The idle and peak RSS (bytes) that the comment above the deployment's ``resources`` records."""
+    path = next(path for path, document in documents() if document is deployments()[name])
+    lines = path.read_text().splitlines()
+    above = lines[: next(n for n, line in enumerate(lines) if line.strip() == "resources:")]
+    comment = []
+    for line in reversed(above):
+        if not line.strip().startswith("#"):
+            break
+        comment.insert(0, line.strip().lstrip("#").strip())
+    text = " ".join(comment)
+    idle, peak = _IDLE.search(text), _PEAK.search(text)
+    assert idle, f"{path.name}: the comment above resources gives no measured 'N MB RSS'"
+    assert peak, f"{path.name}: the comment above resources gives no 'N MB (VmHWM)' (or 'the same at its peak')"
+    idle_bytes = int(idle.group(1)) * 1e6
+    return idle_bytes, idle_bytes if peak.group(2) else int(peak.group(1)) * 1e6
+
+
+@pytest.mark.parametrize("name", deployment_names())
+def test_memory_requests_and_limits_cover_what_was_measured(name: str) -> None:
+    idle, peak = measured_memory(name)
+    resources = container(deployments()[name])["resources"]
+
+    assert quantity(resources["requests"]["memory"]) >= idle, f"{name}: requests less than it uses idle"
+    assert quantity(resources["limits"]["memory"]) >= peak * HEADROOM, f"{name}: the limit leaves no room over its peak"
+
+
+def test_the_ingress_publishes_the_docs_integrators_read() -> None:
+    """The REST API's OpenAPI UI and document, and the events' AsyncAPI page and document."""
+    served = served_paths("gateway")
+    prefixes = [
+        path["path"]
+        for ingress in manifests("Ingress").values()
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    ]
+    for docs in ("/docs/swagger", "/docs/openapi.json", "/docs/asyncapi", "/docs/asyncapi.yaml", "/docs/asyncapi.json"):
+        assert docs in served, f"the gateway does not serve {docs}"
+        assert any(docs.startswith(prefix) for prefix in prefixes), f"no ingress path reaches {docs}"
