@@ -27,6 +27,7 @@ from gateway.openapi import openapi_config
 from gateway.outbox import Outbox
 from gateway.resumable import ResumableUploads
 from gateway.settings import GatewaySettings
+from gateway.status_stream import STATUS_STREAM_ROUTES
 from gateway.tus import TUS_ROUTES
 from gateway.uploads import VideoStore
 from projections.store import JobStatusView
@@ -104,7 +105,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     def provide(value: object) -> Provide:
         return Provide(lambda: value, sync_to_thread=False)
 
-    api = [login, *JOB_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
+    api = [login, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
     return Litestar(
         route_handlers=[*options_routes(api), *api, *health_routes([ping_mongo, ping_broker]), *ASYNCAPI_ROUTES],
         dependencies={

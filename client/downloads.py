@@ -1,0 +1,123 @@
+"""Download a job's MP3 into ``NAME.mp3.part``, renamed when complete; a cut-off download
+goes on from the part's size with a ``Range`` request (a job's MP3 never changes)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from client.api import Api
+from client.exits import CliError, ExitCode
+
+__all__ = ["DownloadResult", "download_mp3", "target_path"]
+
+_RETRIES = 5
+_CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-\d+|\*)/(\d+)")
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    job_id: UUID
+    path: Path
+    size: int
+    resumed_from: int
+    """Bytes already in the ``.part`` file when this run started."""
+
+
+def target_path(job: dict[str, Any], output: str | Path | None) -> Path:
+    """Where the MP3 goes: ``output`` if it names a file, else the server's file name
+    (never a path: a name with separators is cut to its last part) in the directory
+    ``output`` names (one that exists or ends with a slash; made if missing) or here."""
+    mp3 = job.get("mp3") or {}
+    name = Path(str(mp3.get("filename") or f"{job['job_id']}.mp3")).name or f"{job['job_id']}.mp3"
+    if output is None:
+        return Path(name)
+    if str(output).endswith(("/", os.sep)) or Path(output).is_dir():
+        Path(output).mkdir(parents=True, exist_ok=True)
+        return Path(output) / name
+    return Path(output)
+
+
+def mp3_ready(job: dict[str, Any]) -> None:
+    """``CliError`` unless the job has an MP3: exit 6 for a job that will never have one."""
+    if job.get("mp3"):
+        return
+    state = job.get("state")
+    if state in ("failed", "cancelled"):
+        error = job.get("error") or {}
+        reason = f": {error.get('message')}" if error.get("message") else ""
+        raise CliError(f"job {job['job_id']} {state}{reason}", ExitCode.JOB_FAILED)
+    raise CliError(
+        f"job {job['job_id']} is {state}: its MP3 is not ready yet",
+        ExitCode.CONFLICT,
+        hint="wait for it: vidmp3 status --watch JOB",
+    )
+
+
+def download_mp3(
+    api: Api,
+    job: dict[str, Any],
+    path: Path,
+    *,
+    started: Callable[[int, int], None] = lambda *_: None,
+    progress: Callable[[int], None] = lambda _: None,
+) -> DownloadResult:
+    """Download ``job``'s MP3 to ``path``, going on from ``path.part`` if there is one."""
+    mp3_ready(job)
+    job_id = UUID(str(job["job_id"]))
+    part = path.with_name(path.name + ".part")
+    resumed_from = part.stat().st_size if part.exists() else 0
+    failures = 0
+    while True:
+        try:
+            size = _fetch(api, str(job["mp3"]["download_url"]), part, started, progress)
+            break
+        except CliError as error:
+            failures += 1
+            if error.code is not ExitCode.UNREACHABLE or failures > _RETRIES:
+                if error.code is ExitCode.UNREACHABLE:
+                    error.hint = "run the same command again to resume"
+                raise
+            time.sleep(min(0.5 * 2**failures, 8.0))
+    os.replace(part, path)
+    return DownloadResult(job_id=job_id, path=path, size=size, resumed_from=resumed_from)
+
+
+def _fetch(
+    api: Api,
+    url: str,
+    part: Path,
+    started: Callable[[int, int], None],
+    progress: Callable[[int], None],
+) -> int:
+    """Bring ``part`` to the whole MP3; its size."""
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with api.stream("GET", url, ok=(200, 206, 416), headers=headers) as response:
+        ranged = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
+        if response.status_code == 416:
+            total = int(ranged.group(2)) if ranged else -1
+            if total == have:  # the part is the whole file already
+                started(total, have)
+                return total
+            part.unlink()  # longer than the MP3: not ours, start over
+            return _fetch(api, url, part, started, progress)
+        if response.status_code == 206 and ranged and ranged.group(1) and int(ranged.group(1)) == have:
+            total, mode = int(ranged.group(2)), "ab"
+        else:  # the whole file (the server may ignore a range)
+            total, have, mode = int(response.headers.get("content-length", -1)), 0, "wb"
+        started(total, have)
+        with part.open(mode) as file:
+            for block in response.iter_bytes():
+                file.write(block)
+                have += len(block)
+                progress(have)
+    if total >= 0 and have != total:
+        raise CliError(f"the download ended at {have} of {total} bytes", ExitCode.UNREACHABLE)
+    return have
