@@ -34,6 +34,7 @@ COPY auth ./auth
 COPY converter ./converter
 COPY notifier ./notifier
 COPY projections ./projections
+COPY client ./client
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-editable
 

@@ -19,8 +19,12 @@ services:
 demo: setup services
     uv run --locked python scripts/demo.py
 
+# install Debian's Chromium for the browser tests (once)
+browser:
+    scripts/browser
+
 # run the tests against the real services (extra arguments go to pytest)
-test *args: setup services
+test *args: setup services browser
     uv run --locked pytest {{ args }}
 
 # start the five services in the background (development settings)

@@ -30,6 +30,7 @@ from gateway.settings import GatewaySettings
 from gateway.status_stream import STATUS_STREAM_ROUTES
 from gateway.tus import TUS_ROUTES
 from gateway.uploads import VideoStore
+from gateway.web import web_routes
 from projections.store import JobStatusView
 
 __all__ = ["PUBLISHED_EVENTS", "create_app"]
@@ -107,7 +108,13 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
 
     api = [login, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
     return Litestar(
-        route_handlers=[*options_routes(api), *api, *health_routes([ping_mongo, ping_broker]), *ASYNCAPI_ROUTES],
+        route_handlers=[
+            *options_routes(api),
+            *api,
+            *health_routes([ping_mongo, ping_broker]),
+            *ASYNCAPI_ROUTES,
+            *web_routes(),
+        ],
         dependencies={
             "settings": provide(settings),
             "http": provide(http),

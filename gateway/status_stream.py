@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Literal
 from uuid import UUID
 
 from litestar import get
@@ -20,6 +21,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from pydantic import BaseModel, Field
 
 from auth.tokens import Principal
 from gateway import openapi as docs
@@ -28,7 +30,7 @@ from gateway.outbox import Outbox
 from gateway.views import job_view
 from projections.store import JobStatusView
 
-__all__ = ["POLL_SECONDS", "STATUS_STREAM_ROUTES", "status_events"]
+__all__ = ["POLL_SECONDS", "STATUS_STREAM_ROUTES", "JobEvent", "status_events"]
 
 POLL_SECONDS = 0.5
 """How often the read model is read for changes (a status read is one indexed lookup)."""
@@ -38,12 +40,27 @@ _MAX_STREAM_SECONDS = 3600.0
 """A stream ends after this long, whatever the job does; clients reconnect (``retry``)."""
 _RETRY_MS = 2000
 
-_EXAMPLE = (
-    "retry: 2000\r\n\r\n"
-    'id: 1\r\nevent: status\r\ndata: {"job_id": "3f0c2b7e-...", "state": "converting", "progress_percent": 42.5, ...}'
-    "\r\n\r\n"
-    'id: 2\r\nevent: status\r\ndata: {"job_id": "3f0c2b7e-...", "state": "notified", ...}\r\n\r\n'
-)
+
+class JobEvent(BaseModel):
+    """One server-sent event of a job's stream (each is sent as `id:`, `event:` and `data:` lines)."""
+
+    event: Literal["status", "deleted"] = Field(
+        description="`status`: the job changed; `deleted`: it was deleted (the stream ends)."
+    )
+    data: str = Field(
+        description=(
+            'JSON: for `status` the job as `GET /v1/jobs/{job_id}` answers it, for `deleted` `{"job_id": ...}`.'
+        )
+    )
+    id: str | None = Field(default=None, description="Numbers the `status` events of this stream: 1, 2, ...")
+    retry: int | None = Field(default=None, description="How long to wait before reconnecting, in milliseconds.")
+
+
+_EXAMPLE = {
+    "event": "status",
+    "id": "2",
+    "data": '{"job_id": "3f0c2b7e-8a41-4c4e-9d0b-6a5f1e2d3c4b", "state": "converting", "progress_percent": 42.5, ...}',
+}
 
 
 async def status_events(
@@ -78,7 +95,7 @@ async def status_events(
     media_type="text/event-stream",
     responses={
         200: ResponseSpec(
-            str,
+            JobEvent,
             description=(
                 "`text/event-stream`: a `status` event (data: the job as `GET /v1/jobs/{job_id}` answers it) "
                 "at once and on every change; the stream ends after `notified`, `failed` or `cancelled`, "
@@ -86,7 +103,7 @@ async def status_events(
             ),
             media_type="text/event-stream",
             generate_examples=False,
-            examples=[Example(summary="a job converting, then notified", value=_EXAMPLE)],
+            examples=[Example(summary="a job converting", value=_EXAMPLE)],
         ),
         **docs.problems(401, 404),
     },
