@@ -39,9 +39,9 @@ def problem_error(response: httpx.Response) -> CliError:
         errors = problem.get("errors")
         if isinstance(errors, list):
             fields = [
-                f"{e.get('field')}: {e.get('message')}"
+                f"{e['field']}: {e.get('message')}" if e.get("field") else str(e.get("message"))
                 for e in errors
-                if isinstance(e, dict) and e.get("field") and e.get("message") != detail
+                if isinstance(e, dict) and e.get("message") and e.get("message") != detail
             ]
     message = f"{title}: {detail}" if detail and detail != title else title
     if fields:

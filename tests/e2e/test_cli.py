@@ -117,14 +117,15 @@ def test_convert_uploads_waits_and_downloads_the_mp3(
     logged_in: Cli, sample_video: tuple[Path, float], tmp_path: Path
 ) -> None:
     path, audio_seconds = sample_video
-    report = logged_in.json("convert", str(path), "-o", str(tmp_path / "mp3s"), "--bitrate", "96")
+    report = logged_in.json("convert", str(path), "-o", str(tmp_path / "mp3s"), "--bitrate", "96", "--channels", "mono")
     [entry] = report
     assert entry["state"] in ("converted", "notified"), entry
     mp3 = Path(entry["mp3"])
     assert mp3 == tmp_path / "mp3s" / "sample.mp3"
     assert abs(decoded_duration(mp3.read_bytes()) - audio_seconds) < 0.1
-    with av.open(str(mp3)) as container:  # the option reached the converter
+    with av.open(str(mp3)) as container:  # the options reached the converter
         assert container.streams.audio[0].bit_rate == 96_000
+        assert container.streams.audio[0].channels == 1
     assert not list(mp3.parent.glob("*.part"))
 
     job = logged_in.json("status", entry["job_id"])

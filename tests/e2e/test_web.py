@@ -102,7 +102,9 @@ def test_a_person_signs_in_converts_a_video_and_downloads_the_mp3(
     expect(page.get_by_text("No jobs yet")).to_be_visible()
     screenshot(page, "3-signed-in")
 
-    page.get_by_label("Bitrate (kbit/s)").select_option("128")  # a form made from the options' schema
+    # a form made from the options' schema
+    page.get_by_label("Bitrate (kbit/s)").select_option("128")
+    page.get_by_label("Channels").select_option("mono")
     video = tmp_path / "Holiday été.mp4"
     video.write_bytes(sample_video[0].read_bytes())
     page.set_input_files("#files", video)
@@ -127,6 +129,7 @@ def test_a_person_signs_in_converts_a_video_and_downloads_the_mp3(
     assert abs(decoded_duration(mp3.read_bytes()) - sample_video[1]) < 0.1
     with av.open(io.BytesIO(mp3.read_bytes())) as container:
         assert container.streams.audio[0].bit_rate == 128_000
+        assert container.streams.audio[0].channels == 1
 
     row.get_by_role("button", name="Delete Holiday été.mp4").click()
     expect(row).to_have_count(0)

@@ -1,9 +1,21 @@
 // The public API from the browser: every call sends the bearer token; errors are the
 // server's problem documents (RFC 9457), turned into ApiError with a readable message.
 
+// "title: detail (field: message; ...)" of a problem document
+export function problemMessage(problem, fallback) {
+  const title = problem.title || fallback;
+  const detail = problem.detail || "";
+  let message = detail && detail !== title ? `${title}: ${detail}` : title;
+  const fields = (problem.errors || [])
+    .filter((error) => error.message && error.message !== detail)
+    .map((error) => (error.field ? `${error.field}: ${error.message}` : error.message));
+  if (fields.length) message += ` (${fields.join("; ")})`;
+  return message;
+}
+
 export class ApiError extends Error {
-  constructor(status, title, detail) {
-    super(detail && detail !== title ? `${title}: ${detail}` : title);
+  constructor(status, title, detail, message = null) {
+    super(message || (detail && detail !== title ? `${title}: ${detail}` : title));
     this.status = status;
     this.title = title;
     this.detail = detail;
@@ -11,16 +23,14 @@ export class ApiError extends Error {
 }
 
 export async function problemOf(response) {
-  let title = response.statusText || `HTTP ${response.status}`;
-  let detail = "";
+  const fallback = response.statusText || `HTTP ${response.status}`;
+  let problem = {};
   try {
-    const problem = await response.json();
-    title = problem.title || title;
-    detail = problem.detail || "";
+    problem = await response.json();
   } catch {
     // not a problem document: the status says enough
   }
-  return new ApiError(response.status, title, detail);
+  return new ApiError(response.status, problem.title || fallback, problem.detail || "", problemMessage(problem, fallback));
 }
 
 export async function login(email, password) {

@@ -35,6 +35,9 @@ function control(name, schema) {
   let input;
   if (schema.enum) {
     input = element("select", { id, name });
+    if (schema.default === null || schema.default === undefined) {
+      input.append(element("option", { value: "" }, "default"));
+    }
     for (const choice of schema.enum) {
       const option = element("option", { value: String(choice) }, String(choice));
       if (choice === schema.default) option.selected = true;

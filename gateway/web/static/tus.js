@@ -2,7 +2,7 @@
 // size, modification time and options), so dropping the same file again after a reload or
 // a lost connection goes on from the offset the server reports.
 
-import { ApiError, problemOf } from "./api.js";
+import { ApiError, problemMessage, problemOf } from "./api.js";
 
 const TUS = { "Tus-Resumable": "1.0.0" };
 const CHUNK = 8 * 1024 * 1024;
@@ -123,7 +123,8 @@ export class TusUpload {
           } catch {
             // not a problem document
           }
-          reject(new ApiError(status, problem.title || request.statusText, problem.detail || ""));
+          const fallback = request.statusText || `HTTP ${status}`;
+          reject(new ApiError(status, problem.title || fallback, problem.detail || "", problemMessage(problem, fallback)));
         }
       };
       request.send(body);
