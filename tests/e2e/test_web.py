@@ -30,7 +30,7 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
+def browser(playwright: Playwright, request: pytest.FixtureRequest) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium is missing at {CHROMIUM}: run `scripts/browser` (it installs Debian's `chromium`; "
@@ -40,6 +40,10 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
     yield browser
     browser.close()
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None and ARTIFACTS.exists():
+        with capture.global_and_fixture_disabled():
+            print(f"\nweb page screenshots: {ARTIFACTS}")
 
 
 @pytest.fixture
