@@ -251,11 +251,8 @@ def _audio_stream(container: av.container.InputContainer) -> av.AudioStream:
     if not container.streams.audio:
         raise ConversionError(FailureReason.NO_AUDIO_STREAM, "the file has no audio stream")
     audio = container.streams.audio[0]
-    if audio.codec_context is None:
-        tag = audio.codec_tag.strip() or "unknown"
-        raise ConversionError(
-            FailureReason.UNSUPPORTED_CODEC, f"the audio codec ({tag}) is not one this converter can decode"
-        )
+    if audio.codec_context is None:  # PyAV opens no decoder for a codec FFmpeg does not know
+        raise ConversionError(FailureReason.UNSUPPORTED_CODEC, "the audio is in a codec this converter cannot decode")
     for stream in container.streams:
         if stream.index != audio.index:
             stream.discard = Discard.all

@@ -1,7 +1,8 @@
 """The converter's GridFS reader and writer on a real server.
 
 Converting fetches each stored chunk at most once, whatever the demuxer seeks; what the
-writer stores is a plain GridFS file.
+writer stores is a plain GridFS file, whose head (ID3 tag, Xing frame) is completed before
+the first chunk is stored.
 """
 
 from __future__ import annotations
@@ -9,20 +10,25 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from uuid import uuid4
 
 import av
 import pytest
 from bson import ObjectId
 from gridfs import GridFSBucket
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3, BitrateMode
 from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 
-from contracts import ConversionFailed, FailureReason, Mp3Converted, VideoUploaded
+from contracts import ConversionFailed, ConversionOptions, FailureReason, Mp3Converted, VideoUploaded
 from converter.chunk_writer import ChunkWriter
 from converter.claims import ConversionClaims
+from converter.conversion import convert_stored
 from converter.samples import write_sample_video
 from converter.storage import MediaStore
+from converter.transcode import ConversionError
 from converter.worker import Converter
 from tests.integration.test_converter_worker import Published
 from tests.services import Endpoints
@@ -161,3 +167,61 @@ def test_an_aborted_write_leaves_nothing(sync_database: Database) -> None:
 
     assert sync_database["mp3s.chunks"].count_documents({"files_id": writer.file_id}) == 0
     assert sync_database["mp3s.files"].count_documents({"_id": writer.file_id}) == 0
+
+
+def test_the_writer_rewrites_its_first_chunk_before_storing_it(sync_database: Database) -> None:
+    data = bytearray(bytes(range(256)) * 20)
+    writer = ChunkWriter(sync_database["mp3s.files"], sync_database["mp3s.chunks"], "c.mp3", chunk_size=1000, batch=2)
+    writer.write(bytes(data[:300]))
+    writer.rewrite(10, b"early")  # while the first chunk is still being filled
+    writer.write(bytes(data[300:]))
+    writer.rewrite(990, b"late!")  # after it is complete, chunks after it already stored
+    data[10:15], data[990:995] = b"early", b"late!"
+
+    with pytest.raises(ValueError, match="first chunk"):
+        writer.rewrite(998, b"across")
+    writer.close({})
+
+    assert GridFSBucket(sync_database, bucket_name="mp3s").open_download_stream(writer.file_id).read() == data
+
+
+def test_a_stored_mp3_has_its_tags_and_a_xing_frame_that_states_its_length(
+    sync_database: Database, index_at_end: tuple[bytes, float]
+) -> None:
+    data, seconds = index_at_end
+    event = uploaded(sync_database, data).model_copy(
+        update={"filename": "Trip to Lyon.mp4", "options": ConversionOptions(vbr_quality=2)}
+    )
+    mp3_id = ObjectId()
+
+    converted = convert_stored(MediaStore(sync_database), event, mp3_id)
+
+    stored = GridFSBucket(sync_database, bucket_name="mp3s").open_download_stream(mp3_id).read()
+    assert (converted.mp3.size_bytes, converted.method) == (len(stored), "lameenc")
+    tag = ID3(io.BytesIO(stored))
+    assert (tag.version, str(tag["TIT2"])) == ((2, 3, 0), "Trip to Lyon")
+    info = MP3(io.BytesIO(stored)).info
+    assert info.bitrate_mode == BitrateMode.VBR
+    assert abs(info.length - seconds) <= 1152 / 44_100  # only the Xing frame can tell a VBR file's length
+    assert stored[len(tag_bytes(stored)) + 4 + 32 :][:4] == b"Xing"
+
+
+def tag_bytes(mp3: bytes) -> bytes:
+    """The ID3v2 tag at the start of ``mp3`` (its size is four 7-bit bytes after the header)."""
+    size = int.from_bytes(bytes(b & 0x7F for b in mp3[6:10]), "big")
+    return mp3[: 10 + size]
+
+
+def test_a_stored_video_cut_short_fails_as_truncated(sync_database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "faststart.mp4"
+    write_sample_video(path, seconds=10.0, width=64, height=48, faststart=True)
+    data = path.read_bytes()
+    event = uploaded(sync_database, data[: len(data) // 2])
+    mp3_id = ObjectId()
+
+    with pytest.raises(ConversionError) as raised:
+        convert_stored(MediaStore(sync_database), event, mp3_id)
+
+    assert raised.value.reason is FailureReason.TRUNCATED_INPUT
+    assert sync_database["mp3s.chunks"].count_documents({"files_id": mp3_id}) == 0
+    assert sync_database["mp3s.files"].count_documents({"_id": mp3_id}) == 0

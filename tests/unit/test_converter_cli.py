@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 
 from converter.cli import cli
 from converter.samples import write_sample_video
+from tests.unit.mp3_facts import decode, frame_seconds, header_seconds, onset_seconds, tags
 
 
 @pytest.fixture
@@ -75,3 +78,59 @@ def test_a_missing_input_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> 
 
     assert result.exit_code == 2
     assert not (tmp_path / "out.mp3").exists()
+
+
+OTHER_FLAGS = ("--start", "1", "--end", "4", "--normalize")
+
+
+def test_the_options_are_the_workers(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "Morning walk.mp4"
+    write_sample_video(source, seconds=5.0, silent_until=2.0, width=64, height=48)
+    target = tmp_path / "walk.mp3"
+
+    result = runner.invoke(
+        cli,
+        ["convert", str(source), str(target), *("--vbr", "4", "--mono", "--rate", "22050"), *OTHER_FLAGS],
+    )
+
+    assert result.exit_code == 0, result.stderr
+    mp3 = target.read_bytes()
+    decoded = decode(mp3, keep_samples=True)
+    assert (decoded.sample_rate, decoded.channels) == (22_050, 1)
+    assert abs(decoded.seconds - 3.0) <= frame_seconds(22_050)
+    assert abs(onset_seconds(decoded, threshold=0.05) - 1.0) <= frame_seconds(22_050)
+    assert abs(header_seconds(mp3) - 3.0) <= frame_seconds(22_050)  # a local file gets its Xing frame
+    assert str(tags(mp3)["TIT2"]) == "Morning walk"
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--bitrate", "128", "--vbr", "2"], "not both"),
+        (["--vbr", "12"], "--vbr"),
+        (["--rate", "44000"], "--rate"),
+        (["--start", "5", "--end", "2"], "end_seconds must be after start_seconds"),
+        (["--rate", "16000", "--bitrate", "320"], "at most 160"),
+    ],
+)
+def test_bad_options_are_usage_errors(runner: CliRunner, tmp_path: Path, flags: list[str], named: str) -> None:
+    result = runner.invoke(cli, ["convert", "in.mp4", str(tmp_path / "out.mp3"), *flags])
+
+    assert result.exit_code == 2
+    assert named in " ".join(result.stderr.split()).replace("│", "").replace("  ", " ")
+
+
+def test_a_pipe_gets_an_mp3_without_a_xing_frame(tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    write_sample_video(source, seconds=1.0, width=64, height=48)
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "converter", "convert", str(source), "-", "--vbr", "3"],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+    assert piped.startswith(b"ID3")
+    assert b"Xing" not in piped[:2000]
+    assert b"Info" not in piped[:2000]
+    assert abs(decode(piped).seconds - 1.0) < 0.1
