@@ -60,6 +60,8 @@ class Case:
     """The input's name, for cases whose MP3 lands in GridFS."""
     results: list[Run] = field(default_factory=list)
     checked: dict[str, Any] = field(default_factory=dict)
+    expected_seconds: float | None = None
+    """The output's length if not the input's audio (a trim)."""
 
 
 def main() -> None:
@@ -152,10 +154,11 @@ def _cases(
         out = work / f"{name}.mp3"
         return Case(name, item, [*FFMPEG_QUIET, "-i", str(item.path), "-vn", *codec, str(out)], runs, out)
 
-    def converter(name: str, item: Input, *options: str, repeat: int = runs) -> Case:
+    def converter(name: str, item: Input, *options: str, repeat: int = runs, seconds: float | None = None) -> Case:
         out = work / f"{name}.mp3"
-        argv = [PYTHON, "-m", "converter", "convert", str(item.path), str(out), "--bitrate", "192", *options]
-        return Case(name, item, argv, repeat, out)
+        rate_control = [] if {"--vbr", "--bitrate"} & set(options) else ["--bitrate", "192"]
+        argv = [PYTHON, "-m", "converter", "convert", str(item.path), str(out), *rate_control, *options]
+        return Case(name, item, argv, repeat, out, expected_seconds=seconds)
 
     def gridfs(name: str, item: Input, job: str) -> Case:
         assert client is not None
@@ -192,6 +195,14 @@ def _cases(
         argv = [str(moviepy), str(ROOT / "bench" / "moviepy_reference.py"), str(main.path), str(out)]
         cases.append(Case("moviepy main", main, argv, runs, out))
     cases.append(converter("converter pyav-encoder main", inputs["main"], "--encoder", "pyav", repeat=1))
+    # what the job options cost (once each: not targets, the price of asking)
+    main = inputs["main"]
+    cases += [
+        converter("option vbr V2 main", main, "--vbr", "2", repeat=1),
+        converter("option 22.05k mono 64k main", main, "--rate", "22050", "--mono", "--bitrate", "64", repeat=1),
+        converter("option normalize main", main, "--normalize", repeat=1),
+        converter("option trim 5:00-6:00 main", main, "--start", "300", "--end", "360", repeat=1, seconds=60.0),
+    ]
     if "large" in inputs:
         large = inputs["large"]
         cases += [ffmpeg("ffmpeg large", large, *lame), converter("converter large", large)]
@@ -211,19 +222,20 @@ def _run(case: Case, client: MongoClient[Document] | None) -> None:
             case.checked = _check(io.BytesIO(mp3), case.input)
         delete_mp3(client, case.gridfs, mp3_id)
     elif case.output is not None and not case.checked:
-        case.checked = _check(case.output, case.input)
+        case.checked = _check(case.output, case.input, case.expected_seconds)
 
 
-def _check(mp3: Path | io.BytesIO, source: Input) -> dict[str, Any]:
-    """Is it an MP3 of the source's duration, and at what bitrate."""
+def _check(mp3: Path | io.BytesIO, source: Input, expected_seconds: float | None = None) -> dict[str, Any]:
+    """Is it an MP3 of the source's duration (or the trim's), and at what bitrate."""
     with av.open(mp3, mode="r") as container:
         stream = container.streams.audio[0]
         samples = sum(frame.samples for frame in container.decode(stream))
         seconds = samples / stream.sample_rate
+        expected = source.audio_seconds if expected_seconds is None else expected_seconds
         return {
             "format": container.format.name,
             "decoded_seconds": round(seconds, 3),
-            "error_s": round(abs(seconds - source.audio_seconds), 3),
+            "error_s": round(abs(seconds - expected), 3),
             "bit_rate": stream.codec_context.bit_rate,
         }
 
