@@ -6,6 +6,8 @@
   then hands it back, and the original is acked. After the last delay it is rejected,
   which dead-letters it to ``<queue>.dead``.
 - The payload is not a valid event: rejected at once (dead-lettered); retrying cannot help.
+- The handler raised ``Postpone`` (no capacity to take it now): the message goes round
+  again through the first retry queue without counting as a failed attempt.
 - The worker died mid-message: the broker redelivers it; ``x-delivery-limit`` dead-letters a
   message that keeps killing workers.
 
@@ -25,11 +27,18 @@ from faststream.rabbit.annotations import RabbitMessage
 from common.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_RETRIES
 from contracts.topology import EXCHANGE, RETRY_DELAYS, retry_queue
 
-__all__ = ["ATTEMPT_HEADER", "RetryPolicy", "subscribe"]
+__all__ = ["ATTEMPT_HEADER", "Postpone", "RetryPolicy", "subscribe"]
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-vidmp3-attempt"
+
+
+class Postpone(Exception):
+    """Raised by a handler that cannot take the message now, only later (all its slots busy).
+
+    Holding it unacked instead could outlast RabbitMQ's ``consumer_timeout``.
+    """
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,10 @@ class RetryPolicy:
         if attempt > len(self.delays):
             return None
         return retry_queue(self.queue, self.delays[attempt - 1])
+
+    def postponed(self) -> RabbitQueue:
+        """Where a postponed message waits: the shortest delay (straight back without one)."""
+        return self.after_failed(1) or self.queue
 
     def retry_queues(self) -> list[RabbitQueue]:
         return [retry_queue(self.queue, delay) for delay in self.delays]
@@ -69,6 +82,9 @@ def subscribe(
     async def consume(event: event_type, message: RabbitMessage) -> None:  # type: ignore[valid-type]
         try:
             await handler(event)
+        except Postpone as postponed:
+            await _send_round(broker, message, policy.postponed(), attempt=_attempt(message))
+            log.info("postponed: %s", postponed, extra=_ids(message))
         except Exception as error:
             if not await _retry_later(broker, policy, message, error):
                 if on_give_up is not None:
@@ -78,9 +94,8 @@ def subscribe(
 
 async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: RabbitMessage, error: Exception) -> bool:
     """Send the message round again after its next delay; ``False`` when none is left."""
-    headers = dict(message.headers)
-    attempt = int(headers.get(ATTEMPT_HEADER, 1))
-    ids = {"event_id": message.message_id, "job_id": message.correlation_id, "attempt": attempt}
+    attempt = _attempt(message)
+    ids = _ids(message) | {"attempt": attempt}
     target = policy.after_failed(attempt)
     if target is None:
         log.error("giving up after %d attempts; dead-lettering: %s", attempt, error, exc_info=error, extra=ids)
@@ -88,15 +103,28 @@ async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: Rabbi
         return False
     CONSUMER_RETRIES.labels(policy.queue.name).inc()
     log.warning("attempt %d failed, trying again via %s: %r", attempt, target.name, error, extra=ids)
+    await _send_round(broker, message, target, attempt=attempt + 1)
+    return True
+
+
+def _attempt(message: RabbitMessage) -> int:
+    return int(message.headers.get(ATTEMPT_HEADER, 1))
+
+
+def _ids(message: RabbitMessage) -> dict[str, Any]:
+    return {"event_id": message.message_id, "job_id": message.correlation_id}
+
+
+async def _send_round(broker: RabbitBroker, message: RabbitMessage, target: RabbitQueue, *, attempt: int) -> None:
+    """Publish ``message`` to ``target`` (a retry queue) as attempt ``attempt``, confirmed."""
     raw = message.raw_message
     await broker.publish(
         message.body,
         routing_key=target.name,
-        headers=headers | {ATTEMPT_HEADER: attempt + 1},
+        headers=dict(message.headers) | {ATTEMPT_HEADER: attempt},
         persist=True,
         message_id=raw.message_id,
         correlation_id=raw.correlation_id,
         content_type=raw.content_type,
         message_type=raw.type,
     )
-    return True

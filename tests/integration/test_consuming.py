@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ import pytest
 from faststream.rabbit import RabbitBroker
 
 from common.broker import create_broker
-from common.consuming import ATTEMPT_HEADER, RetryPolicy, subscribe
+from common.consuming import ATTEMPT_HEADER, Postpone, RetryPolicy, subscribe
 from common.settings import BrokerSettings
 from contracts import NotificationSent
 from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, consumer_queue, dead_letter_queue
@@ -154,3 +155,30 @@ async def test_an_invalid_payload_is_dead_lettered_at_once(
     assert calls == 0
     assert time.monotonic() - started < DELAYS[0] + 2
     assert b"not a uuid" in dead.body
+
+
+async def test_a_postponed_message_comes_back_later_without_using_up_an_attempt(
+    endpoints: Endpoints, queue_name: str, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    calls: list[float] = []
+    done = asyncio.Event()
+
+    async def busy_at_first(received: NotificationSent) -> None:
+        calls.append(time.monotonic())
+        if len(calls) < 4:  # more times than there are retries
+            raise Postpone("no free slot")
+        done.set()
+
+    broker = await run_consumer(endpoints, queue_name, busy_at_first)
+    try:
+        sent = event()
+        await broker.publish(
+            sent, exchange=EXCHANGE, routing_key=queue_name, persist=True, message_id=str(sent.event_id)
+        )
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        await broker.stop()
+
+    assert len(calls) == 4
+    assert all(later - earlier >= DELAYS[0] * 0.9 for earlier, later in itertools.pairwise(calls))
+    assert await dead_letters(channel, queue_name, wait=0.5) == []
