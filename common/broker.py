@@ -10,7 +10,15 @@ from faststream.rabbit.publisher import RabbitPublisher
 
 from common.settings import BrokerSettings
 from contracts import Event
-from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, RETRY_DELAYS, Queues, dead_letter_queue, retry_queue
+from contracts.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    RETRY_DELAYS,
+    Queues,
+    dead_letter_queue,
+    retry_queue,
+    routing_keys,
+)
 
 __all__ = ["EventPublisher", "create_broker", "declare_topology"]
 
@@ -36,7 +44,8 @@ async def declare_topology(broker: RabbitBroker) -> None:
     dead_letters = await broker.declare_exchange(DEAD_LETTER_EXCHANGE)
     for queue in Queues.ALL:
         declared = await broker.declare_queue(queue)
-        await declared.bind(events, routing_key=queue.routing())
+        for routing_key in routing_keys(queue):
+            await declared.bind(events, routing_key=routing_key)
         dead_queue = dead_letter_queue(queue)
         dead = await broker.declare_queue(dead_queue)
         await dead.bind(dead_letters, routing_key=dead_queue.routing())

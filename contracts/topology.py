@@ -16,6 +16,7 @@ __all__ = [
     "consumer_queue",
     "dead_letter_queue",
     "retry_queue",
+    "routing_keys",
 ]
 
 
@@ -31,8 +32,13 @@ RETRY_DELAYS = (5, 30, 120, 600, 1800)
 or SMTP unavailable); after the last one it is dead-lettered. About 43 minutes in all."""
 
 
-def consumer_queue(name: str, routing_key: str, *, single_active_consumer: bool = False) -> RabbitQueue:
-    """A durable quorum queue bound to ``routing_key``, dead-lettering to ``<name>.dead``."""
+_ROUTING_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def consumer_queue(name: str, routing_key: str, *also: str, single_active_consumer: bool = False) -> RabbitQueue:
+    """A durable quorum queue bound to ``routing_key`` (and the keys ``also``), dead-lettering
+    to ``<name>.dead``."""
+    _ROUTING_KEYS[name] = (routing_key, *also)
     arguments: QuorumQueueArgs = {
         "x-delivery-limit": MAX_DELIVERIES,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
@@ -48,11 +54,20 @@ class Queues:
     """Each consuming service's queue and what it is bound to."""
 
     CONVERTER = consumer_queue("converter.video-uploaded", RoutingKey.VIDEO_UPLOADED)
+    # recorded by whichever converter gets it; the one converting the job reads the record
+    CONVERTER_CANCELLATIONS = consumer_queue(
+        "converter.job-cancelled", RoutingKey.JOB_CANCELLED, RoutingKey.JOB_DELETED
+    )
     NOTIFIER = consumer_queue("notifier.mp3-converted", RoutingKey.MP3_CONVERTED)
     # one writer of the read model at a time: further projection processes stand by
     PROJECTIONS = consumer_queue("projections.job-status", "#", single_active_consumer=True)
 
-    ALL = (CONVERTER, NOTIFIER, PROJECTIONS)
+    ALL = (CONVERTER, CONVERTER_CANCELLATIONS, NOTIFIER, PROJECTIONS)
+
+
+def routing_keys(queue: RabbitQueue) -> tuple[str, ...]:
+    """Every routing key ``queue`` is bound to (``queue.routing()`` is only the first)."""
+    return _ROUTING_KEYS.get(queue.name, (queue.routing(),))
 
 
 def retry_queue(queue: RabbitQueue, delay_seconds: float) -> RabbitQueue:
