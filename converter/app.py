@@ -1,31 +1,56 @@
-"""The converter service: consumes ``VideoUploaded``, stores the MP3, reports the outcome."""
+"""The converter service: consumes ``VideoUploaded`` (and cancellations), stores the MP3,
+reports progress and the outcome."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Annotated
+
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
+from pydantic import Field
 
 from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
 from common.mongo import create_client
 from common.service import create_worker_app
-from contracts import ConversionFailed, ConversionStarted, FailureReason, Mp3Converted, VideoUploaded
+from contracts import (
+    ConversionFailed,
+    ConversionProgress,
+    ConversionStarted,
+    FailureReason,
+    JobCancelled,
+    JobDeleted,
+    Mp3Converted,
+    VideoUploaded,
+)
 from contracts.topology import Queues
 from converter.claims import ConversionClaims
 from converter.encoders import EngineChoice
+from converter.reclaim import Reclaimer
 from converter.settings import ConverterSettings
 from converter.storage import MediaStore
 from converter.worker import Converter, worker_name
 
-__all__ = ["create_app", "register"]
+__all__ = ["Cancellation", "create_app", "register"]
+
+Cancellation = Annotated[JobCancelled | JobDeleted, Field(discriminator="type")]
 
 
 def register(
-    broker: RabbitBroker, store: MediaStore, claims: ConversionClaims, *, engine: EngineChoice = "auto"
-) -> None:
-    """Subscribe a converter to ``VideoUploaded`` on ``broker``."""
-    events = EventPublisher(broker, [ConversionStarted, Mp3Converted, ConversionFailed])
-    converter = Converter(store, claims, events.publish, worker_name(), engine=engine)
+    broker: RabbitBroker,
+    store: MediaStore,
+    claims: ConversionClaims,
+    *,
+    engine: EngineChoice = "auto",
+    conversions: int = 1,
+    hold: timedelta = timedelta(minutes=10),
+) -> Converter:
+    """Subscribe a converter to ``VideoUploaded``, ``JobCancelled`` and ``JobDeleted`` on ``broker``."""
+    events = EventPublisher(broker, [ConversionStarted, ConversionProgress, Mp3Converted, ConversionFailed])
+    converter = Converter(
+        store, claims, events.publish, worker_name(), engine=engine, conversions=conversions, hold=hold
+    )
 
     async def give_up(uploaded: VideoUploaded, error: Exception) -> None:
         await events.publish(
@@ -42,9 +67,21 @@ def register(
         VideoUploaded,
         converter.handle,
         title="converter.video-uploaded:consume",
-        description="Extract the uploaded video's audio as MP3; acked once the outcome is published.",
+        description=(
+            "Extract the uploaded video's audio as MP3. Acked once the job is on record and its "
+            "conversion ended, or 10 minutes in (a record that outlives its worker is taken over)."
+        ),
         on_give_up=give_up,
     )
+    subscribe(
+        broker,
+        Queues.CONVERTER_CANCELLATIONS,
+        Cancellation,
+        converter.cancel,
+        title="converter.job-cancelled:consume",
+        description="Stop converting a cancelled or deleted job; a deleted job's MP3 is removed too.",
+    )
+    return converter
 
 
 def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
@@ -52,9 +89,19 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
     broker = create_broker(settings, description="Converter")
     client = create_client(settings)
     database = client[settings.mongo_database]
-    register(broker, MediaStore(database), ConversionClaims(database), engine=settings.mp3_encoder)
+    converter = register(
+        broker,
+        MediaStore(database),
+        ConversionClaims(database, lease=timedelta(seconds=settings.lease_seconds)),
+        engine=settings.mp3_encoder,
+        conversions=settings.conversions,
+        hold=timedelta(seconds=settings.hold_seconds),
+    )
+    reclaimer = Reclaimer(converter, settings.reclaim_interval)
 
     async def close() -> None:
         client.close()
 
-    return create_worker_app(broker, on_shutdown=[close])
+    return create_worker_app(
+        broker, on_startup=[reclaimer.start], on_shutdown=[reclaimer.stop, converter.shutdown, close]
+    )

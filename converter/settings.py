@@ -1,3 +1,7 @@
+from typing import Self
+
+from pydantic import model_validator
+
 from common.settings import BrokerSettings, MongoSettings
 from converter.encoders import EngineChoice
 
@@ -7,10 +11,30 @@ __all__ = ["ConverterSettings"]
 class ConverterSettings(BrokerSettings, MongoSettings):
     """Settings of the converter (``VIDMP3_*`` variables).
 
-    ``VIDMP3_PREFETCH`` is how many conversions one process runs at once;
+    ``VIDMP3_CONVERSIONS`` is how many conversions one process runs at once (the broker's
+    prefetch follows it; ``VIDMP3_PREFETCH``, its older name, still sets both);
     ``VIDMP3_MP3_ENCODER`` picks the MP3 encoder (``auto``: lameenc if installed, else PyAV's).
     """
 
     port: int = 8002
+    conversions: int = 2
     prefetch: int = 2
     mp3_encoder: EngineChoice = "auto"
+    lease_seconds: float = 120.0
+    """A conversion whose worker stopped renewing its claim this long is taken over."""
+    hold_seconds: float = 600.0
+    """A delivery is acked at the latest this long after it arrived, well within RabbitMQ's
+    ``consumer_timeout`` (30 min), whether or not its conversion has ended."""
+    reclaim_interval_seconds: float | None = None
+    """How often to look for jobs to take over; half the lease unless set."""
+
+    @model_validator(mode="after")
+    def _prefetch_follows_conversions(self) -> Self:
+        if "conversions" not in self.model_fields_set and "prefetch" in self.model_fields_set:
+            self.conversions = self.prefetch
+        self.prefetch = self.conversions
+        return self
+
+    @property
+    def reclaim_interval(self) -> float:
+        return self.reclaim_interval_seconds or self.lease_seconds / 2

@@ -1,0 +1,24 @@
+"""The converter's Prometheus metrics (the Grafana dashboard under ``deploy/`` graphs them)."""
+
+from prometheus_client import Counter, Histogram
+
+__all__ = ["AUDIO_SECONDS", "CONVERSION_SECONDS", "JOBS", "STORAGE_BYTES_READ"]
+
+JOBS = Counter(
+    "converter_jobs_total",
+    "Conversion attempts by how they ended: converted, failed (for good), cancelled, or retried "
+    "(broken off by a transient error; the job is tried again).",
+    ["result"],
+)
+CONVERSION_SECONDS = Histogram(
+    "converter_conversion_seconds",
+    "Wall time of each successful conversion, from opening the stored video to the stored MP3.",
+    buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+)
+AUDIO_SECONDS = Counter(
+    "converter_audio_seconds_total",
+    "Seconds of audio converted; over converter_conversion_seconds_sum, the realtime factor.",
+)
+STORAGE_BYTES_READ = Counter(
+    "converter_storage_bytes_read_total", "Bytes of stored videos fetched from GridFS by conversions."
+)
