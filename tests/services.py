@@ -12,13 +12,15 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["Endpoints", "provide_endpoints"]
+__all__ = ["Endpoints", "PrivateFerretDB", "own_vhost", "provide_endpoints"]
 
 _HOW_TO_START = (
     "start the services with `scripts/services up` (it installs rabbitmq-server, mariadb-server and FerretDB)"
@@ -104,12 +106,12 @@ def provide_endpoints() -> Iterator[Endpoints]:
         ("MySQL (MariaDB)", NATIVE.mysql_url),
     ):
         _check_reachable(name, url)
-    with _own_vhost(NATIVE) as endpoints:
+    with own_vhost(NATIVE) as endpoints:
         yield endpoints
 
 
 @contextmanager
-def _own_vhost(endpoints: Endpoints) -> Iterator[Endpoints]:
+def own_vhost(endpoints: Endpoints) -> Iterator[Endpoints]:
     """A RabbitMQ virtual host for this test session alone, where ``rabbitmqctl`` may make one.
 
     Sessions running at once (developers, CI jobs) then never consume each other's messages
@@ -137,3 +139,71 @@ def _own_vhost(endpoints: Endpoints) -> Iterator[Endpoints]:
         yield replace(endpoints, rabbit_url=parts._replace(path=f"/{vhost}").geturl(), rabbitmqctl=control)
     finally:
         ctl("delete_vhost", vhost)
+
+
+class PrivateFerretDB:
+    """A FerretDB of a test's own (port, data directory), to stop and start at will without
+    disturbing the one other test sessions share. Uses the binary ``scripts/services up``
+    builds."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.binary = _ferretdb_binary()
+        self.data_dir = data_dir
+        self.port, self._debug_port = _free_port(), _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "ferretdb.log").open("ab")
+        self._process = subprocess.Popen(
+            [
+                str(self.binary),
+                "--handler=sqlite",
+                f"--sqlite-url=file:{self.data_dir}/",
+                f"--state-dir={self.data_dir}",
+                f"--listen-addr=127.0.0.1:{self.port}",
+                f"--debug-addr=127.0.0.1:{self._debug_port}",
+                "--telemetry=disable",
+                "--log-level=WARN",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"FerretDB did not listen on {self.port} within {timeout} s: see {self.data_dir}")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+            self._process = None
+
+
+def _ferretdb_binary() -> Path:
+    state = Path(os.environ.get("VIDMP3_STATE_DIR", Path.home() / ".local" / "share" / "vidmp3"))
+    found = sorted((state / "bin").glob("ferretdb-*"))
+    if not found:
+        raise RuntimeError(f"no FerretDB binary under {state / 'bin'}: {_HOW_TO_START}")
+    return found[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -98,6 +99,36 @@ class System:
 
     def new_user_token(self) -> str:
         return self.login(*self.create_user())
+
+    def orphan_chunks(self) -> int:
+        """MP3 chunks that belong to no stored MP3 (left by a conversion cut short)."""
+        config = self.stack.config
+        with MongoClient(config.mongo_url) as client:
+            database = client[config.mongo_database]
+            files = {document["_id"] for document in database["mp3s.files"].find({}, {"_id": 1})}
+            owners = database["mp3s.chunks"].distinct("files_id")
+            return sum(
+                database["mp3s.chunks"].count_documents({"files_id": owner}) for owner in owners if owner not in files
+            )
+
+    def kill(self, service: str) -> None:
+        """SIGKILL ``service``: no shutdown hook runs, nothing is given back."""
+        self.stack.stop(service, sig=signal.SIGKILL)
+
+    def start(self, service: str) -> None:
+        self.stack.start(service)
+
+    def queued_messages(self, queue: str) -> int:
+        """Messages ``queue`` holds (ready, plus unacked ones of consumers that are gone)."""
+
+        async def count() -> int:
+            connection = await aio_pika.connect(self.stack.config.rabbit_url)
+            async with connection:
+                channel = await connection.channel()
+                declared = await channel.declare_queue(queue, passive=True)
+                return declared.declaration_result.message_count or 0
+
+        return asyncio.run(count())
 
 
 def _free_port_block(size: int) -> int:

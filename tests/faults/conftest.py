@@ -10,10 +10,32 @@ import aio_pika
 import pytest
 
 from contracts.topology import EXCHANGE
+from tests.faults.media import write_long_video
 from tests.services import Endpoints
 from tests.system import System, print_log_tails, running_system
 
 DUPLICATE_HEADER = "x-test-duplicate"
+
+CONVERTER_ENV = {
+    # PyAV's encoder (about 3x slower than lameenc) makes a long input a conversion to break into
+    "VIDMP3_MP3_ENCODER": "pyav",
+    # a dead converter's job is taken over within seconds, not minutes
+    "VIDMP3_LEASE_SECONDS": "6",
+    "VIDMP3_RECLAIM_INTERVAL_SECONDS": "2",
+    # deliveries are let go 3 s into a conversion: a later kill needs no redelivery
+    "VIDMP3_HOLD_SECONDS": "3",
+}
+
+
+LONG_SECONDS = 300
+
+
+@pytest.fixture(scope="package")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Five minutes of audio: with PyAV's encoder, a conversion of 10-30 s on this machine."""
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    write_long_video(path, LONG_SECONDS)
+    return path.read_bytes()
 
 
 @pytest.fixture(scope="package")
@@ -23,7 +45,9 @@ def system(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[System]:
-    with running_system(endpoints, mongo_database_name, tmp_path_factory.mktemp("faults"), show_logs=False) as system:
+    with running_system(
+        endpoints, mongo_database_name, tmp_path_factory.mktemp("faults"), show_logs=False, **CONVERTER_ENV
+    ) as system:
         failed_before = request.session.testsfailed
         yield system
         if request.session.testsfailed > failed_before:
