@@ -335,7 +335,14 @@ class Converter:
             JOBS.labels(result.outcome.value).inc()
         else:
             log.info("another attempt ended the job first (%s)", winner.outcome, extra={"job_id": str(job_id)})
-        await self._settle(job_id, winner, (*attempt.earlier_mp3s, attempt.pending_mp3))
+        # this attempt's own chunks are gone already unless its MP3 was stored complete (a
+        # conversion that raised removed them): only a stored one needs removing, no scan else
+        own = attempt.pending_mp3
+        if str(own) != winner.mp3_file_id and await asyncio.to_thread(self._mp3s.find, own) is None:
+            await asyncio.to_thread(self._claims.cleaned, job_id, (own,))
+            await self._settle(job_id, winner, attempt.earlier_mp3s)
+        else:
+            await self._settle(job_id, winner, (*attempt.earlier_mp3s, own))
 
     async def _settle(self, job_id: UUID, result: Result, leftovers: Sequence[ObjectId]) -> None:
         """Remove every attempt's file but the job's MP3, announce the outcome, forget the job.

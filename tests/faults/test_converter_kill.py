@@ -44,6 +44,9 @@ def test_a_killed_converter_leaves_each_job_finished_once(system: System, long_v
         early = iteration % 2 == 1
         at_least = None if early else 30.0 + (iteration * 17) % 50
         wait_for(lambda: converting(system, token, job_id, at_least), timeout=120, interval=0.1)  # noqa: B023
+        # the event loop answers while conversions run in threads beside it
+        health = httpx.get(f"{system.stack.config.url('converter')}/health", timeout=1)
+        assert health.status_code == 200
         system.kill("converter")
         left_in_queue = system.queued_messages(Queues.CONVERTER.name)
         paths["redelivered" if left_in_queue else "taken over without redelivery"] += 1
