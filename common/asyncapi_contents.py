@@ -14,14 +14,14 @@ from pydantic import ValidationError
 
 from contracts import EventAdapter, RoutingKey
 from contracts.snapshots import event_types
-from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, MAX_DELIVERIES, RETRY_DELAYS, Queues
+from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, MAX_DELIVERIES, RETRY_DELAYS, Queues, routing_keys
 
 __all__ = ["NOT_SENT_YET", "describe_system", "event_type_of", "missing_parts"]
 
-NOT_SENT_YET = frozenset({RoutingKey.CONVERSION_PROGRESS})
-"""Event types in the contract that no service sends yet (the converter's progress reports come
-in a later change). They are documented (schema, example, the projection consumes them) but have
-no channel of their own; ``missing_parts`` says so once one appears, to take it off this list."""
+NOT_SENT_YET: frozenset[RoutingKey] = frozenset()
+"""Event types in the contract that no service sends yet. They are documented (schema, example,
+consumers) but have no channel of their own; ``missing_parts`` says so once one appears, to take
+it off this list."""
 
 
 def event_type_of(routing_key: str) -> Any:
@@ -47,7 +47,8 @@ def describe_system() -> str:
     for queue in Queues.ALL:
         arguments = queue.arguments or {}
         single = "; one consumer at a time" if arguments.get("x-single-active-consumer") else ""
-        binding = "every event" if queue.routing_key == "#" else f"`{queue.routing_key}`"
+        bound = routing_keys(queue)
+        binding = "every event" if bound == ("#",) else " and ".join(f"`{key}`" for key in bound)
         queues.append(f"- `{queue.name}`, bound to {binding}{single}")
     delays = ", ".join(_delay(seconds) for seconds in RETRY_DELAYS)
     return "\n\n".join(

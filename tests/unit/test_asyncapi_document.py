@@ -136,7 +136,7 @@ _MESSAGE = "mp3.converted:publish:Message"
         (_unlist("job.deleted"), "job.deleted: not listed in the overview"),
         (_set(["channels", "notification.sent:publish", "description"], ""), "channel notification.sent:publish has"),
         (_set(["channels", "notification.sent:publish", "tags"], []), "names no service"),
-        (_add_sender("conversion.progress"), "take it off NOT_SENT_YET"),
+        (_drop_senders("conversion.progress"), "conversion.progress: no channel sends it"),
     ],
 )
 def test_missing_parts_notices_each_kind_of_gap(mutate: Callable[[dict[str, Any]], None], expected: str) -> None:
