@@ -132,6 +132,7 @@ class Converter:
         self._slots = asyncio.Semaphore(conversions)
         self._running: dict[UUID, _Running] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     @property
     def running(self) -> int:
@@ -143,6 +144,10 @@ class Converter:
     async def handle(self, uploaded: VideoUploaded) -> None:
         """Handle a delivered ``VideoUploaded``; returning acks it (see the module's docstring)."""
         job_id = uploaded.job_id
+        if job_id in self._running:
+            return  # a repeat of a job converting here: it ends it
+        if self._closing:
+            raise Postpone("shutting down")
         if (result := await asyncio.to_thread(self._claims.result, job_id)) is not None:
             await self._announce(job_id, result)  # a repeat: say it again, in case nobody did
             return
@@ -165,7 +170,7 @@ class Converter:
         while slots are free; returns how many started."""
         started = 0
         for uploaded in await asyncio.to_thread(self._claims.unfinished):
-            if self._slots.locked():
+            if self._slots.locked() or self._closing:
                 break
             if uploaded.job_id in self._running:
                 continue
@@ -200,6 +205,7 @@ class Converter:
 
     async def shutdown(self) -> None:
         """Stop every conversion and give its attempt back, so another worker resumes at once."""
+        self._closing = True
         for running in self._running.values():
             running.request_stop(StopReason.SHUTDOWN)
         if self._tasks:

@@ -383,3 +383,26 @@ async def test_conversions_run_side_by_side_and_the_event_loop_stays_free(
     assert most_at_once == 2
     assert worst_lag < 0.5, worst_lag
     assert published.outcomes().count(Mp3Converted) == 2
+
+
+async def test_a_converter_shutting_down_gives_its_job_back_for_another_to_take_at_once(
+    sync_database: Database, long_video: bytes
+) -> None:
+    event = uploaded(store_video(sync_database, long_video))
+    leaving, staying = Published(), Published()
+    first = converter(sync_database, leaving, "leaving:1", engine="pyav")  # a 2-minute lease
+    second = converter(sync_database, staying, "staying:1")
+    handling = asyncio.create_task(first.handle(event))
+    await until(lambda: bool(leaving.of(ConversionProgress)))
+    await first.handle(event)  # a repeat while it converts here returns at once
+
+    await first.shutdown()
+    await handling
+    with pytest.raises(Postpone):
+        await first.handle(uploaded(str(ObjectId())))
+    assert await second.reclaim() == 1  # no waiting for the lease to run out
+    await second.drain()
+
+    assert leaving.outcomes() == [ConversionStarted]
+    assert staying.outcomes() == [ConversionStarted, Mp3Converted]
+    assert len(mp3s_of(sync_database, event)) == 1
