@@ -1,5 +1,6 @@
 """Conversion options through the gateway: a bad value is a 4xx problem naming the field, in
-a multipart form and in tus metadata alike (no job, no stored video); good ones reach the MP3."""
+a multipart form and in tus metadata alike (no job is created); good ones reach the MP3. A
+video cut short gets past the upload check and fails as truncated, and the converter goes on."""
 
 from __future__ import annotations
 
@@ -102,3 +103,21 @@ def test_the_options_shape_the_mp3(system: System, token: str, video: bytes, tmp
     assert info.tags is not None
     assert info.tags.version[:2] == (2, 3)
     assert (str(info.tags["TIT2"]), str(info.tags["TPE1"])) == ("Sea shanty", "The Testers")
+
+
+def test_a_video_cut_short_fails_as_truncated_and_the_next_job_converts(
+    system: System, token: str, video: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "cut.mp4"
+    write_sample_video(path, seconds=10.0, width=64, height=48, faststart=True)
+    data = path.read_bytes()
+    cut = upload(system, token, "cut.mp4", data[: len(data) // 2])  # the header is whole: the check lets it in
+    assert cut.status_code == 202, cut.text
+
+    failed = wait_terminal(system, token, cut.json()["job_id"])
+
+    assert failed["state"] == "failed", failed
+    assert failed["error"]["reason"] == "truncated_input"
+    assert "cut short" in failed["error"]["message"]
+    after = upload(system, token, "after.mp4", video)
+    assert wait_terminal(system, token, after.json()["job_id"])["state"] == "notified"
