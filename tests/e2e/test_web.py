@@ -252,3 +252,62 @@ def test_the_page_is_not_part_of_the_api_document(system: System) -> None:
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert httpx.get(f"{system.gateway}/app/static/app.js").headers["content-type"].startswith("text/javascript")
     assert httpx.get(f"{system.gateway}/app/static/../web.py").status_code == 404
+
+
+_CONTRAST = """
+selectors => {
+  const rgb = text => text.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => {
+    const channel = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const background = node => {
+    for (; node; node = node.parentElement) {
+      const color = rgb(getComputedStyle(node).backgroundColor);
+      if (color.length < 4 || color[3] > 0) return color;
+    }
+    return [255, 255, 255];
+  };
+  const found = [];
+  for (const selector of selectors) {
+    for (const node of document.querySelectorAll(selector)) {
+      if (!node.offsetParent && getComputedStyle(node).position !== "fixed") continue;  // not shown
+      const [a, b] = [luminance(rgb(getComputedStyle(node).color)), luminance(background(node))];
+      found.push([selector, node.textContent.trim().slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+    }
+  }
+  return found;
+}
+"""
+
+
+_SELECTORS = [
+    *(".bar h1", "#who", "h2", "legend", "label", ".hint", ".field-hint", ".dropzone-title", ".dropzone-hint"),
+    *("select", "input", "button", ".name", ".state", ".detail", ".error", "code"),
+]
+
+
+def test_every_text_has_enough_contrast(
+    page: Page, system: System, sample_video: tuple[Path, float], tmp_path: Path
+) -> None:
+    """WCAG AA: 4.5:1 for the text of every kind of element the page shows."""
+    email, password = system.create_user()
+    page.goto(f"{system.gateway}/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#sign-in-error")).to_be_visible()
+    measured = page.evaluate(_CONTRAST, _SELECTORS)  # the sign-in screen, with its error
+
+    sign_in(page, system, email, password)
+    page.set_input_files("#files", sample_video[0])
+    expect(job_row(page, "sample.mp4").locator(".state")).to_have_text("notified")
+    silent = tmp_path / "silent.mp4"
+    write_sample_video(silent, seconds=1.0, audio_codec=None)
+    page.set_input_files("#files", silent)
+    expect(page.locator("li.upload").filter(has_text="silent.mp4").locator(".state")).to_have_text("refused")
+    measured += page.evaluate(_CONTRAST, _SELECTORS)  # the signed-in screen: jobs, uploads, a refusal
+
+    assert {selector for selector, _, _ in measured} >= {"button", ".state", ".error", ".hint", "label", "select"}
+    low = [(selector, text, round(ratio, 2)) for selector, text, ratio in measured if ratio < 4.5]
+    assert not low, f"text below 4.5:1 contrast: {low}"

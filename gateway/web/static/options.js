@@ -16,6 +16,7 @@ function bare(schema) {
   return kept.length === 1 ? { ...schema, ...kept[0] } : schema;
 }
 
+const ACRONYMS = new Set(["vbr", "cbr", "mp3", "id3"]);
 const UNITS = { kbps: "kbit/s", hz: "Hz", seconds: "s", ms: "ms", db: "dB", lufs: "LUFS", percent: "%" };
 
 // "bitrate_kbps" -> "Bitrate (kbit/s)"
@@ -23,15 +24,20 @@ function labelOf(name) {
   const words = name.split("_");
   const unit = UNITS[words[words.length - 1]];
   if (unit) words.pop();
-  const text = words.join(" ");
+  const text = words.map((word) => (ACRONYMS.has(word) ? word.toUpperCase() : word)).join(" ");
   return text.charAt(0).toUpperCase() + text.slice(1) + (unit ? ` (${unit})` : "");
+}
+
+// A description's `names` as <code>, the rest as text (never as HTML).
+function prose(text) {
+  return text.split("`").map((part, index) => (index % 2 ? element("code", {}, part) : part));
 }
 
 function control(name, schema) {
   const id = `option-${name}`;
   const title = labelOf(name);
   const hintId = `${id}-hint`;
-  const hint = schema.description ? element("span", { class: "field-hint", id: hintId }, schema.description) : null;
+  const hint = schema.description ? element("span", { class: "field-hint", id: hintId }, ...prose(schema.description)) : null;
   let input;
   if (schema.enum) {
     input = element("select", { id, name });
