@@ -38,6 +38,7 @@ def browser(playwright: Playwright, request: pytest.FixtureRequest) -> Iterator[
             pytrace=False,
         )
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+    expect.set_options(timeout=WAIT_MS)  # conversions take seconds on a loaded machine, not 5 s
     yield browser
     browser.close()
     capture = request.config.pluginmanager.get_plugin("capturemanager")
