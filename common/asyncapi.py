@@ -63,7 +63,11 @@ def _services() -> list[tuple[str, str, Callable[[RabbitBroker], object]]]:
         (
             "notifier",
             "Emails owners when their MP3 is ready.",
-            lambda broker: notifier.app.register(broker, NotifierSettings(), NotificationLedger(database)),
+            # defaults, not this process's VIDMP3_* variables: the document is the same wherever it
+            # is built, and the production gateway serving it has no notifier settings to give
+            lambda broker: notifier.app.register(
+                broker, NotifierSettings.model_construct(), NotificationLedger(database)
+            ),
         ),
         (
             "projections",

@@ -35,6 +35,15 @@ def test_the_document_is_the_same_on_every_build() -> None:
     assert document() == DOCUMENT
 
 
+def test_the_document_does_not_depend_on_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production gateway serves it: its VIDMP3_* variables (production mode, settings of
+    its own) must neither change the document nor stop it from being built."""
+    monkeypatch.setenv("VIDMP3_ENVIRONMENT", "production")
+    monkeypatch.setenv("VIDMP3_SMTP_PORT", "not a port")
+    monkeypatch.setenv("VIDMP3_PREFETCH", "64")
+    assert document() == DOCUMENT
+
+
 def test_the_document_misses_nothing() -> None:
     assert missing_parts(DOCUMENT) == []
 
