@@ -61,3 +61,7 @@ bench-converter *args: setup services
 # a 1 GB video up (multipart and tus) and its MP3 down through the gateway; its peak RSS must stay under 150 MB
 bench-gateway: setup services
     uv run --locked python bench/gateway_upload.py
+
+# 1, 2, 3 and 4 converter processes on one broker, the same batch of jobs each: jobs/minute and latency per worker count (results in bench/results/)
+bench-scale *args: setup services
+    uv run --locked python bench/scale_out.py {{ args }}
