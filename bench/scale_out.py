@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,7 +207,9 @@ def run_round(
     try:
         load_before = os.getloadavg()
         cpu_before, busy_before, backing_before = pool.cpu_seconds(), _machine_busy_seconds(), _backing_cpu_seconds()
+        window = time.monotonic()
         times = asyncio.run(_run_batch(endpoints.rabbit_url, uploads, limit=args.timeout))
+        window = time.monotonic() - window  # what the CPU figures are measured over
         cpu, busy = pool.cpu_seconds() - cpu_before, _machine_busy_seconds() - busy_before
         backing = {name: seconds - backing_before[name] for name, seconds in _backing_cpu_seconds().items()}
         load_after = os.getloadavg()
@@ -234,13 +237,12 @@ def run_round(
             ]
         ),
         "converter_cpu_seconds": round(cpu, 1),
-        "cores_used": round(cpu / wall, 2) if wall > 0 else 0.0,
+        "cores_used": round(cpu / window, 2),
+        "converter_cpu_seconds_per_job": round(cpu / max(len(outcomes), 1), 3),
         # everything on the machine (broker, FerretDB, this script, other people's work) meanwhile
-        "machine_cores_busy": round(busy / wall, 2) if wall > 0 else 0.0,
+        "machine_cores_busy": round(busy / window, 2),
         # shared with whatever else uses them meanwhile
-        "backing_cores_busy": {
-            name: round(seconds / wall, 2) if wall > 0 else 0.0 for name, seconds in backing.items()
-        },
+        "backing_cores_busy": {name: round(seconds / window, 2) for name, seconds in backing.items()},
         "load_average_before": [round(value, 2) for value in load_before],
         "load_average_after": [round(value, 2) for value in load_after],
     }
@@ -262,7 +264,8 @@ def store_videos(mongo_url: str, database: str, seconds: float, count: int, work
 
 def _print_table(result: dict[str, Any]) -> None:
     rounds = result["rounds"]
-    base = rounds[0]["jobs_per_minute"] or 1.0
+    singles = [row["jobs_per_minute"] for row in rounds if row["workers"] == min(r["workers"] for r in rounds)]
+    base = statistics.median(singles) or 1.0
     print(
         f"\n{result['jobs']} jobs of a {result['video_seconds']:g} s video ({result['video_mb']} MB), "
         f"{result['cpu_count']} CPUs, prefetch {result['prefetch']}"
@@ -271,7 +274,7 @@ def _print_table(result: dict[str, Any]) -> None:
         f"{'workers':>7} {'jobs/min':>9} {'speed-up':>8} {'latency p50':>11} {'p99':>6} "
         f"{'convert p50':>11} {'p99':>6} {'cores':>6} {'ferretdb':>8} {'rabbit':>6} {'machine':>7} {'failed':>6}"
     )
-    for row in rounds:
+    for row in sorted(rounds, key=lambda row: row["workers"]):  # repeats side by side
         latency, conversion = row["latency_seconds"], row["conversion_seconds"]
         print(
             f"{row['workers']:>7} {row['jobs_per_minute']:>9.1f} {row['jobs_per_minute'] / base:>7.2f}x "
@@ -281,6 +284,14 @@ def _print_table(result: dict[str, Any]) -> None:
             f"{row['backing_cores_busy']['rabbitmq']:>6.2f} {row['machine_cores_busy']:>7.2f} "
             f"{row['failed'] + row['unfinished']:>6}"
         )
+
+
+def _print_summary(result: dict[str, Any]) -> None:
+    medians = result["median_jobs_per_minute"]
+    base = next(iter(medians.values())) or 1.0
+    print(f"\n{'workers':>7} {'jobs/min':>9} {'speed-up':>8}   (median of {result['repeat']} round(s) each)")
+    for count, jobs_per_minute in medians.items():
+        print(f"{count:>7} {jobs_per_minute:>9.1f} {jobs_per_minute / base:>7.2f}x")
 
 
 def _contention_note(result: dict[str, Any]) -> str | None:
@@ -306,6 +317,7 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=4, help="distinct stored copies the jobs take in turn")
     parser.add_argument("--prefetch", type=int, default=None, help="conversions per process (default: the setting's)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a round may take")
+    parser.add_argument("--repeat", type=int, default=1, help="times to go through the worker counts")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     database = f"vidmp3_bench_scale_{uuid.uuid4().hex[:8]}"
@@ -326,9 +338,12 @@ def main() -> int:
             )
             video_mb = round((Path(work) / "input.mp4").stat().st_size / 1e6, 2)
             rounds = []
-            for count in counts:
-                print(f"round: {count} converter process(es), {args.jobs} jobs ...", flush=True)
-                rounds.append(run_round(endpoints, config, video_ids, count, args))
+            # repeats go round the whole sequence, so a change in the machine's load meanwhile
+            # reaches every worker count alike
+            for repeat in range(args.repeat):
+                for count in counts:
+                    print(f"round {repeat + 1}: {count} converter process(es), {args.jobs} jobs ...", flush=True)
+                    rounds.append(run_round(endpoints, config, video_ids, count, args))
         finally:
             client: MongoClient[Document]
             with MongoClient(endpoints.mongo_url) as client:
@@ -345,12 +360,19 @@ def main() -> int:
         "audio_seconds": round(audio_seconds, 2),
         "video_mb": video_mb,
         "prefetch": args.prefetch if args.prefetch is not None else ConverterSettings.model_fields["prefetch"].default,
+        "repeat": args.repeat,
         "rounds": rounds,
+        "median_jobs_per_minute": {
+            str(count): statistics.median(row["jobs_per_minute"] for row in rounds if row["workers"] == count)
+            for count in counts
+        },
     }
     out = ROOT / "bench" / "results" / f"scale-out-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     _print_table(result)
+    if args.repeat > 1:
+        _print_summary(result)
     if note := _contention_note(result):
         print(note)
     print(f"written to {out.relative_to(ROOT)}")
