@@ -27,13 +27,14 @@ from pymongo.database import Database
 import converter.app
 import notifier.app
 import projections.app
-from common.asyncapi_contents import describe_system, missing_parts
+from common.asyncapi_contents import ROUTING_KEYS, describe_system, missing_parts
 from common.broker import EventPublisher
 from common.event_examples import EXAMPLES, examples_of
 from common.mongo import Document
 from common.settings import DEV_MONGO_URL
 from contracts import JobCancelled, JobDeleted, VideoUploaded
 from contracts.snapshots import event_types
+from contracts.topology import Queues, routing_keys
 from converter.claims import ConversionClaims
 from converter.storage import MediaStore
 from notifier.ledger import NotificationLedger
@@ -116,6 +117,12 @@ def _complete(spec: dict[str, Any], owners: dict[str, str]) -> None:
     for section in ("channels", "operations"):
         for name, item in spec.get(section, {}).items():
             item["tags"] = [{"name": owners[name]}]
+    # a channel's address holds one routing key; a queue may be bound to several
+    queues = {queue.name: queue for queue in Queues.ALL}
+    for channel in spec.get("channels", {}).values():
+        queue = queues.get(channel.get("bindings", {}).get("amqp", {}).get("queue", {}).get("name"))
+        if queue is not None:
+            channel[ROUTING_KEYS] = [str(key) for key in routing_keys(queue)]
     schemas = spec["components"]["schemas"]
     by_name = {event_type.__name__: event_type for event_type in event_types()}
     for message in spec["components"]["messages"].values():

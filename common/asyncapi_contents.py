@@ -16,12 +16,16 @@ from contracts import EventAdapter, RoutingKey
 from contracts.snapshots import event_types
 from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, MAX_DELIVERIES, RETRY_DELAYS, Queues, routing_keys
 
-__all__ = ["NOT_SENT_YET", "describe_system", "event_type_of", "missing_parts"]
+__all__ = ["NOT_SENT_YET", "ROUTING_KEYS", "describe_system", "event_type_of", "missing_parts"]
 
 NOT_SENT_YET: frozenset[RoutingKey] = frozenset()
 """Event types in the contract that no service sends yet. They are documented (schema, example,
 consumers) but have no channel of their own; ``missing_parts`` says so once one appears, to take
 it off this list."""
+
+
+ROUTING_KEYS = "x-routing-keys"
+"""On a queue's channel: every routing key the queue is bound to (its ``address`` holds one)."""
 
 
 def event_type_of(routing_key: str) -> Any:
@@ -149,4 +153,10 @@ def missing_parts(spec: dict[str, Any]) -> list[str]:
         for channel in spec.get("channels", {}).values()
     }
     problems += [f"queue {queue.name} has no channel" for queue in Queues.ALL if queue.name not in queues]
+    for queue in Queues.ALL:
+        for name, channel in spec.get("channels", {}).items():
+            if channel.get("bindings", {}).get("amqp", {}).get("queue", {}).get("name") != queue.name:
+                continue
+            if channel.get(ROUTING_KEYS) != [str(key) for key in routing_keys(queue)]:
+                problems.append(f"channel {name} does not list every routing key {queue.name} is bound to")
     return problems

@@ -161,7 +161,7 @@ class _Index:
         return sorted(
             name
             for name, channel in self.channels.items()
-            if self.is_queue(channel) and topic_matches(str(channel.get("address", "")), routing_key)
+            if self.is_queue(channel) and any(topic_matches(key, routing_key) for key in _bindings(channel))
         )
 
     def messages_of(self, schema_name: str) -> list[str]:
@@ -184,6 +184,12 @@ class _Index:
         """Payload schemas that are events (they have a routing key), in routing-key order."""
         names = [name for name in self.schemas if self.routing_key(name) is not None]
         return sorted(names, key=lambda name: str(self.routing_key(name)))
+
+
+def _bindings(channel: dict[str, Any]) -> list[str]:
+    """The routing keys a queue's channel is bound to: all of them where the document lists
+    them (``x-routing-keys``), else its address."""
+    return [str(key) for key in channel.get("x-routing-keys") or [channel.get("address", "")]]
 
 
 def _channel_links(index: _Index, names: list[str]) -> str:
@@ -215,7 +221,7 @@ def _channel(index: _Index, name: str, channel: dict[str, Any]) -> str:
         queue = amqp.get("queue", {})
         where = [
             ["queue", f"<code>{escape(str(queue.get('name', '')))}</code> (durable: {queue.get('durable')})"],
-            ["bound to routing key", address],
+            ["bound to routing keys", ", ".join(f"<code>{escape(key)}</code>" for key in _bindings(channel))],
         ]
     else:
         exchange = amqp.get("exchange", {})

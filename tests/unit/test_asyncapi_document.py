@@ -118,14 +118,6 @@ def _unlist(key: str) -> Callable[[dict[str, Any]], None]:
     return mutate
 
 
-def _add_sender(key: str) -> Callable[[dict[str, Any]], None]:
-    def mutate(spec: dict[str, Any]) -> None:
-        spec["channels"]["x:publish"] = {**spec["channels"]["mp3.converted:publish"], "address": key}
-        spec["operations"]["x:publish"] = {"action": "send", "channel": {"$ref": "#/channels/x:publish"}}
-
-    return mutate
-
-
 _MESSAGE = "mp3.converted:publish:Message"
 
 
@@ -145,6 +137,10 @@ _MESSAGE = "mp3.converted:publish:Message"
         (_unlist("job.deleted"), "job.deleted: not listed in the overview"),
         (_set(["channels", "notification.sent:publish", "description"], ""), "channel notification.sent:publish has"),
         (_set(["channels", "notification.sent:publish", "tags"], []), "names no service"),
+        (
+            _set(["channels", "converter.job-cancelled:consume", "x-routing-keys"], ["job.cancelled"]),
+            "does not list every routing key converter.job-cancelled is bound to",
+        ),
         (_drop_senders("conversion.progress"), "conversion.progress: no channel sends it"),
     ],
 )

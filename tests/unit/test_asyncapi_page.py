@@ -129,6 +129,13 @@ def test_the_routing_table_says_who_sends_and_who_receives() -> None:
     assert "converter.video-uploaded:consume" not in row
 
 
+def test_a_queue_bound_to_several_keys_receives_each() -> None:
+    table = TEXT[TEXT.index('id="routing"') : TEXT.index('id="events"')]
+    for key in ("job.cancelled", "job.deleted"):
+        row = table[table.index(f"<code>{key}</code>") :].split("</tr>")[0]
+        assert "converter.job-cancelled:consume" in row, key
+
+
 def test_text_from_the_document_is_escaped() -> None:
     spec = copy.deepcopy(DOCUMENT)
     spec["info"]["description"] = "<script>alert(1)</script> and `<b>`"
