@@ -1,6 +1,6 @@
 """Scale-out: 1, 2, 3 and 4 converter processes against one broker, on the same batch of jobs.
 
-    uv run python bench/scale_out.py [--workers 1,2,3,4] [--jobs 24] [--seconds 25] [--prefetch N]
+    uv run python bench/scale_out.py [--workers 1,2,3,4] [--jobs 24] [--seconds 25] [--conversions N]
 
 Only converters run: a gateway, projection or notifier would take the very cores being
 measured. The videos are generated and stored in GridFS before anything is timed (so upload
@@ -92,7 +92,7 @@ class Workers:
 
     config: StackConfig
     count: int
-    prefetch: int | None
+    conversions: int | None
     nice: int = 0
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -101,8 +101,8 @@ class Workers:
         logs.mkdir(parents=True, exist_ok=True)
         for index in range(self.count):
             env = self.config.environment("converter") | {"VIDMP3_PORT": str(self.config.base_port + index)}
-            if self.prefetch is not None:
-                env["VIDMP3_PREFETCH"] = str(self.prefetch)
+            if self.conversions is not None:
+                env["VIDMP3_CONVERSIONS"] = str(self.conversions)
             with (logs / f"converter-{self.count}-{index}.log").open("ab") as log:
                 self.processes.append(
                     subprocess.Popen(
@@ -210,7 +210,7 @@ def run_round(
         )
         for n in range(args.jobs)
     ]
-    pool = Workers(config, workers, args.prefetch, args.nice)
+    pool = Workers(config, workers, args.conversions, args.nice)
     pool.start()
     try:
         load_before = os.getloadavg()
@@ -276,7 +276,7 @@ def _print_table(result: dict[str, Any]) -> None:
     base = statistics.median(singles) or 1.0
     print(
         f"\n{result['jobs']} jobs of a {result['video_seconds']:g} s video ({result['video_mb']} MB), "
-        f"{result['cpu_count']} CPUs, prefetch {result['prefetch']}, "
+        f"{result['cpu_count']} CPUs, {result['conversions_per_process']} conversion(s) per process, "
         f"converters at niceness {result['converter_niceness']}"
     )
     print(
@@ -324,7 +324,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=24)
     parser.add_argument("--seconds", type=float, default=25.0, help="length of the generated video")
     parser.add_argument("--videos", type=int, default=4, help="distinct stored copies the jobs take in turn")
-    parser.add_argument("--prefetch", type=int, default=None, help="conversions per process (default: the setting's)")
+    parser.add_argument(
+        "--conversions", type=int, default=None, help="conversions one process runs at once (default: the setting's)"
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a round may take")
     parser.add_argument("--repeat", type=int, default=1, help="times to go through the worker counts")
     parser.add_argument(
@@ -375,7 +377,7 @@ def main() -> int:
         "video_seconds": args.seconds,
         "audio_seconds": round(audio_seconds, 2),
         "video_mb": video_mb,
-        "prefetch": args.prefetch if args.prefetch is not None else ConverterSettings.model_fields["prefetch"].default,
+        "conversions_per_process": args.conversions or ConverterSettings.model_fields["conversions"].default,
         "repeat": args.repeat,
         "converter_niceness": args.nice,
         "rounds": rounds,
