@@ -351,17 +351,20 @@ class Converter:
             await self._settle(job_id, winner, (*attempt.earlier_mp3s, own))
 
     async def _settle(self, job_id: UUID, result: Result, leftovers: Sequence[ObjectId]) -> None:
-        """Remove every attempt's file but the job's MP3, announce the outcome, forget the job.
+        """Announce the outcome, remove every attempt's file but the job's MP3, forget the job.
 
-        Leftovers are removed only now that the outcome is final: before, a stalled holder
-        might still store (and win with) the file an impatient successor would remove.
+        Leftovers are removed only once the outcome is final: before, a stalled holder might
+        still store (and win with) the file an impatient successor would remove. And only after
+        the announcement, which they would hold up: finding chunks by ``files_id`` scans the
+        whole chunks collection on FerretDB. Cut short, all of it is done again (the job stays
+        on record until forgotten), the announcement with the same event id.
         """
+        await self._announce(job_id, result)
         doomed = [file_id for file_id in leftovers if str(file_id) != result.mp3_file_id]
         if doomed:
             await asyncio.to_thread(self._mp3s.remove, doomed)
         if leftovers:
             await asyncio.to_thread(self._claims.cleaned, job_id, tuple(leftovers))
-        await self._announce(job_id, result)
         await asyncio.to_thread(self._claims.forget, job_id)
 
     async def _announce(self, job_id: UUID, result: Result) -> None:
