@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from contracts.topology import Queues
 from tests.e2e.test_flow import bearer, decoded_duration, job, upload, wait_terminal
@@ -33,6 +34,7 @@ def converting(system: System, token: str, job_id: str, at_least: float | None) 
     return at_least is None or (status["progress_percent"] or 0) >= at_least
 
 
+@pytest.mark.timeout(max(600, 120 * KILL_LOOPS))
 def test_a_killed_converter_leaves_each_job_finished_once(system: System, long_video: bytes) -> None:
     token = system.new_user_token()
     paths: Counter[str] = Counter()
@@ -62,7 +64,7 @@ def test_a_killed_converter_leaves_each_job_finished_once(system: System, long_v
         wait_for(lambda: system.mailbox.for_job(job_id), timeout=30)  # noqa: B023
         assert system.mp3_files(job_id) == 1, job_id
         # the chunks a killed attempt left are removed right after the outcome is announced
-        wait_for(lambda: system.orphan_chunks() == 0, timeout=60)
+        wait_for(lambda: system.orphan_chunks() == 0, timeout=60, interval=1)
         mp3 = httpx.get(f"{system.gateway}/v1/jobs/{job_id}/mp3", headers=bearer(token), timeout=60)
         assert mp3.status_code == 200
         assert abs(decoded_duration(mp3.content) - LONG_SECONDS) < 0.5
