@@ -2,9 +2,12 @@
 
 Claiming is a single-document insert (atomic on MongoDB and on FerretDB alike): the one
 process whose insert lands sends; the others see "sending" and try later, or "sent" and
-skip. A claim whose sender died goes stale and may be taken over, which can send a second
-email in that rare case: delivery is at least once, and the stable Message-ID lets mail
-systems drop the repeat.
+skip. A claim whose sender died goes stale and is taken over by exactly one process: the
+takeover is an insert too, keyed by the stale claim's time, because FerretDB does not apply
+a conditional update atomically (several concurrent takers would all win). A sender that
+died after its SMTP server accepted the email but before recording it can still cause a
+second email in that rare case: delivery is at least once there, and the stable Message-ID
+lets mail systems drop the repeat.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class NotificationLedger:
 
     def __init__(self, database: AsyncDatabase[Document], stale_after: timedelta = timedelta(seconds=60)) -> None:
         self._claims = database["notifications"]
+        self._takeovers = database["notification_takeovers"]
         self._stale_after = stale_after
 
     async def claim(self, job_id: UUID) -> Claim:
@@ -48,7 +52,12 @@ class NotificationLedger:
             return await self.claim(job_id)
         if existing["state"] == "sent":
             return Claim.ALREADY_SENT
-        if existing["claimed_at"] > now - self._stale_after:
+        stale_since: datetime = existing["claimed_at"]
+        if stale_since > now - self._stale_after:
+            return Claim.BUSY
+        try:  # of all who found this same stale claim, one inserts this
+            await self._takeovers.insert_one({"_id": f"{job_id}@{stale_since.isoformat()}", "taken_at": now})
+        except DuplicateKeyError:
             return Claim.BUSY
         await self._claims.update_one({"_id": str(job_id)}, {"$set": {"claimed_at": now}})
         return Claim.SEND

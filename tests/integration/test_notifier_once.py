@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from email.message import EmailMessage
 from uuid import uuid4
 
@@ -10,7 +11,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Event, Mp3Converted, NotificationSent
-from notifier.ledger import NotificationLedger
+from notifier.ledger import Claim, NotificationLedger
 from notifier.service import NotificationInProgress, Notifier
 
 
@@ -80,3 +81,17 @@ async def test_a_failed_send_is_retried_and_then_sent_once(mongo_database: Async
 
     assert len(outbox.emails) == 1
     assert len(outbox.events) == 1
+
+
+async def test_a_stale_claim_is_taken_over_by_exactly_one_of_many(mongo_database: AsyncDatabase) -> None:
+    job_ids = [uuid4() for _ in range(10)]
+    ledger = NotificationLedger(mongo_database, stale_after=timedelta(milliseconds=200))
+    for job_id in job_ids:
+        assert await ledger.claim(job_id) is Claim.SEND  # and its sender dies
+    await asyncio.sleep(0.3)
+
+    for job_id in job_ids:
+        takers = [NotificationLedger(mongo_database, stale_after=timedelta(milliseconds=200)) for _ in range(8)]
+        outcomes = await asyncio.gather(*(taker.claim(job_id) for taker in takers))
+        assert outcomes.count(Claim.SEND) == 1, outcomes
+        assert set(outcomes) == {Claim.SEND, Claim.BUSY}
