@@ -47,6 +47,10 @@ class JobState(StrEnum):
 
 
 _RANK = {state: rank for rank, state in enumerate(JobState)}
+# a state that only counts once the state it follows is known: events from different
+# services may arrive in either order (RabbitMQ orders messages per channel, not across
+# publishers), and a job must not show ``notified`` before its MP3 is on record
+_NEEDS = {JobState.NOTIFIED: JobState.CONVERTED}
 TERMINAL_STATES = frozenset({JobState.NOTIFIED, JobState.FAILED, JobState.CANCELLED})
 
 
@@ -124,7 +128,7 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
     history = tuple(sorted((*kept, change), key=lambda c: (c.at, _RANK[c.state])))
     updates: dict[str, object] = {
         "history": history,
-        "state": max((c.state for c in history), key=_RANK.__getitem__),
+        "state": _furthest(history),
         "updated_at": max(c.at for c in history),
         "version": current.version + 1,
     }
@@ -140,6 +144,13 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
         case ConversionFailed():
             updates |= {"error": JobError(reason=event.reason, message=event.message)}
     return current.model_copy(update=updates)
+
+
+def _furthest(history: Iterable[StateChange]) -> JobState:
+    """The furthest state reached whose predecessor (if it needs one) is on record too."""
+    reached = {change.state for change in history}
+    counted = (state for state in reached if _NEEDS.get(state, state) in reached)
+    return max(counted, key=_RANK.__getitem__, default=JobState.QUEUED)
 
 
 def _order(change: StateChange) -> tuple[datetime, str]:

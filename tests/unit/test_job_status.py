@@ -97,6 +97,26 @@ def test_a_late_event_does_not_move_the_job_backwards() -> None:
     assert [change.state for change in status.history] == [JobState.QUEUED, JobState.CONVERTING, JobState.CONVERTED]
 
 
+def test_a_job_is_not_notified_before_its_mp3_is_on_record() -> None:
+    # the notifier's event can overtake the converter's: they come from different publishers
+    uploaded, started, converted, notified = happy_path()
+
+    early = fold([uploaded, started, notified])
+
+    assert early.state is JobState.CONVERTING
+    assert not early.finished
+    assert early.mp3_file_id is None
+    late = apply(early, converted)
+    assert late.state is JobState.NOTIFIED
+    assert late.mp3_file_id == "m1"
+    assert [change.state for change in late.history] == [
+        JobState.QUEUED,
+        JobState.CONVERTING,
+        JobState.CONVERTED,
+        JobState.NOTIFIED,
+    ]
+
+
 def test_failure_records_the_reason() -> None:
     uploaded, started, *_ = happy_path()
     failed = ConversionFailed(
