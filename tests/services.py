@@ -197,10 +197,10 @@ class PrivateFerretDB:
 
 def _ferretdb_binary() -> Path:
     state = Path(os.environ.get("VIDMP3_STATE_DIR", Path.home() / ".local" / "share" / "vidmp3"))
-    found = sorted((state / "bin").glob("ferretdb-*"))
-    if not found:
-        raise RuntimeError(f"no FerretDB binary under {state / 'bin'}: {_HOW_TO_START}")
-    return found[-1]
+    binary = state / "bin" / "ferretdb"  # a link to the build ``scripts/services up`` made last
+    if not binary.exists():
+        raise RuntimeError(f"no FerretDB binary at {binary}: {_HOW_TO_START}")
+    return binary
 
 
 def _free_port() -> int:
