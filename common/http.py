@@ -15,6 +15,8 @@ from litestar.plugins import InitPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from pydantic import BaseModel, Field
 
+from common.problems import UNEXPECTED, FieldWords, missing_parameter, plain_detail
+
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "FieldError",
@@ -32,7 +34,6 @@ log = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[Any]]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-_UNEXPECTED = "the server could not handle this request; it has been logged"
 
 
 class FieldError(BaseModel):
@@ -51,7 +52,11 @@ class Problem(BaseModel):
     type: str = Field(default="about:blank", description="URI of the problem type; `about:blank` is the HTTP status.")
     title: str = Field(description="The HTTP reason phrase of `status`.", examples=["Not Found"])
     status: int = Field(ge=400, le=599, description="The HTTP status code.", examples=[404])
-    detail: str = Field(description="What went wrong with this request, for people.", examples=["no job 3f0c..."])
+    detail: str = Field(
+        description="What went wrong and what to do, in plain words to show people as they are "
+        "(programs read `type`, `status` and `errors`).",
+        examples=["There is no job 3f0c... in your account: it was deleted, or the id is mistyped."],
+    )
     instance: str = Field(description="The path of the request that failed.", examples=["/v1/jobs/3f0c..."])
     errors: list[FieldError] | None = Field(default=None, description="Each invalid input, for validation problems.")
 
@@ -169,13 +174,18 @@ def problem_response(
     return Response(body, status_code=status_code, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {}))
 
 
-def _from_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+def _from_http_exception(
+    request: Request[Any, Any, Any], error: HTTPException, words: FieldWords
+) -> Response[dict[str, Any]]:
+    errors = _field_errors(error.extra)
+    if errors is None and (missing := missing_parameter(error)) is not None:
+        errors = [FieldError.model_validate(missing).model_dump()]
     return problem_response(
         request,
         error.status_code,
-        error.detail,
+        plain_detail(error, errors, request.method, words),
         headers=error.headers,
-        errors=_field_errors(error.extra),
+        errors=errors,
         # Litestar's ProblemDetailsException may name a problem type of its own
         problem_type=getattr(error, "type_", None),
         title=getattr(error, "title", None),
@@ -183,20 +193,29 @@ def _from_http_exception(request: Request[Any, Any, Any], error: HTTPException) 
 
 
 def _from_unexpected(request: Request[Any, Any, Any], _error: Exception) -> Response[dict[str, Any]]:
-    return problem_response(request, 500, _UNEXPECTED)
+    return problem_response(request, 500, UNEXPECTED)
 
 
 class _ProblemDetails(InitPlugin):
+    def __init__(self, words: FieldWords) -> None:
+        self._words = words
+
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.exception_handlers[HTTPException] = _from_http_exception
+        words = self._words
+
+        def from_http_exception(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+            return _from_http_exception(request, error, words)
+
+        app_config.exception_handlers[HTTPException] = from_http_exception
         app_config.exception_handlers[Exception] = _from_unexpected
         return app_config
 
 
-def problem_details() -> InitPlugin:
+def problem_details(field_words: FieldWords | None = None) -> InitPlugin:
     """Every 4xx and 5xx, Litestar's own (validation, unknown route, wrong method) included, as
-    one RFC 9457 ``application/problem+json`` shape: ``Problem``."""
-    return _ProblemDetails()
+    one RFC 9457 ``application/problem+json`` shape: ``Problem``, whose ``detail`` is for people
+    (``field_words``: what a good value of each input is, for Litestar's validation errors)."""
+    return _ProblemDetails(field_words or {})
 
 
 async def log_exception(error: Exception, scope: Any) -> None:

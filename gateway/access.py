@@ -9,6 +9,7 @@ from litestar.exceptions import NotFoundException
 from auth.tokens import Principal
 from contracts import VideoUploaded
 from gateway.outbox import Outbox
+from gateway.wording import job_not_found
 from projections.job_status import JobStatus, apply
 from projections.store import JobStatusView
 
@@ -38,7 +39,7 @@ async def visible_job(
         or (status.deleted_at is not None and not deleted_too)
         or not (status.owner_id == principal.user_id or principal.is_admin)
     ):
-        raise NotFoundException(f"no job {job_id}")
+        raise NotFoundException(job_not_found(job_id))
     return status
 
 

@@ -31,6 +31,7 @@ from gateway.status_stream import STATUS_STREAM_ROUTES
 from gateway.tus import TUS_ROUTES
 from gateway.uploads import VideoStore
 from gateway.web import web_routes
+from gateway.wording import FIELD_WORDS
 from projections.store import JobStatusView
 
 __all__ = ["PUBLISHED_EVENTS", "create_app"]
@@ -129,7 +130,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         },
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],
-        plugins=[problem_details()],
+        plugins=[problem_details(FIELD_WORDS)],
         after_exception=[log_exception],
         openapi_config=openapi_config(),
     )

@@ -8,6 +8,8 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import ClientException
 
+from gateway.wording import size_words
+
 __all__ = ["ClientDisconnected", "TooLarge", "body_chunks"]
 
 
@@ -29,7 +31,7 @@ async def body_chunks(request: Request[Any, Any, Any], limit: int) -> AsyncItera
     resumable upload can keep what arrived before it.
     """
     if (announced := request.content_length) is not None and announced > limit:
-        raise TooLarge(f"the body of {announced} bytes is over the limit of {limit} bytes")
+        raise TooLarge(f"The upload is over the size limit ({size_words(limit)}).")
     received = 0
     while True:
         message = await request.receive()
@@ -38,7 +40,7 @@ async def body_chunks(request: Request[Any, Any, Any], limit: int) -> AsyncItera
         if chunk := message.get("body", b""):
             received += len(chunk)
             if received > limit:
-                raise TooLarge(f"the body is over the limit of {limit} bytes")
+                raise TooLarge(f"The upload is over the size limit ({size_words(limit)}).")
             yield chunk
         if not message.get("more_body", False):
             return

@@ -18,6 +18,7 @@ from gateway import openapi as docs
 from gateway.access import visible_job
 from gateway.files import JobFiles
 from gateway.outbox import Outbox
+from gateway.wording import job_not_found, mp3_not_ready, outside_the_mp3
 from projections.store import JobStatusView
 
 __all__ = [
@@ -98,7 +99,18 @@ def content_disposition(filename: str) -> str:
     tags=["jobs"],
     media_type="audio/mpeg",
     operation_class=docs.DownloadOperation,
-    responses={**docs.download_responses(), **docs.problems(401, 404, 409, 416)},
+    summary="Download a job's MP3",
+    responses={
+        **docs.download_responses(),
+        **docs.problems(
+            "/v1/jobs/{job_id}/mp3",
+            {
+                404: job_not_found(docs.EXAMPLE_ID),
+                409: mp3_not_ready(docs.EXAMPLE_ID, "converting"),
+                416: outside_the_mp3(2_934_784),
+            },
+        ),
+    },
 )
 async def download_mp3(
     *,
@@ -119,10 +131,10 @@ async def download_mp3(
     """
     status = await visible_job(view, outbox, job_id, principal)
     if status.mp3_file_id is None:
-        raise HTTPException(status_code=409, detail=f"job {job_id} is {status.state}, the MP3 is not ready")
+        raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
     stored = await files.find_mp3(status.mp3_file_id)
     if stored is None:
-        raise NotFoundException(f"the MP3 of job {job_id} is gone")
+        raise NotFoundException(f"The MP3 of job {job_id} is no longer stored.")
     # a GridFS file never changes, so its id is a strong validator
     etag = f'"{status.mp3_file_id}"'
     headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL, "Accept-Ranges": "bytes"}
@@ -132,9 +144,11 @@ async def download_mp3(
     try:
         # a range of another version (If-Range names a different ETag) is answered whole
         wanted = requested_range(range_header, size) if if_range is None or if_range == etag else None
-    except Unsatisfiable as error:
+    except Unsatisfiable:
         raise HTTPException(
-            status_code=416, detail=f"unsatisfiable range {error}", headers={"Content-Range": f"bytes */{size}"}
+            status_code=416,
+            detail=outside_the_mp3(size),
+            headers={"Content-Range": f"bytes */{size}"},
         ) from None
     headers["Content-Disposition"] = content_disposition(status.mp3_filename or "audio.mp3")
     if wanted is None:

@@ -7,11 +7,13 @@ import time
 from typing import Any
 
 import httpx
+import jwt
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 
 from auth.tokens import InvalidToken, Principal, TokenVerifier
+from gateway.wording import NEED_LOGIN, SESSION_EXPIRED, TOKEN_INVALID
 
 __all__ = ["Authenticator", "current_principal"]
 
@@ -57,8 +59,16 @@ async def current_principal(
     """The caller named by the ``Authorization: Bearer`` token; 401 without a valid one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthorizedException("a bearer token is required", headers=_CHALLENGE)
+        raise NotAuthorizedException(
+            NEED_LOGIN,
+            headers=_CHALLENGE,
+        )
     try:
         return await authenticator.authenticate(token.strip())
     except InvalidToken as error:
-        raise NotAuthorizedException(f"invalid token: {error}", headers=_CHALLENGE) from None
+        expired = isinstance(error.__cause__, jwt.ExpiredSignatureError)
+        raise NotAuthorizedException(
+            SESSION_EXPIRED if expired else TOKEN_INVALID,
+            headers=_CHALLENGE,
+            extra={"errors": [{"field": "Authorization", "message": str(error), "source": "header"}]},
+        ) from None

@@ -42,7 +42,7 @@ async def create_job(
     """
     if (problem := await probe.audio_problem(stored.file_id)) is not None:
         await discard()
-        raise InvalidUpload(problem, field="file")
+        raise InvalidUpload(problem.detail, [{"field": "file", "message": problem.reason, "source": "body"}])
     event = VideoUploaded(
         event_id=event_id or uuid4(),
         job_id=job_id,

@@ -17,13 +17,14 @@ from gateway.access import uploaded_event, visible_job
 from gateway.body import ClientDisconnected, body_chunks
 from gateway.files import JobFiles
 from gateway.intake import create_job, invalid_upload
-from gateway.media import MediaProbe
+from gateway.media import NO_AUDIO, MediaProbe
 from gateway.multipart import MultipartError, read_multipart
 from gateway.outbox import Outbox
 from gateway.resumable import ResumableUploads
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, VideoStore
 from gateway.views import Cursor, JobAccepted, JobPage, JobView, job_url, job_view
+from gateway.wording import ADMIN_ONLY, FIELD_WORDS, NOT_MULTIPART, job_not_found, nothing_to_cancel
 from projections.job_status import JobState, JobStatus, apply
 from projections.store import JobStatusView
 
@@ -64,7 +65,18 @@ async def _page(view: JobStatusView, owner_id: str | None, limit: int, after: Cu
     operation_class=docs.UploadOperation,
     security=docs.SECURITY,
     tags=["jobs"],
-    responses={202: docs.accepted_response(), **docs.problems(401, 413, 422)},
+    summary="Upload a video",
+    responses={
+        202: docs.accepted_response(),
+        **docs.problems(
+            "/v1/jobs",
+            {
+                400: (NOT_MULTIPART, [{"field": "file", "message": "malformed multipart body", "source": "body"}]),
+                422: (NO_AUDIO.detail, [{"field": "file", "message": NO_AUDIO.reason, "source": "body"}]),
+            },
+            same=(401, 413),
+        ),
+    },
 )
 async def upload_video(
     *,
@@ -96,11 +108,14 @@ async def upload_video(
             discard=lambda: videos.delete(stored.file_id),
         )
     except MultipartError as error:
-        raise ClientException(str(error)) from None
+        raise ClientException(
+            NOT_MULTIPART,
+            extra={"errors": [{"field": "file", "message": str(error), "source": "body"}]},
+        ) from None
     except InvalidUpload as error:
         raise invalid_upload(error) from None
     except ClientDisconnected:
-        raise ClientException("the client went away before the body ended") from None
+        raise ClientException("The connection dropped before the whole upload arrived: upload it again.") from None
     return Response(accepted, status_code=202, headers={"Location": job_url(job_id)})
 
 
@@ -108,7 +123,11 @@ async def upload_video(
     "/v1/jobs",
     security=docs.SECURITY,
     tags=["jobs"],
-    responses={200: docs.page_response(), **docs.problems(401, 403)},
+    summary="List your jobs",
+    responses={
+        200: docs.page_response(),
+        **docs.problems("/v1/jobs", {403: ADMIN_ONLY}, invalid=docs.Invalid("limit", "query", "Expected `int` <= 100")),
+    },
 )
 async def list_jobs(
     principal: NamedDependency[Principal],
@@ -123,12 +142,12 @@ async def list_jobs(
     here once the status projection has recorded it, usually within a second of its upload.
     """
     if all_users and not principal.is_admin:
-        raise PermissionDeniedException("listing every user's jobs needs the admin role")
+        raise PermissionDeniedException(ADMIN_ONLY)
     try:
         after = Cursor.decode(cursor) if cursor else None
     except ValueError as error:
         raise ClientException(
-            "invalid cursor", extra={"errors": [{"field": "cursor", "message": str(error), "source": "query"}]}
+            FIELD_WORDS["cursor"], extra={"errors": [{"field": "cursor", "message": str(error), "source": "query"}]}
         ) from None
     jobs = await _page(view, None if all_users else principal.user_id, limit, after)
     items, more = jobs[:limit], len(jobs) > limit
@@ -143,7 +162,8 @@ async def list_jobs(
     "/v1/jobs/{job_id:uuid}",
     security=docs.SECURITY,
     tags=["jobs"],
-    responses={200: docs.job_response(), **docs.problems(401, 404)},
+    summary="Get a job's status",
+    responses={200: docs.job_response(), **docs.problems("/v1/jobs/{job_id}", {404: job_not_found(docs.EXAMPLE_ID)})},
 )
 async def get_job(
     job_id: docs.JobId,
@@ -160,7 +180,14 @@ async def get_job(
     status_code=200,
     security=docs.SECURITY,
     tags=["jobs"],
-    responses={200: docs.job_response("cancelled"), **docs.problems(401, 404, 409)},
+    summary="Cancel a job",
+    responses={
+        200: docs.job_response("cancelled"),
+        **docs.problems(
+            "/v1/jobs/{job_id}/cancel",
+            {404: job_not_found(docs.EXAMPLE_ID), 409: nothing_to_cancel(docs.EXAMPLE_ID, "notified")},
+        ),
+    },
 )
 async def cancel_job(
     job_id: docs.JobId,
@@ -177,7 +204,7 @@ async def cancel_job(
     if status.state is JobState.CANCELLED:
         return job_view(status)
     if status.state not in CANCELLABLE:
-        raise HTTPException(status_code=409, detail=f"job {job_id} is already {status.state}")
+        raise HTTPException(status_code=409, detail=nothing_to_cancel(job_id, status.state))
     event = JobCancelled(job_id=job_id, requested_by=principal.user_id)
     await outbox.store(event)
     await outbox.publish(event)
@@ -188,7 +215,11 @@ async def cancel_job(
     "/v1/jobs/{job_id:uuid}",
     security=docs.SECURITY,
     tags=["jobs"],
-    responses={204: docs.no_content("The job and its files are gone."), **docs.problems(401, 404)},
+    summary="Delete a job and its files",
+    responses={
+        204: docs.no_content("The job and its files are gone."),
+        **docs.problems("/v1/jobs/{job_id}", {404: job_not_found(docs.EXAMPLE_ID)}),
+    },
 )
 async def delete_job(
     *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import httpx
@@ -15,14 +16,18 @@ from litestar.params import Body
 from auth.schemas import LoginRequest, TokenResponse
 from gateway import openapi as docs
 from gateway.settings import GatewaySettings
+from gateway.wording import LOGIN_UNAVAILABLE, WRONG_LOGIN, too_many_logins
 
 __all__ = ["login"]
+
+log = logging.getLogger(__name__)
 
 _TOKEN_EXAMPLE = {"access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9...", "token_type": "Bearer", "expires_in": 900}
 
 
 @post(
     "/v1/auth/login",
+    summary="Log in",
     status_code=200,
     tags=["auth"],
     operation_class=docs.documented(
@@ -39,7 +44,12 @@ _TOKEN_EXAMPLE = {"access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9...", "to
             generate_examples=False,
             examples=[Example(summary="a token", value=_TOKEN_EXAMPLE)],
         ),
-        **docs.problems(401, 429, 503),
+        **docs.problems(
+            "/v1/auth/login",
+            {401: WRONG_LOGIN, 429: too_many_logins("30"), 503: LOGIN_UNAVAILABLE},
+            invalid=docs.Invalid("email", "body", "String should have at least 3 characters"),
+            same=(),
+        ),
     },
 )
 async def login(
@@ -68,19 +78,21 @@ async def login(
     try:
         response = await http.post(f"{settings.auth_url}/v1/login", json=data.model_dump(), headers=headers)
     except httpx.HTTPError as error:
-        raise ServiceUnavailableException("the auth service is unreachable") from error
+        raise ServiceUnavailableException(LOGIN_UNAVAILABLE) from error
     if response.status_code == 401:
-        raise NotAuthorizedException("invalid email or password")
+        raise NotAuthorizedException(WRONG_LOGIN)
     if response.status_code == 429:
+        wait = response.headers.get("retry-after", "60")
         raise HTTPException(
             status_code=429,
-            detail=_detail(response, "too many login attempts"),
-            headers={"Retry-After": response.headers.get("retry-after", "60")},
+            detail=too_many_logins(wait),
+            headers={"Retry-After": wait},
         )
     if response.status_code == 400:
-        raise HTTPException(status_code=400, detail=_detail(response, "the auth service refused the request"))
+        raise HTTPException(status_code=400, detail=_detail(response, "Give the email and password of your account."))
     if response.status_code != 200:
-        raise ServiceUnavailableException(f"the auth service answered {response.status_code}")
+        log.warning("the auth service answered a login with %s", response.status_code)
+        raise ServiceUnavailableException(LOGIN_UNAVAILABLE)
     return TokenResponse.model_validate_json(response.content)
 
 

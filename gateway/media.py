@@ -11,7 +11,7 @@ import ctypes
 import ctypes.util
 import io
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import av
 from bson import ObjectId
@@ -20,7 +20,7 @@ from pymongo.database import Database
 from common.mongo import Document
 from gateway.chunks import BlockingChunkReader
 
-__all__ = ["MediaProbe", "audio_problem"]
+__all__ = ["NO_AUDIO", "AudioProblem", "MediaProbe", "audio_problem"]
 
 # FFmpeg reads any text as ANSI art ("tty"); the converter refuses it too
 _TEXT_DEMUXERS = frozenset({"tty"})
@@ -28,25 +28,49 @@ _MAX_PACKETS = 500
 """Packets read (of every stream, interleaved) before giving up on a first audio frame."""
 
 
-def audio_problem(source: BinaryIO, max_packets: int = _MAX_PACKETS) -> str | None:
+class AudioProblem(NamedTuple):
+    """Why a file cannot become a job."""
+
+    detail: str
+    """For people: what is wrong and what to try."""
+    reason: str
+    """For integrators: what the check found (FFmpeg's own words included)."""
+
+
+NO_AUDIO = AudioProblem(
+    "This video has no audio track, so there is no sound to make an MP3 of.", "the file has no audio stream"
+)
+_UNREADABLE = (
+    "This file is not a video or audio file that can be read; it may be damaged or cut short. "
+    "Check that it plays, or try the original file."
+)
+
+
+def audio_problem(source: BinaryIO, max_packets: int = _MAX_PACKETS) -> AudioProblem | None:
     """``None`` if ``source``'s first audio stream (the one the converter uses) decodes to at
     least one frame within its first ``max_packets`` packets; otherwise what is wrong."""
     try:
         # FFmpeg's default probe size and duration, as the converter opens files with
         with av.open(source, mode="r") as container:
             if container.format.name in _TEXT_DEMUXERS:
-                return "the file is not a video or audio file"
+                return AudioProblem(
+                    "This file is text, not a video or audio file: choose the video itself.",
+                    "not a video or audio file (FFmpeg reads it as text)",
+                )
             if not container.streams.audio:
-                return "the file has no audio stream"
+                return NO_AUDIO
             audio = container.streams.audio[0]
             for count, packet in enumerate(container.demux(audio)):
                 if any(True for _ in packet.decode()):
                     return None
                 if count >= max_packets:
                     break
-            return "the file's audio stream holds no decodable audio"
+            return AudioProblem(
+                "The audio in this file could not be decoded; it may be damaged. Try the original file.",
+                "the file's audio stream holds no decodable audio",
+            )
     except av.FFmpegError as error:
-        return f"the file is not a video or audio file FFmpeg can read ({error.strerror or error})"
+        return AudioProblem(_UNREADABLE, f"not a video or audio file FFmpeg can read ({error.strerror or error})")
 
 
 def _load_trim() -> Callable[[int], int] | None:
@@ -76,19 +100,19 @@ class MediaProbe:
         self._files = database[f"{bucket_name}.files"]
         self._chunks = database[f"{bucket_name}.chunks"]
 
-    def _check(self, file_id: ObjectId) -> str | None:
+    def _check(self, file_id: ObjectId) -> AudioProblem | None:
         try:
             return self._probe(file_id)
         finally:
             _give_back_memory()
 
-    def _probe(self, file_id: ObjectId) -> str | None:
+    def _probe(self, file_id: ObjectId) -> AudioProblem | None:
         document = self._files.find_one({"_id": file_id})
         if document is None:
-            return "the file is gone"
+            return AudioProblem("The upload was lost before it could be checked: upload it again.", "the file is gone")
         reader = BlockingChunkReader(self._chunks, file_id, length=document["length"], chunk_size=document["chunkSize"])
         with io.BufferedReader(reader, buffer_size=64 * 1024) as source:
             return audio_problem(source)
 
-    async def audio_problem(self, file_id: str) -> str | None:
+    async def audio_problem(self, file_id: str) -> AudioProblem | None:
         return await asyncio.to_thread(self._check, ObjectId(file_id))

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     Example,
@@ -27,13 +27,17 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from common.http import PROBLEM_MEDIA_TYPE, Problem
+from common.problems import BAD_REQUEST
 from contracts import ConversionOptions
+from gateway import wording
+from gateway.docs_page import SwaggerPage
 from gateway.views import JobAccepted, JobPage, JobView
 
 __all__ = [
     "ALL_USERS",
     "BEARER",
     "CURSOR",
+    "EXAMPLE_ID",
     "IF_NONE_MATCH",
     "IF_RANGE",
     "LIMIT",
@@ -44,6 +48,7 @@ __all__ = [
     "UPLOAD_METADATA",
     "UPLOAD_OFFSET",
     "DownloadOperation",
+    "Invalid",
     "JobId",
     "UploadId",
     "UploadOperation",
@@ -60,6 +65,8 @@ BEARER = "BearerToken"
 SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 
 _JOB_ID = "3f0c2b7e-8a41-4c4e-9d0b-6a5f1e2d3c4b"
+EXAMPLE_ID = UUID(_JOB_ID)
+"""The job (and upload) id of every example."""
 _MP3_ID = "6650a1f2c3d4e5f601234567"
 _EVENT_IDS = ("9b1d7c1e-0f4a-4e55-8f0e-1c2d3e4f5a6b", "0c3e5a7b-2d4f-4a6b-9c8d-7e6f5a4b3c2d")
 _NOW = "2026-05-04T10:15:30.123000Z"
@@ -132,49 +139,89 @@ UPLOAD_OFFSET = HeaderParameter(
     examples=[Example(value=0)],
 )
 
-_DETAILS: dict[int, tuple[str, str]] = {
-    400: ("The request is malformed.", "Validation failed for GET /v1/jobs?limit=500"),
-    401: ("No valid bearer token.", "a bearer token is required"),
-    403: ("The token's user may not do this.", "listing every user's jobs needs the admin role"),
-    404: ("No such resource, or not yours.", f"no job {_JOB_ID}"),
-    409: ("The resource is not in a state that allows this.", f"job {_JOB_ID} is already notified"),
-    412: ("The tus version is missing or not supported.", "this server speaks tus 1.0.0: send Tus-Resumable: 1.0.0"),
-    413: ("The upload is over the size limit.", "the file is over the limit of 2147483648 bytes"),
-    415: ("The body has the wrong media type.", "PATCH needs Content-Type: application/offset+octet-stream"),
-    416: ("The range lies outside the file.", "unsatisfiable range bytes=100000- of 4096 bytes"),
-    422: ("The upload is well-formed but cannot become a job.", "the file has no audio stream"),
-    423: ("Another request is writing to this upload.", "another request is appending to this upload"),
-    429: ("Too many attempts; retry after `Retry-After` seconds.", "too many failed attempts for this account"),
-    503: ("A service the gateway needs is unreachable.", "the auth service is unreachable"),
+_MEANING: dict[int, str] = {
+    400: "The request is malformed: a parameter, header or body field is not what the route takes.",
+    401: "No valid access token: log in (again).",
+    403: "The token's user may not do this.",
+    404: "No such resource, or not yours.",
+    409: "The resource is not in a state that allows this.",
+    412: "The tus version is missing or not supported.",
+    413: "The upload is over the size limit.",
+    415: "The body has the wrong media type.",
+    416: "The range lies outside the file.",
+    422: "The upload is well-formed but cannot become a job.",
+    423: "Another request is writing to this upload.",
+    429: "Too many attempts; retry after `Retry-After` seconds.",
+    503: "A service the gateway needs is unreachable.",
 }
+"""What each status means, whatever the route (the response's description)."""
+
+_SAME_EVERYWHERE: dict[int, str] = {
+    401: wording.NEED_LOGIN,
+    412: wording.TUS_ONLY,
+    413: wording.too_large(2 * 1024**3),
+    423: wording.UPLOAD_BUSY,
+}
+"""Details that read the same on every route (the rest belong to their route)."""
 
 
-def _problem_example(status: int, detail: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Invalid:
+    """The 400 example of a route: one of its own inputs, refused."""
+
+    field: str
+    source: str
+    message: str
+    """What the library said (in ``errors``; the ``detail`` is the field's words for people)."""
+
+
+def _instance(path: str) -> str:
+    return path.replace("{job_id}", _JOB_ID).replace("{upload_id}", _JOB_ID)
+
+
+def _problem_example(path: str, status: int, detail: str, errors: list[dict[str, Any]] | None) -> dict[str, Any]:
     example: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": f"/v1/jobs/{_JOB_ID}",
+        "instance": _instance(path),
     }
-    if status in (400, 422):
-        field, source = ("limit", "query") if status == 400 else ("file", "body")
-        example["errors"] = [{"field": field, "message": detail, "source": source}]
+    if errors:
+        example["errors"] = errors
     return example
 
 
-def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Problem (RFC 9457) responses for ``statuses`` and 400 (any request can be malformed),
-    each with an example."""
+def problems(
+    path: str,
+    details: Mapping[int, str | tuple[str, list[dict[str, Any]]]] | None = None,
+    *,
+    invalid: Invalid | None = None,
+    same: tuple[int, ...] = (401,),
+) -> dict[int, ResponseSpec]:
+    """Problem (RFC 9457) responses of the route at ``path``, each with its example: 400 (any
+    request can be malformed: ``invalid`` names one of the route's inputs), the statuses in
+    ``same`` with the detail they have everywhere, and ``details`` (a detail, or a detail and
+    its ``errors``) written for this route."""
+    examples: dict[int, tuple[str, list[dict[str, Any]] | None]] = {
+        status: (_SAME_EVERYWHERE[status], None) for status in same
+    }
+    if invalid is not None:
+        error = {"field": invalid.field, "message": invalid.message, "source": invalid.source}
+        examples[400] = (wording.words_for(invalid.field), [error])
+    else:
+        examples[400] = (BAD_REQUEST, None)
+    for status, given in (details or {}).items():
+        examples[status] = (given, None) if isinstance(given, str) else given
     return {
         status: ResponseSpec(
             Problem,
-            description=_DETAILS[status][0],
+            description=_MEANING[status],
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
-            examples=[Example(summary=_DETAILS[status][0], value=_problem_example(status, _DETAILS[status][1]))],
+            examples=[Example(summary=_MEANING[status], value=_problem_example(path, status, *examples[status]))],
         )
-        for status in sorted({400, *statuses})
+        for status in sorted(examples)
     }
 
 
@@ -397,16 +444,22 @@ def download_responses() -> dict[int, ResponseSpec]:
     }
 
 
+QUICK_START = (Path(__file__).parent / "quickstart.md").read_text(encoding="utf-8")
+"""Log in, upload, follow, download: with curl and with Python (the README has the same)."""
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="vidmp3 gateway",
         version="1.0.0",
         description=(
             "Upload videos, follow their conversion, download the MP3s.\n\n"
+            "## Quick start\n\n" + QUICK_START + "\n"
+            "## Conventions\n\n"
             "Every error is an RFC 9457 problem (`application/problem+json`): `title` is the HTTP "
-            "reason phrase, `detail` says what went wrong, `errors` lists invalid inputs. Another "
-            "user's job or upload is 404, never 403. Large files upload resumably with tus 1.0.0 "
-            "at `/v1/uploads`.\n\n"
+            "reason phrase, `detail` says what went wrong and what to do, in words to show people, "
+            "`errors` lists invalid inputs with their `field`. Another user's job or upload is 404, "
+            "never 403. Large files upload resumably with tus 1.0.0 at `/v1/uploads`.\n\n"
             "The events the services exchange over RabbitMQ are "
             "documented with AsyncAPI at [/docs/asyncapi](/docs/asyncapi) "
             "([YAML](/docs/asyncapi.yaml), [JSON](/docs/asyncapi.json))."
@@ -414,6 +467,7 @@ def openapi_config() -> OpenAPIConfig:
         components=Components(
             security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
         ),
-        render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+        render_plugins=[SwaggerPage()],
+        use_handler_docstrings=True,
         path="/docs",
     )

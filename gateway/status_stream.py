@@ -28,6 +28,7 @@ from gateway import openapi as docs
 from gateway.access import current_status, visible_job
 from gateway.outbox import Outbox
 from gateway.views import job_view
+from gateway.wording import job_not_found
 from projections.store import JobStatusView
 
 __all__ = ["POLL_SECONDS", "STATUS_STREAM_ROUTES", "JobEvent", "status_events"]
@@ -90,6 +91,7 @@ async def status_events(
 
 @get(
     "/v1/jobs/{job_id:uuid}/events",
+    summary="Follow a job live (server-sent events)",
     security=docs.SECURITY,
     tags=["jobs"],
     media_type="text/event-stream",
@@ -105,7 +107,7 @@ async def status_events(
             generate_examples=False,
             examples=[Example(summary="a job converting", value=_EXAMPLE)],
         ),
-        **docs.problems(401, 404),
+        **docs.problems("/v1/jobs/{job_id}/events", {404: job_not_found(docs.EXAMPLE_ID)}),
     },
 )
 async def job_events(

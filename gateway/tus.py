@@ -34,12 +34,23 @@ from gateway import openapi as docs
 from gateway.body import ClientDisconnected, TooLarge, body_chunks
 from gateway.filenames import sanitize_filename
 from gateway.intake import create_job, invalid_upload
-from gateway.media import MediaProbe
+from gateway.media import NO_AUDIO, MediaProbe
 from gateway.outbox import Outbox
 from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, UploadBusy
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, options_from_fields
 from gateway.views import job_url
+from gateway.wording import (
+    OFFSET_STREAM_ONLY,
+    TUS_ONLY,
+    UPLOAD_BUSY,
+    offset_mismatch,
+    past_the_end,
+    too_large,
+    upload_became_job,
+    upload_complete,
+    upload_not_found,
+)
 
 __all__ = ["TUS_ROUTES", "TUS_VERSION", "parse_metadata"]
 
@@ -92,7 +103,7 @@ def _require_version(version: str) -> None:
     if version != TUS_VERSION:
         raise HTTPException(
             status_code=412,
-            detail=f"this server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}",
+            detail=TUS_ONLY,
             headers={"Tus-Version": TUS_VERSION},
         )
 
@@ -100,7 +111,7 @@ def _require_version(version: str) -> None:
 async def _own(uploads: ResumableUploads, upload_id: UUID, principal: Principal) -> PendingUpload:
     upload = await uploads.get(upload_id)
     if upload is None or upload.owner_id != principal.user_id:
-        raise NotFoundException(f"no upload {upload_id}")
+        raise NotFoundException(upload_not_found(upload_id))
     return upload
 
 
@@ -113,6 +124,15 @@ _JOB = {"Job-Location": _h("The job the upload became, once complete.", example=
 _EXPIRES = {"Upload-Expires": _h("When an unfinished upload is removed.", example="Wed, 06 May 2026 10:15:30 GMT")}
 
 
+def _example_option_problem(fields: dict[str, str]) -> InvalidUpload:
+    """The 422 a tus creation with these options gets (for the documentation's example)."""
+    try:
+        options_from_fields({name: value.encode() for name, value in fields.items()}, source="header")
+    except InvalidUpload as refused:
+        return refused
+    raise AssertionError(f"{fields} are valid options")
+
+
 def _expires(upload: PendingUpload, settings: GatewaySettings) -> dict[str, str]:
     if upload.completed:
         return {}
@@ -121,10 +141,13 @@ def _expires(upload: PendingUpload, settings: GatewaySettings) -> dict[str, str]
 
 
 _COMMON: dict[str, Any] = {"tags": ["uploads"], "middleware": [_tus_resumable]}
+_UPLOADS, _UPLOAD = "/v1/uploads", "/v1/uploads/{upload_id}"
+_CLIP_BACKWARDS = _example_option_problem({"start_seconds": "90", "end_seconds": "30"})
 
 
 @route(
     "/v1/uploads",
+    summary="What this server supports of tus",
     http_method=["OPTIONS"],
     status_code=204,
     operation_class=docs.documented(
@@ -165,9 +188,15 @@ async def tus_options(settings: NamedDependency[GatewaySettings]) -> Response[No
             }
         }
     ),
+    summary="Start a resumable upload (tus)",
     responses={
         201: docs.no_content("The upload exists; send its bytes."),
-        **docs.problems(401, 412, 413, 422),
+        **docs.problems(
+            _UPLOADS,
+            {422: (str(_CLIP_BACKWARDS), _CLIP_BACKWARDS.errors)},
+            invalid=docs.Invalid("Upload-Length", "header", "Expected `int` >= 0"),
+            same=(401, 412, 413),
+        ),
     },
     **_COMMON,
 )
@@ -188,14 +217,15 @@ async def create_upload(
     """
     _require_version(tus_resumable)
     if upload_length > (limit := settings.max_upload_bytes):
-        raise TooLarge(f"the upload of {upload_length} bytes is over the limit of {limit} bytes")
+        raise TooLarge(too_large(limit))
     if upload_length == 0:
         raise invalid_upload(
             InvalidUpload("the uploaded file is empty", [{"field": "Upload-Length", "message": "is 0"}])
         )
     try:
         metadata = parse_metadata(upload_metadata)
-        options = options_from_fields({k: v for k, v in metadata.items() if k in ConversionOptions.model_fields})
+        wanted = {k: v for k, v in metadata.items() if k in ConversionOptions.model_fields}
+        options = options_from_fields(wanted, source="header")
     except InvalidUpload as error:
         raise invalid_upload(error) from None
     except ValueError as error:
@@ -233,7 +263,11 @@ async def create_upload(
             }
         }
     ),
-    responses={200: docs.no_content("Where the upload stands."), **docs.problems(401, 404, 412)},
+    summary="Ask how far an upload got",
+    responses={
+        200: docs.no_content("Where the upload stands."),
+        **docs.problems(_UPLOAD, {404: upload_not_found(docs.EXAMPLE_ID)}, same=(401, 412)),
+    },
     **_COMMON,
 )
 async def upload_offset(
@@ -262,6 +296,7 @@ async def upload_offset(
 
 @patch(
     "/v1/uploads/{upload_id:uuid}",
+    summary="Send an upload's next bytes",
     status_code=204,
     security=docs.SECURITY,
     request_max_body_size=None,  # read and limited by ``body_chunks``
@@ -280,7 +315,18 @@ async def upload_offset(
     ),
     responses={
         204: docs.no_content("The bytes are stored; the last ones create the job (`Job-Location`)."),
-        **docs.problems(401, 404, 409, 412, 413, 415, 422, 423),
+        **docs.problems(
+            _UPLOAD,
+            {
+                404: upload_not_found(docs.EXAMPLE_ID),
+                409: offset_mismatch(0, 1_048_576),
+                413: past_the_end(734_003_200),
+                415: OFFSET_STREAM_ONLY,
+                422: (NO_AUDIO.detail, [{"field": "file", "message": NO_AUDIO.reason, "source": "body"}]),
+            },
+            invalid=docs.Invalid("Upload-Offset", "header", "Expected `int` >= 0"),
+            same=(401, 412, 423),
+        ),
     },
     **_COMMON,
 )
@@ -304,24 +350,26 @@ async def append_to_upload(
     """
     _require_version(tus_resumable)
     if request.content_type[0] != OFFSET_STREAM:
-        raise HTTPException(status_code=415, detail=f"PATCH needs Content-Type: {OFFSET_STREAM}")
+        raise HTTPException(status_code=415, detail=OFFSET_STREAM_ONLY)
     upload = await _own(uploads, upload_id, principal)
     if upload.completed:
         if upload_offset != upload.length:
-            raise HTTPException(status_code=409, detail=f"the upload is complete at {upload.length} bytes")
+            raise HTTPException(status_code=409, detail=upload_complete(upload.length))
         return _empty(204, {"Upload-Offset": str(upload.length), "Job-Location": job_url(upload_id)})
     try:
         offset = await uploads.append(upload, upload_offset, body_chunks(request, upload.length - upload_offset))
     except OffsetMismatch as error:
         raise HTTPException(
-            status_code=409, detail=f"Upload-Offset is {upload_offset}, but {error}", headers=_offset(error.offset)
+            status_code=409,
+            detail=offset_mismatch(upload_offset, error.offset),
+            headers=_offset(error.offset),
         ) from None
     except UploadBusy:
-        raise HTTPException(status_code=423, detail="another request is appending to this upload") from None
+        raise HTTPException(status_code=423, detail=UPLOAD_BUSY) from None
     except TooLarge:
-        raise TooLarge(f"the body goes past the upload's length of {upload.length} bytes") from None
+        raise TooLarge(past_the_end(upload.length)) from None
     except ClientDisconnected:
-        raise ClientException("the client went away; the bytes that arrived are kept") from None
+        raise ClientException("The connection dropped; the bytes that arrived are kept: go on from there.") from None
     headers = {"Upload-Offset": str(offset), **_expires(upload, settings)}
     if offset == upload.length:
         stored = await uploads.store_file(upload, job_id=upload_id, owner_id=principal.user_id)
@@ -344,10 +392,15 @@ async def append_to_upload(
 
 @delete(
     "/v1/uploads/{upload_id:uuid}",
+    summary="Abandon an unfinished upload",
     security=docs.SECURITY,
     responses={
         204: docs.no_content("The upload and its bytes are gone."),
-        **docs.problems(401, 404, 409, 412, 423),
+        **docs.problems(
+            _UPLOAD,
+            {404: upload_not_found(docs.EXAMPLE_ID), 409: upload_became_job(job_url(docs.EXAMPLE_ID))},
+            same=(401, 412, 423),
+        ),
     },
     **_COMMON,
 )
@@ -365,12 +418,13 @@ async def terminate_upload(
     upload = await _own(uploads, upload_id, principal)
     if upload.completed:
         raise HTTPException(
-            status_code=409, detail=f"the upload is complete: DELETE {job_url(upload_id)} to remove its job"
+            status_code=409,
+            detail=upload_became_job(job_url(upload_id)),
         )
     try:
         await uploads.terminate(upload)
     except UploadBusy:
-        raise HTTPException(status_code=423, detail="another request is appending to this upload") from None
+        raise HTTPException(status_code=423, detail=UPLOAD_BUSY) from None
 
 
 def _offset(offset: int) -> dict[str, str]:

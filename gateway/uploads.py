@@ -13,10 +13,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from common.mongo import Document
 from contracts import ConversionOptions
+from contracts.option_words import option_problem
 from gateway.body import TooLarge
 from gateway.chunks import CHUNK_SIZE, ChunkWriter, files_document
 from gateway.filenames import sanitize_filename
 from gateway.multipart import PartEnd, PartStart
+from gateway.wording import too_large
 
 __all__ = ["InvalidUpload", "StoredVideo", "VideoStore", "options_from_fields"]
 
@@ -63,7 +65,7 @@ class VideoStore:
                 match item:
                     case PartStart(name=name) if name == _FILE_FIELD:
                         if writer is not None:
-                            raise InvalidUpload("send exactly one file part", field=_FILE_FIELD)
+                            raise InvalidUpload("Send one video per upload.", field=_FILE_FIELD)
                         filename, content_type = sanitize_filename(item.filename), item.content_type
                         writer = ChunkWriter(self._chunks, file_id)
                         current = None
@@ -72,16 +74,18 @@ class VideoStore:
                     case bytes() if current is not None:
                         current.extend(item)
                         if len(current) > _FIELD_LIMIT:
-                            raise InvalidUpload(f"form fields are limited to {_FIELD_LIMIT} bytes", field=name)
+                            raise InvalidUpload(f"A form field holds at most {_FIELD_LIMIT} bytes.", field=name)
                     case bytes() if writer is not None:
                         size = _within(size + len(item), max_bytes)
                         await writer.write(item)
                     case PartEnd():
                         current = None
             if writer is None:
-                raise InvalidUpload(f"the form needs a '{_FILE_FIELD}' part holding the video", field=_FILE_FIELD)
+                raise InvalidUpload(
+                    "The upload holds no video: attach the file as the form's file part.", field=_FILE_FIELD
+                )
             if size == 0:
-                raise InvalidUpload("the uploaded file is empty", field=_FILE_FIELD)
+                raise InvalidUpload("The file is empty (0 bytes): choose the video itself.", field=_FILE_FIELD)
             options = options_from_fields(fields)
             metadata = {"job_id": str(job_id), "owner_id": owner_id, "content_type": content_type}
             await writer.finish()
@@ -101,17 +105,14 @@ class VideoStore:
 
 def _within(size: int, max_bytes: int) -> int:
     if size > max_bytes:
-        raise TooLarge(f"the file is over the limit of {max_bytes} bytes")
+        raise TooLarge(too_large(max_bytes))
     return size
 
 
-def options_from_fields(fields: Mapping[str, bytes | bytearray]) -> ConversionOptions:
+def options_from_fields(fields: Mapping[str, bytes | bytearray], *, source: str = "body") -> ConversionOptions:
     """The conversion options sent as form fields (or tus metadata); ``InvalidUpload`` if wrong."""
     values = {name: bytes(value).decode("utf-8", "replace") for name, value in fields.items()}
     try:
         return ConversionOptions.model_validate(values, strict=False)
     except ValidationError as error:
-        raise InvalidUpload(
-            "invalid conversion options",
-            [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()],
-        ) from None
+        raise InvalidUpload(*option_problem(error, source=source)) from None

@@ -60,7 +60,7 @@ def test_another_users_job_is_404_for_every_route(system: System, converted: tup
         ("DELETE", path),
     ):
         problem = assert_problem(httpx.request(method, f"{system.gateway}{url}", headers=bearer(stranger)), 404)
-        assert problem["detail"] == f"no job {job_id}"
+        assert problem["detail"] == f"No job {job_id} in your account: it was deleted, or the id is mistyped."
     assert job_id not in [job["job_id"] for job in get(system, stranger, "/v1/jobs").json()["items"]]
     assert get(system, owner, path).status_code == 200  # still there
 
@@ -166,7 +166,7 @@ def test_a_job_is_cancelled_before_it_finishes_and_not_after(
     assert "cancelled" in [step["state"] for step in status["history"]]
 
     problem = assert_problem(httpx.post(f"{system.gateway}/v1/jobs/{finished}/cancel", headers=bearer(token)), 409)
-    assert "notified" in problem["detail"]
+    assert "already ended (its MP3 is ready)" in problem["detail"]
 
 
 def wait_terminal_or_cancelled(system: System, token: str, job_id: str) -> dict[str, Any]:

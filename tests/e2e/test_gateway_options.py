@@ -26,8 +26,8 @@ BAD = [
     ({"start_seconds": "-2"}, "start_seconds"),
     ({"end_seconds": "0"}, "end_seconds"),
     ({"normalize": "perhaps"}, "normalize"),
-    ({"start_seconds": "9", "end_seconds": "3"}, ""),  # the pair is wrong, not one field
-    ({"bitrate_kbps": "128", "vbr_quality": "2"}, ""),
+    ({"start_seconds": "9", "end_seconds": "3"}, "end_seconds"),  # the pair is wrong: the later one is named
+    ({"bitrate_kbps": "128", "vbr_quality": "2"}, "vbr_quality"),
 ]
 
 
@@ -56,6 +56,7 @@ def test_a_bad_option_in_a_form_is_a_422_naming_it(
     problem = assert_problem(upload(system, refused, "clip.mp4", video, **fields), 422)
 
     assert [error["field"] for error in problem["errors"]] == [field]
+    assert_for_people(problem["detail"])
     assert httpx.get(f"{system.gateway}/v1/jobs", headers=bearer(refused)).json()["items"] == []
 
 
@@ -73,6 +74,15 @@ def test_a_bad_option_in_tus_metadata_is_a_422_naming_it(
 
     problem = assert_problem(response, 422)
     assert [error["field"] for error in problem["errors"]] == [field]
+    assert_for_people(problem["detail"])
+
+
+def assert_for_people(detail: str) -> None:
+    """Words a person acts on: no field names, no library messages ("Value error, ...")."""
+    assert detail[0].isupper(), detail
+    assert "_" not in detail, detail
+    assert "Value error" not in detail, detail
+    assert "Input should" not in detail, detail
 
 
 def test_the_options_shape_the_mp3(system: System, token: str, video: bytes, tmp_path: Path) -> None:

@@ -167,7 +167,8 @@ def test_the_media_check_reads_gridfs_files(
     }[kind]
     file_id = GridFSBucket(sync_database, bucket_name="videos").upload_from_stream(kind, io.BytesIO(data))
     found = MediaProbe(sync_database)._check(file_id)
-    assert found is None if problem is None else problem in (found or "")
+    assert found is None if problem is None else problem in (found.reason if found else "")
+    assert found is None or "FFmpeg" not in found.detail  # the detail is for people
 
 
 async def test_deleting_a_jobs_files_is_idempotent(mongo_database: AsyncDatabase) -> None:

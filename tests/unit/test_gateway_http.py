@@ -4,7 +4,9 @@ metadata, problem details, the OPTIONS answers and the OpenAPI document."""
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -16,9 +18,11 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.testing import TestClient
 
 from common.http import health_routes, options_routes, problem_details
+from contracts import ConversionOptions
 from gateway.app import create_app
 from gateway.chunks import ChunkCutter
 from gateway.downloads import ByteRange, Unsatisfiable, content_disposition, etag_matches, requested_range
+from gateway.openapi import QUICK_START
 from gateway.settings import GatewaySettings
 from gateway.tus import parse_metadata
 from gateway.uploads import InvalidUpload, options_from_fields
@@ -250,9 +254,67 @@ def test_every_error_response_is_documented_as_a_problem(openapi: dict[str, Any]
                 assert content["application/problem+json"]["examples"], (method, path, status)
 
 
+def test_every_operation_has_a_summary_and_a_description(openapi: dict[str, Any]) -> None:
+    for method, path, operation in _operations(openapi):
+        summary = operation.get("summary") or ""
+        assert " " in summary, (method, path, summary)  # words, not "UploadVideo"
+        assert summary[0].isupper(), (method, path, summary)
+        assert len(operation.get("description") or "") > len(summary), (method, path)
+
+
+def _inputs(openapi: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    names = {parameter["name"] for parameter in operation.get("parameters", [])}
+    for media in (operation.get("requestBody") or {}).get("content", {}).values():
+        schema = media["schema"].get("allOf", [media["schema"]])[0]
+        if "$ref" in schema:
+            schema = openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        names |= set(schema.get("properties", {}))
+    return names
+
+
+ROUTE_NAMED = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /")
+
+
+def test_every_error_example_belongs_to_its_route(openapi: dict[str, Any]) -> None:
+    example_id = "3f0c2b7e-8a41-4c4e-9d0b-6a5f1e2d3c4b"
+    for method, path, operation in _operations(openapi):
+        inputs = _inputs(openapi, operation) | {"file"}  # a multipart body's file part, for every upload
+        if "Upload-Metadata" in inputs:  # tus metadata carries the conversion options
+            inputs |= set(ConversionOptions.model_fields)
+        for status, response in operation["responses"].items():
+            for example in (
+                (response.get("content") or {}).get("application/problem+json", {}).get("examples", {}).values()
+            ):
+                problem = example["value"]
+                where = (method, path, status)
+                assert problem["status"] == int(status), where
+                assert problem["instance"] == re.sub(r"\{\w+\}", example_id, path), where
+                assert not ROUTE_NAMED.search(problem["detail"]), where  # no other route's request in it
+                assert problem["detail"][0].isupper(), where  # a sentence for people
+                for error in problem.get("errors", []):
+                    assert error["field"] in inputs, (*where, error["field"])
+
+
+def test_the_check_catches_an_example_pasted_from_another_route() -> None:
+    document = create_app(GatewaySettings()).openapi_schema.to_schema()
+    login = document["paths"]["/v1/auth/login"]["post"]["responses"]["400"]["content"]["application/problem+json"]
+    pasted = document["paths"]["/v1/jobs"]["get"]["responses"]["400"]["content"]["application/problem+json"]
+    login["examples"] = pasted["examples"]
+    with pytest.raises(AssertionError):
+        test_every_error_example_belongs_to_its_route(document)
+
+
+def test_the_quick_start_is_in_the_document_and_the_readme(openapi: dict[str, Any]) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:sh|python)\n.*?```", QUICK_START, re.DOTALL)
+    assert len(blocks) == 2
+    for block in blocks:
+        assert block in openapi["info"]["description"]
+        assert block in readme, "the README's quick start differs from gateway/quickstart.md"
+
+
 def test_every_operation_has_examples(openapi: dict[str, Any]) -> None:
     for method, path, operation in _operations(openapi):
-        assert operation.get("description") or operation.get("summary"), (method, path)
         for status, response in operation["responses"].items():
             for media in (response.get("content") or {}).values():
                 assert media.get("examples") or media.get("example"), (method, path, status)
