@@ -4,7 +4,7 @@ problem document's ``title`` and ``detail`` for people, an exit code for scripts
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -12,47 +12,28 @@ import httpx
 
 from client.exits import CliError, ExitCode, exit_code_for_status
 
-__all__ = ["Api", "job_id_argument", "problem_error", "transport_errors"]
+__all__ = ["Api", "problem_error", "transport_errors"]
 
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
-def job_id_argument(text: str) -> UUID:
-    """A job id as people paste it: the id, or a URL or path ending with it."""
-    candidate = text.strip().rstrip("/").rsplit("/", 1)[-1]
-    try:
-        return UUID(candidate)
-    except ValueError:
-        raise CliError(f"{text!r} is not a job id (a UUID such as 3f0c2b7e-8a41-...)", ExitCode.USAGE) from None
-
-
 def problem_error(response: httpx.Response) -> CliError:
-    """The ``CliError`` of an error answer, from its RFC 9457 problem when it has one."""
-    title, detail, fields = response.reason_phrase or f"HTTP {response.status_code}", "", []
-    try:
+    """The ``CliError`` of an error answer: the problem's ``detail`` (written for people) as
+    the message, never a library's words; the whole problem is kept for ``--json``."""
+    problem: Any = None
+    with suppress(ValueError):
         problem = response.json()
-    except ValueError:
+    if not isinstance(problem, dict):
         problem = None
-    if isinstance(problem, dict):
-        title = str(problem.get("title") or title)
-        detail = str(problem.get("detail") or "")
-        errors = problem.get("errors")
-        if isinstance(errors, list):
-            fields = [
-                f"{e['field']}: {e.get('message')}" if e.get("field") else str(e.get("message"))
-                for e in errors
-                if isinstance(e, dict) and e.get("message") and e.get("message") != detail
-            ]
-    message = f"{title}: {detail}" if detail and detail != title else title
-    if fields:
-        message += " (" + "; ".join(fields) + ")"
+    detail = str((problem or {}).get("detail") or "").strip()
+    message = detail or f"The server answered {response.status_code} {response.reason_phrase}.".replace(" .", ".")
     status = response.status_code
     hint = None
     if status == 401:
         hint = "run: vidmp3 login"
     elif status == 429:
         hint = f"retry in {response.headers.get('retry-after', 'a few')} seconds"
-    return CliError(message, exit_code_for_status(status), status=status, hint=hint)
+    return CliError(message, exit_code_for_status(status), status=status, hint=hint, problem=problem)
 
 
 @contextmanager
@@ -62,25 +43,26 @@ def transport_errors(server: str) -> Iterator[None]:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout) as error:
         raise CliError(
-            f"cannot reach {server} ({error})",
+            f"Cannot reach {server} ({error}).",
             ExitCode.UNREACHABLE,
             hint="is the server running? set --server or VIDMP3_SERVER",
         ) from None
     except httpx.TimeoutException:
-        raise CliError(f"{server} did not answer in time", ExitCode.UNREACHABLE) from None
+        raise CliError(f"{server} did not answer in time.", ExitCode.UNREACHABLE) from None
     except httpx.TransportError as error:
-        raise CliError(f"the connection to {server} failed ({error})", ExitCode.UNREACHABLE) from None
+        raise CliError(f"The connection to {server} failed ({error}).", ExitCode.UNREACHABLE) from None
 
 
 class Api:
-    """One server, one token, one connection pool."""
+    """One server, one session (``auth``: its token, renewed as needed), one connection pool."""
 
-    def __init__(self, server: str, token: str | None = None, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, server: str, auth: httpx.Auth | None = None, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.server = server.rstrip("/")
-        headers = {"User-Agent": "vidmp3-cli"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=self.server, headers=headers, timeout=_TIMEOUT, transport=transport)
+        self.http = httpx.Client(
+            base_url=self.server, headers={"User-Agent": "vidmp3-cli"}, auth=auth, timeout=_TIMEOUT, transport=transport
+        )
 
     def close(self) -> None:
         self.http.close()

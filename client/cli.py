@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +15,10 @@ import typer
 from rich.console import Console
 
 from client.api import Api
-from client.config import DEFAULT_SERVER, Credentials, TokenStore
+from client.config import DEFAULT_SERVER, TokenStore
 from client.exits import EXIT_CODES_HELP, CliError, ExitCode
 from client.options import with_conversion_options
+from client.session import RefreshingAuth, SessionKeeper, credentials_from
 
 __all__ = ["app", "main"]
 
@@ -29,7 +30,6 @@ app = typer.Typer(
     rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,8 +45,13 @@ class Session:
     err: Console = field(default_factory=lambda: Console(stderr=True))
     tokens: TokenStore = field(default_factory=TokenStore)
 
+    @property
+    def keeper(self) -> SessionKeeper:
+        return SessionKeeper(self.server, self.tokens)
+
     def api(self, *, authenticated: bool = True) -> Api:
-        return Api(self.server, self.tokens.token(self.server) if authenticated else None)
+        """The API with this server's session (renewed as it goes), or with none (logging in)."""
+        return Api(self.server, RefreshingAuth(self.keeper) if authenticated else None)
 
     @property
     def quiet(self) -> bool:
@@ -62,8 +67,14 @@ def _session(ctx: typer.Context) -> Session:
 
 def _report(error: CliError, session: Session | None) -> None:
     if session is not None and session.json:
-        problem = {"error": error.message, "exit_code": int(error.code), "status": error.status, "hint": error.hint}
-        sys.stderr.write(json.dumps(problem) + "\n")
+        report = {
+            "error": error.message,
+            "exit_code": int(error.code),
+            "status": error.status,
+            "hint": error.hint,
+            "problem": error.problem,
+        }
+        sys.stderr.write(json.dumps(report) + "\n")
         return
     console = session.err if session else Console(stderr=True)
     console.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True, soft_wrap=True)
@@ -71,12 +82,18 @@ def _report(error: CliError, session: Session | None) -> None:
         console.print(f"[dim]hint: {error.hint}[/]", highlight=False)
 
 
+_JSON_HELP = "Print results as JSON (for scripts); no progress bars. Also accepted before the command."
+
+
 def handled(command: F) -> F:
-    """Ends the command with its ``CliError``'s message and exit code; Ctrl-C with 130."""
+    """Ends the command with its ``CliError``'s message and exit code, Ctrl-C with 130; gives it
+    ``--json`` (so ``vidmp3 jobs --json`` works as ``vidmp3 --json jobs`` does)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         session = _session(kwargs["ctx"])
+        if kwargs.pop("json_after", False):
+            session.json = True
         try:
             return command(*args, **kwargs)
         except CliError as error:
@@ -86,7 +103,26 @@ def handled(command: F) -> F:
             _report(CliError("interrupted", ExitCode.INTERRUPTED, hint="run the same command again to resume"), session)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
+    signature = inspect.signature(command, eval_str=True)
+    flag = inspect.Parameter(
+        "json_after",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[bool, typer.Option("--json", help=_JSON_HELP, show_default=False)],
+    )
+    parameters = [*signature.parameters.values(), flag]
+    del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one's
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
     return wrapper  # type: ignore[return-value]
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"vidmp3 {version('vidmp3')}")
+        raise typer.Exit
 
 
 @app.callback()
@@ -97,6 +133,9 @@ def main_options(
     ] = DEFAULT_SERVER,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print results as JSON (for scripts); no progress bars.")
+    ] = False,
+    version: Annotated[  # noqa: ARG001 (its callback prints it)
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Turn videos into MP3s with a vidmp3 server: log in, upload (resumable), follow, download."""
@@ -112,20 +151,35 @@ def login(
         bool, typer.Option("--password-stdin", help="Read the password from standard input (scripts).")
     ] = False,
 ) -> None:
-    """Log in and keep the session token in your config directory (readable by you alone)."""
+    """Log in and keep the session in your config directory (readable by you alone); it renews
+    itself as you use it, until you log out or leave it unused past its refresh token's life."""
     session = _session(ctx)
     email = email or typer.prompt("Email")
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else typer.prompt("Password", hide_input=True)
     if not password:
-        raise CliError("an empty password", ExitCode.USAGE)
+        raise CliError("The password is empty.", ExitCode.USAGE)
     with session.api(authenticated=False) as api:
         answer = api.login(email, password)
-    expires_at = time.time() + float(answer.get("expires_in", 0))
-    session.tokens.save(session.server, Credentials(token=answer["access_token"], email=email, expires_at=expires_at))
+    credentials = credentials_from(answer, email)
+    with session.tokens.locked():
+        session.tokens.save(session.server, credentials)
     if session.json:
         from client.output import print_json
 
-        print_json({"server": session.server, "email": email, "expires_at": expires_at})
+        print_json(
+            {
+                "server": session.server,
+                "email": email,
+                "expires_at": credentials.expires_at,
+                "renews_until": credentials.refresh_expires_at if credentials.refresh_token else None,
+            }
+        )
+    elif credentials.refresh_token:
+        days = max(1, round(((credentials.refresh_expires_at or 0) - credentials.expires_at) / 86400))
+        session.out.print(
+            f"Logged in to {session.server} as {email} (the session renews itself; unused, it ends in {days} days).",
+            highlight=False,
+        )
     else:
         minutes = max(1, round(float(answer.get("expires_in", 0)) / 60))
         session.out.print(f"Logged in to {session.server} as {email} (for {minutes} min).", highlight=False)
@@ -134,9 +188,9 @@ def login(
 @app.command()
 @handled
 def logout(ctx: typer.Context) -> None:
-    """Forget the stored session token of this server."""
+    """End the session on the server (its refresh token stops working) and forget it here."""
     session = _session(ctx)
-    forgotten = session.tokens.forget(session.server)
+    forgotten = session.keeper.revoke()
     if session.json:
         from client.output import print_json
 
@@ -227,7 +281,9 @@ def convert(
 @handled
 def status(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Argument(help="A job id; your latest jobs if left out.")] = None,
+    job: Annotated[
+        str | None, typer.Argument(help="A job id (or its first characters); your latest jobs if left out.")
+    ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow live until the job(s) finish.")] = False,
     poll: Annotated[bool, typer.Option("--poll", help="With --watch: poll instead of the event stream.")] = False,
 ) -> None:
@@ -257,7 +313,7 @@ def jobs(
 @handled
 def download(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job id.")],
+    job: Annotated[str, typer.Argument(help="The job id (or its first characters).")],
     output: Annotated[
         str | None,
         typer.Option("--output", "-o", help="File, or directory (existing, or ending with /), to write the MP3 to."),
@@ -270,9 +326,12 @@ def download(
     download_job(_session(ctx), job, output=output, force=force)
 
 
+_IDS = "Job ids, or their first characters (enough to tell your jobs apart)."
+
+
 @app.command()
 @handled
-def cancel(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help="Job ids.")]) -> None:
+def cancel(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help=_IDS)]) -> None:
     """Cancel queued or converting jobs (exit 5 for a job that already finished)."""
     from client.commands import cancel_jobs
 
@@ -281,7 +340,7 @@ def cancel(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help="J
 
 @app.command()
 @handled
-def delete(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help="Job ids.")]) -> None:
+def delete(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help=_IDS)]) -> None:
     """Delete jobs with their video and MP3 (an unfinished job is cancelled first)."""
     from client.commands import delete_jobs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -12,10 +12,11 @@ from uuid import UUID
 from rich.live import Live
 from rich.progress import Progress
 
-from client.api import Api, job_id_argument
+from client.api import Api
 from client.downloads import DownloadResult, download_mp3, mp3_ready, target_path
 from client.exits import CliError, ExitCode
-from client.output import conversion_progress, job_details, jobs_table, print_json, transfer_progress
+from client.jobids import resolve_jobs
+from client.output import STATE_WORDS, conversion_progress, job_details, jobs_table, print_json, transfer_progress
 from client.tus import Throttle, Uploader, UploadResult
 from client.watch import MP3_READY, TERMINAL, follow
 
@@ -33,12 +34,57 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A file of a batch that did not make it, and why."""
+
+    file: Path
+    error: CliError
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": str(self.file),
+            "job_id": None,
+            "error": self.error.message,
+            "status": self.error.status,
+            "exit_code": int(self.error.code),
+        }
+
+
+_ENDS_THE_BATCH = (ExitCode.AUTH, ExitCode.UNREACHABLE, ExitCode.INTERRUPTED)
+"""Failures no other file would escape (no session, no server): the batch stops there."""
+
+
 def _upload_all(
     session: Session, api: Api, files: list[Path], options: dict[str, str], *, chunk_size: int, rate: float | None
-) -> list[UploadResult]:
+) -> tuple[list[UploadResult], list[Failure]]:
+    """Upload each file in turn; one the server refuses is reported and the batch goes on."""
     uploader = Uploader(api, chunk_size=chunk_size, throttle=Throttle(rate))
+    results, failures = [], []
     with transfer_progress(session.err, disable=session.quiet) as bars:
-        return [_upload_one(session, uploader, bars, path, options) for path in files]
+        for path in files:
+            try:
+                results.append(_upload_one(session, uploader, bars, path, options))
+            except CliError as error:
+                if error.code in _ENDS_THE_BATCH:
+                    raise
+                failures.append(Failure(path, error))
+                if not session.json:
+                    bars.console.print(f"[red]✗[/] {path.name}: {error.message}", highlight=False)
+    return results, failures
+
+
+def _batch_error(failures: list[Failure], total: int) -> CliError:
+    """What ends a batch in which some files failed: each named, the exit code theirs if they
+    share one."""
+    if total == 1:
+        return failures[0].error  # one file: its own error, as the server said it
+    codes = {failure.error.code for failure in failures}
+    names = ", ".join(failure.file.name for failure in failures)
+    return CliError(
+        f"{len(failures)} of {total} files did not make it: {names}.",
+        codes.pop() if len(codes) == 1 else ExitCode.ERROR,
+    )
 
 
 def _upload_one(
@@ -65,13 +111,16 @@ def upload_files(
     session: Session, files: list[Path], options: dict[str, str], *, chunk_size: int, rate: float | None
 ) -> None:
     with session.api() as api:
-        results = _upload_all(session, api, files, options, chunk_size=chunk_size, rate=rate)
+        results, failures = _upload_all(session, api, files, options, chunk_size=chunk_size, rate=rate)
     if session.json:
-        print_json([_upload_json(result) for result in results])
-        return
-    for result in results:
-        session.out.print(f"{result.file.name}: job {result.job_id}", highlight=False)
-    session.out.print("[dim]follow: vidmp3 status --watch JOB · get the MP3: vidmp3 download JOB[/]")
+        print_json([_upload_json(result) for result in results] + [failure.as_json() for failure in failures])
+    else:
+        for result in results:
+            session.out.print(f"{result.file.name}: job {result.job_id}", highlight=False)
+        if results:
+            session.out.print("[dim]follow: vidmp3 status --watch JOB · get the MP3: vidmp3 download JOB[/]")
+    if failures:
+        raise _batch_error(failures, len(files))
 
 
 def _wait_all(session: Session, api: Api, job_ids: list[UUID], *, poll: bool) -> dict[UUID, dict[str, Any]]:
@@ -95,7 +144,9 @@ def _wait_all(session: Session, api: Api, job_ids: list[UUID], *, poll: bool) ->
 
 def _download_one(session: Session, api: Api, job: dict[str, Any], path: Path, *, force: bool) -> DownloadResult:
     if path.exists() and not force:
-        raise CliError(f"{path} exists", ExitCode.CONFLICT, hint="use --force to overwrite it, or -o another path")
+        raise CliError(
+            f"{path} already exists.", ExitCode.CONFLICT, hint="use --force to overwrite it, or -o another path"
+        )
     with transfer_progress(session.err, disable=session.quiet) as bars:
         task = bars.add_task(path.name, total=None)
         return download_mp3(
@@ -119,40 +170,51 @@ def convert_files(
     chunk_size: int,
     rate: float | None,
 ) -> None:
+    """Upload every file (a refused one does not stop the others), wait for the jobs, download
+    each MP3 that is made; the files that did not make it are named at the end (non-zero exit)."""
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
     with session.api() as api:
-        uploads = _upload_all(session, api, files, options, chunk_size=chunk_size, rate=rate)
+        uploads, refused = _upload_all(session, api, files, options, chunk_size=chunk_size, rate=rate)
+        failures = list(refused)
+        report: list[dict[str, Any]] = []
         if not wait:
-            if session.json:
-                print_json([_upload_json(result) for result in uploads])
-            else:
-                for result in uploads:
-                    session.out.print(f"{result.file.name}: job {result.job_id}", highlight=False)
-            return
-        final = _wait_all(session, api, [result.job_id for result in uploads], poll=poll)
-        report, failed = [], []
-        for result in uploads:
-            job = final[result.job_id]
-            entry: dict[str, Any] = {"file": str(result.file), "job_id": str(result.job_id), "state": job.get("state")}
-            try:
-                mp3_ready(job)
-                done = _download_one(session, api, job, target_path(job, output or Path()), force=force)
-                entry |= {"mp3": str(done.path), "bytes": done.size}
-            except CliError as error:
-                if error.code is not ExitCode.JOB_FAILED:
-                    raise
-                failed.append(error)
-                entry |= {"mp3": None, "error": job.get("error") or {"message": error.message}}
-            report.append(entry)
+            report = [_upload_json(result) for result in uploads]
+        elif uploads:
+            final = _wait_all(session, api, [result.job_id for result in uploads], poll=poll)
+            for result in uploads:
+                entry, failure = _fetch_mp3(session, api, result, final[result.job_id], output=output, force=force)
+                report.append(entry)
+                if failure is not None:
+                    failures.append(failure)
     if session.json:
-        print_json(report)
+        print_json(report + [failure.as_json() for failure in refused])
     else:
         for entry in report:
-            where = entry["mp3"] or f"[red]{entry['state']}: {(entry.get('error') or {}).get('message', '')}[/]"
-            session.out.print(f"{Path(entry['file']).name} → {where}", highlight=False)
-    if failed:
-        raise CliError(f"{len(failed)} of {len(uploads)} jobs did not produce an MP3", ExitCode.JOB_FAILED)
+            where = entry.get("mp3") or (f"job {entry['job_id']}" if not wait else None)
+            if where:
+                session.out.print(f"{Path(entry['file']).name} → {where}", highlight=False)
+    if failures:
+        raise _batch_error(failures, len(files))
+
+
+def _fetch_mp3(
+    session: Session, api: Api, result: UploadResult, job: dict[str, Any], *, output: Path | None, force: bool
+) -> tuple[dict[str, Any], Failure | None]:
+    """Download one job's MP3; a job that made none, or an MP3 that cannot be written, is its
+    file's failure (the other files go on)."""
+    entry: dict[str, Any] = {"file": str(result.file), "job_id": str(result.job_id), "state": job.get("state")}
+    try:
+        mp3_ready(job)
+        done = _download_one(session, api, job, target_path(job, output or Path()), force=force)
+    except CliError as error:
+        if error.code in _ENDS_THE_BATCH:
+            raise
+        if not session.json:
+            session.err.print(f"[red]✗[/] {result.file.name}: {error.message}", highlight=False)
+        entry |= {"mp3": None, "error": (job.get("error") or {}).get("message") or error.message}
+        return entry, Failure(result.file, error)
+    return entry | {"mp3": str(done.path), "bytes": done.size}, None
 
 
 def show_status(session: Session, job: str | None, *, watch: bool, poll: bool) -> None:
@@ -160,7 +222,7 @@ def show_status(session: Session, job: str | None, *, watch: bool, poll: bool) -
         if job is None:
             _show_latest(session, api, watch=watch)
             return
-        job_id = job_id_argument(job)
+        [job_id] = resolve_jobs(api, [job])
         if not watch:
             current = api.job(job_id)
             if session.json:
@@ -184,7 +246,7 @@ def show_status(session: Session, job: str | None, *, watch: bool, poll: bool) -
         if not session.json:
             session.out.print(job_details(last))
         if last.get("state") in ("failed", "cancelled"):
-            raise CliError(f"job {job_id} {last.get('state')}", ExitCode.JOB_FAILED)
+            raise CliError(f"Job {job_id} {STATE_WORDS.get(last.get('state') or '', '')}.", ExitCode.JOB_FAILED)
 
 
 def _show_latest(session: Session, api: Api, *, watch: bool) -> None:
@@ -193,13 +255,15 @@ def _show_latest(session: Session, api: Api, *, watch: bool) -> None:
         print_json(page["items"])
         return
     if not watch:
-        session.out.print(jobs_table(page["items"], title="your latest jobs"))
+        session.out.print(jobs_table(page["items"], width=session.out.width, title="your latest jobs"))
         return
-    with Live(jobs_table(page["items"]), console=session.out, auto_refresh=False, transient=False) as live:
+    with Live(
+        jobs_table(page["items"], width=session.out.width), console=session.out, auto_refresh=False, transient=False
+    ) as live:
         while any(item.get("state") not in TERMINAL for item in page["items"]):
             time.sleep(1.0)
             page = api.jobs(limit=20)
-            live.update(jobs_table(page["items"]), refresh=True)
+            live.update(jobs_table(page["items"], width=session.out.width), refresh=True)
     if session.json:
         print_json(page["items"])
 
@@ -210,14 +274,14 @@ def list_jobs(session: Session, *, limit: int, cursor: str | None, everyone: boo
     if session.json:
         print_json(page)
         return
-    session.out.print(jobs_table(page["items"]))
+    session.out.print(jobs_table(page["items"], width=session.out.width))
     if page.get("next_cursor"):
         session.out.print(f"[dim]more: vidmp3 jobs --cursor {page['next_cursor']}[/]", highlight=False)
 
 
 def download_job(session: Session, job: str, *, output: str | None, force: bool) -> None:
-    job_id = job_id_argument(job)
     with session.api() as api:
+        [job_id] = resolve_jobs(api, [job])
         current = api.job(job_id)
         mp3_ready(current)
         result = _download_one(session, api, current, target_path(current, output), force=force)
@@ -229,19 +293,18 @@ def download_job(session: Session, job: str, *, output: str | None, force: bool)
 
 
 def cancel_jobs(session: Session, jobs: list[str]) -> None:
-    job_ids = [job_id_argument(job) for job in jobs]
     with session.api() as api:
-        cancelled = [api.cancel(job_id) for job_id in job_ids]
+        cancelled = [api.cancel(job_id) for job_id in resolve_jobs(api, jobs)]
     if session.json:
         print_json(cancelled)
     else:
         for job in cancelled:
-            session.out.print(f"{job['job_id']}: {job['state']}", highlight=False)
+            session.out.print(f"{job['job_id']}: {STATE_WORDS.get(job['state'], job['state'])}", highlight=False)
 
 
 def delete_jobs(session: Session, jobs: list[str]) -> None:
-    job_ids = [job_id_argument(job) for job in jobs]
     with session.api() as api:
+        job_ids = resolve_jobs(api, jobs)
         for job_id in job_ids:
             api.delete(job_id)
     if session.json:

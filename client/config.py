@@ -3,10 +3,13 @@ readable by the user alone, and the state of unfinished uploads in the state dir
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,19 +74,37 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class Credentials:
+    """A server's session: the short-lived access token and the refresh token that renews it."""
+
     token: str
     email: str
     expires_at: float
-    """Unix time the token stops working (the server's ``expires_in`` from the login)."""
+    """Unix time the access token stops working (the server's ``expires_in``)."""
+    refresh_token: str | None = None
+    refresh_expires_at: float | None = None
+    """Unix time the refresh token stops working; past it, only a login helps."""
+    issued_at: float | None = None
+    """When the access token was issued: its lifetime tells how early to renew it."""
 
     @property
     def expired(self) -> bool:
         return time.time() >= self.expires_at
 
+    @property
+    def renewable(self) -> bool:
+        return self.refresh_token is not None and time.time() < (self.refresh_expires_at or float("inf"))
+
+    def due(self, *, margin_seconds: float = 60.0) -> bool:
+        """Whether to renew now: within a quarter of its lifetime (at most ``margin_seconds``)
+        of expiring, so a request sent now still arrives with a valid token."""
+        lifetime = self.expires_at - (self.issued_at or self.expires_at - 4 * margin_seconds)
+        return time.time() >= self.expires_at - min(margin_seconds, lifetime / 4)
+
 
 class TokenStore:
-    """Tokens by server URL in ``credentials.json`` (0600), so one user can use several
-    servers; ``VIDMP3_TOKEN`` in the environment wins over the file (CI, scripts)."""
+    """Sessions by server URL in ``credentials.json`` (0600, written whole and atomically), so
+    one user can use several servers. ``locked`` serializes renewals across processes: a refresh
+    token works once, and two commands renewing at the same time must not both spend it."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or config_dir() / "credentials.json"
@@ -104,23 +125,27 @@ class TokenStore:
         write_private(self.path, {"servers": servers})
         return True
 
-    def token(self, server: str) -> str:
-        """The token to send to ``server``; ``CliError`` (exit 3) when there is none or it expired."""
-        if environment := os.environ.get("VIDMP3_TOKEN", "").strip():
-            return environment
+    def load(self, server: str) -> Credentials | None:
+        """The stored session of ``server``; ``None`` when there is none, ``CliError`` (exit 3)
+        when it is damaged."""
         entry = self._servers().get(server)
         if not isinstance(entry, dict):
-            raise CliError(f"not logged in to {server}", ExitCode.AUTH, hint="run: vidmp3 login")
+            return None
         try:
-            credentials = Credentials(**entry)
+            return Credentials(**entry)
         except TypeError:
             raise CliError(
-                f"the stored login for {server} is damaged", ExitCode.AUTH, hint="run: vidmp3 login"
+                f"The stored login for {server} is damaged.", ExitCode.AUTH, hint="run: vidmp3 login"
             ) from None
-        if credentials.expired:
-            raise CliError(
-                f"your session with {server} expired ({credentials.email})",
-                ExitCode.AUTH,
-                hint="run: vidmp3 login",
-            )
-        return credentials.token
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (a ``flock`` on a file beside it) for a read-renew-write."""
+        lock = self.path.with_name(self.path.name + ".lock")
+        lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +13,10 @@ from uuid import UUID
 
 from client.api import Api
 from client.exits import CliError, ExitCode
+from client.retrying import retrying, unreachable
 
 __all__ = ["DownloadResult", "download_mp3", "target_path"]
 
-_RETRIES = 5
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-\d+|\*)/(\d+)")
 
 
@@ -51,10 +50,10 @@ def mp3_ready(job: dict[str, Any]) -> None:
     state = job.get("state")
     if state in ("failed", "cancelled"):
         error = job.get("error") or {}
-        reason = f": {error.get('message')}" if error.get("message") else ""
-        raise CliError(f"job {job['job_id']} {state}{reason}", ExitCode.JOB_FAILED)
+        reason = f": {error.get('message')}" if error.get("message") else "."
+        raise CliError(f"Job {job['job_id']} {state}{reason}", ExitCode.JOB_FAILED)
     raise CliError(
-        f"job {job['job_id']} is {state}: its MP3 is not ready yet",
+        f"The MP3 of job {job['job_id']} is not ready yet.",
         ExitCode.CONFLICT,
         hint="wait for it: vidmp3 status --watch JOB",
     )
@@ -73,18 +72,15 @@ def download_mp3(
     job_id = UUID(str(job["job_id"]))
     part = path.with_name(path.name + ".part")
     resumed_from = part.stat().st_size if part.exists() else 0
-    failures = 0
-    while True:
-        try:
-            size = _fetch(api, str(job["mp3"]["download_url"]), part, started, progress)
-            break
-        except CliError as error:
-            failures += 1
-            if error.code is not ExitCode.UNREACHABLE or failures > _RETRIES:
-                if error.code is ExitCode.UNREACHABLE:
-                    error.hint = "run the same command again to resume"
-                raise
-            time.sleep(min(0.5 * 2**failures, 8.0))
+    size = -1
+    try:
+        for attempt in retrying(unreachable):
+            with attempt:
+                size = _fetch(api, str(job["mp3"]["download_url"]), part, started, progress)
+    except CliError as error:
+        if error.code is ExitCode.UNREACHABLE:
+            error.hint = "run the same command again to resume"
+        raise
     os.replace(part, path)
     return DownloadResult(job_id=job_id, path=path, size=size, resumed_from=resumed_from)
 
@@ -119,5 +115,5 @@ def _fetch(
                 have += len(block)
                 progress(have)
     if total >= 0 and have != total:
-        raise CliError(f"the download ended at {have} of {total} bytes", ExitCode.UNREACHABLE)
+        raise CliError(f"The download stopped at {have} of {total} bytes.", ExitCode.UNREACHABLE)
     return have

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 __all__ = ["EXIT_CODES_HELP", "CliError", "ExitCode", "exit_code_for_status"]
 
@@ -63,7 +64,15 @@ class CliError(Exception):
     for errors the server answered, its problem document."""
 
     def __init__(
-        self, message: str, code: ExitCode = ExitCode.ERROR, *, status: int | None = None, hint: str | None = None
+        self,
+        message: str,
+        code: ExitCode = ExitCode.ERROR,
+        *,
+        status: int | None = None,
+        hint: str | None = None,
+        problem: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message, self.code, self.status, self.hint = message, code, status, hint
+        self.problem = problem
+        """The server's problem document, when the server answered one."""

@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 
 from client.exits import CliError, ExitCode
 from contracts import ConversionOptions
+from contracts.option_words import option_problem
 
 __all__ = ["PANEL", "flag_names", "with_conversion_options"]
 
@@ -88,10 +89,10 @@ def _validated(given: dict[str, object]) -> dict[str, str]:
     try:
         ConversionOptions.model_validate(values, strict=False)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{flag_names(str(e['loc'][0]))[0] if e['loc'] else 'options'}: {e['msg']}" for e in error.errors()
-        )
-        raise CliError(f"invalid conversion options: {problems}", ExitCode.USAGE) from None
+        problem = option_problem(error)
+        flags = [flag_names(e["field"])[0] for e in problem.errors if e["field"] in ConversionOptions.model_fields]
+        named = f" ({', '.join(dict.fromkeys(flags))})" if flags else ""
+        raise CliError(f"{problem.detail}{named}", ExitCode.USAGE) from None
     return values
 
 

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.progress import (
     BarColumn,
@@ -21,8 +22,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from client.jobids import short_id
+
 __all__ = [
     "STATE_STYLES",
+    "STATE_WORDS",
     "conversion_progress",
     "job_details",
     "jobs_table",
@@ -41,23 +45,46 @@ STATE_STYLES = {
 }
 
 
+STATE_WORDS = {
+    "queued": "waiting",
+    "converting": "converting",
+    "converted": "ready",
+    "notified": "ready",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+"""States as people say them (``converted`` and ``notified`` both mean the MP3 is ready)."""
+
+
 def print_json(value: Any, *, line: bool = False) -> None:
     """``value`` as JSON on stdout: indented, or as one line (a stream of them, for ``--watch``)."""
     sys.stdout.write(json.dumps(value, indent=None if line else 2, default=str) + "\n")
     sys.stdout.flush()
 
 
-def state_text(state: str | None) -> Text:
-    return Text(state or "?", style=STATE_STYLES.get(state or "", ""))
+def state_text(state: str | None, percent: float | None = None) -> Text:
+    words = STATE_WORDS.get(state or "", state or "?")
+    if state == "converting" and percent is not None:
+        words += f" {percent:.0f}%"
+    return Text(words, style=STATE_STYLES.get(state or "", ""))
 
 
-def _when(value: str | None) -> str:
+def _when(value: str | None, *, compact: bool = False) -> str:
+    """A local time: ``15:04`` today, ``Dec 05 15:04`` this year (``compact``), in full otherwise."""
     if not value:
         return ""
     try:
-        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.fromisoformat(value).astimezone()
     except ValueError:
         return value
+    if not compact:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    now = datetime.now().astimezone()
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M")
+    if moment.year == now.year:
+        return moment.strftime("%b %d %H:%M")
+    return moment.strftime("%Y-%m-%d")
 
 
 def _percent(job: dict[str, Any]) -> str:
@@ -65,21 +92,33 @@ def _percent(job: dict[str, Any]) -> str:
     return "" if percent is None else f"{percent:.0f} %"
 
 
-def jobs_table(jobs: list[dict[str, Any]], *, title: str | None = None) -> Table:
-    table = Table(title=title, header_style="bold")
-    table.add_column("job", no_wrap=True)
-    table.add_column("file", overflow="fold")
-    table.add_column("state", no_wrap=True, min_width=10)
-    table.add_column("progress", justify="right", no_wrap=True)
-    table.add_column("created", no_wrap=True)
-    for job in jobs:
-        table.add_row(
-            str(job["job_id"]),
+def jobs_table(jobs: list[dict[str, Any]], *, width: int = 80, title: str | None = None) -> Table:
+    """Fits ``width`` columns (80 and less): ids cut to their first 8 characters (more where two
+    jobs share them; any unambiguous prefix names a job), the file name shortened to what is
+    left, the state with its percent, the time short."""
+    ids = [str(job["job_id"]) for job in jobs]
+    rows = [
+        (
+            short_id(job_id, ids),
             job.get("filename") or "",
-            state_text(job.get("state")),
-            _percent(job),
-            _when(job.get("created_at")),
+            state_text(job.get("state"), job.get("progress_percent")),
+            _when(job.get("created_at"), compact=True),
         )
+        for job_id, job in zip(ids, jobs, strict=True)
+    ]
+    fixed = [max([len(header), *(len(row[column]) for row in rows)]) for column, header in ((0, "id"), (3, "created"))]
+    state_width = max([5, *(len(row[2]) for row in rows)])
+    # three characters between columns; what the id, state and time leave is the file name's
+    name_width = max(8, min(width - sum(fixed) - state_width - 3 * 3, max((len(row[1]) for row in rows), default=4)))
+    table = Table(
+        title=title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1)
+    )
+    table.add_column("id", no_wrap=True, style="bold", width=fixed[0])
+    table.add_column("file", no_wrap=True, overflow="ellipsis", width=name_width)
+    table.add_column("state", no_wrap=True, width=state_width)
+    table.add_column("created", no_wrap=True, justify="right", width=fixed[1])
+    for short, name, state, when in rows:
+        table.add_row(short, name if len(name) <= name_width else name[: name_width - 1] + "…", state, when)
     if not jobs:
         table.caption = "no jobs"
     return table
@@ -91,7 +130,7 @@ def job_details(job: dict[str, Any]) -> Group:
     fields.add_column()
     fields.add_row("job", str(job["job_id"]))
     fields.add_row("file", job.get("filename") or "")
-    fields.add_row("state", state_text(job.get("state")))
+    fields.add_row("state", state_text(job.get("state"), job.get("progress_percent")))
     if job.get("progress_percent") is not None:
         fields.add_row("progress", _percent(job))
     if mp3 := job.get("mp3"):

@@ -24,14 +24,13 @@ import httpx
 from client.api import Api, problem_error
 from client.config import read_json, state_dir, write_private
 from client.exits import CliError, ExitCode
+from client.retrying import ATTEMPTS, retrying
 
 __all__ = ["TUS_VERSION", "Throttle", "UploadResult", "UploadStates", "Uploader", "encode_metadata"]
 
 TUS_VERSION = "1.0.0"
 _TUS = {"Tus-Resumable": TUS_VERSION}
 _READ_SIZE = 256 * 1024
-_RETRIES = 5
-"""Failed requests in a row (network, 5xx, a busy upload) before giving up for this run."""
 _PATCH_TIMEOUT = httpx.Timeout(connect=5.0, read=300.0, write=60.0, pool=5.0)
 """The PATCH completing an upload waits while the server checks the media and queues the job."""
 
@@ -125,29 +124,38 @@ class Uploader:
             self.states.save(key, url=url, file=path, offset=0, size=size)
         resumed_from = offset
         started(size, offset)
-        failures = 0
         while job is None:
             try:
-                offset, job = self._patch(url, path, offset, size, progress)
-                failures = 0
-                self.states.save(key, url=url, file=path, offset=offset, size=size)
-            except _Retry as retry:
-                failures += 1
-                if failures > _RETRIES:
-                    raise CliError(
-                        f"uploading {path.name} failed {failures} times in a row ({retry})",
-                        ExitCode.UNREACHABLE,
-                        hint="run the same command again to resume",
-                    ) from None
-                time.sleep(min(0.5 * 2**failures, 8.0))
-                offset, job = self._where(url)
-                progress(offset)
+                offset, job = self._next(url, path, offset, size, progress)
             except CliError as error:
                 if error.status in (404, 410, 413, 422):  # the server dropped the upload
                     self.states.forget(key)
                 raise
+            self.states.save(key, url=url, file=path, offset=offset, size=size)
         self.states.forget(key)
         return UploadResult(file=path, job_id=job, upload_url=url, size=size, resumed_from=resumed_from)
+
+    def _next(
+        self, url: str, path: Path, offset: int, size: int, progress: Callable[[int], None]
+    ) -> tuple[int, UUID | None]:
+        """Send the next chunk; after a failure worth another try (network, 5xx, a busy upload,
+        a refused token since renewed), ask the server where the upload stands and go on."""
+        try:
+            for attempt in retrying(_Retry):
+                with attempt:
+                    if attempt.num > 1:
+                        offset, job = self._where(url)
+                        progress(offset)
+                        if job is not None:
+                            return offset, job
+                    return self._patch(url, path, offset, size, progress)
+        except _Retry as retry:
+            raise CliError(
+                f"Uploading {path.name} failed {ATTEMPTS} times in a row ({retry}).",
+                ExitCode.UNREACHABLE,
+                hint="run the same command again to resume",
+            ) from None
+        raise AssertionError("retrying ends with a return or an exception")
 
     def _resume(self, key: str) -> tuple[str | None, int, UUID | None]:
         state = self.states.load(key)
@@ -161,7 +169,7 @@ class Uploader:
                 return None, 0, None
             raise
         except _Retry as retry:
-            raise CliError(f"cannot resume the upload ({retry})", ExitCode.UNREACHABLE) from None
+            raise CliError(f"The upload cannot be resumed now ({retry}).", ExitCode.UNREACHABLE) from None
         return state["url"], offset, job
 
     def _create(self, size: int, metadata: str) -> str:
@@ -205,6 +213,8 @@ class Uploader:
             raise _Retry(str(error)) from None
         if response.status_code >= 500 or response.status_code in (409, 423):
             raise _Retry(f"PATCH answered {response.status_code}")
+        if response.status_code == 401:  # the session was renewed meanwhile: a streamed body goes again
+            raise _Retry("the server refused the session's token")
         if response.status_code != 204:
             raise problem_error(response)
         return int(response.headers["upload-offset"]), _job_of(response)
@@ -216,7 +226,7 @@ class Uploader:
             while left > 0:
                 block = file.read(min(_READ_SIZE, left))
                 if not block:
-                    raise CliError(f"{path} got shorter while uploading", ExitCode.ERROR)
+                    raise CliError(f"{path} got shorter while it was being uploaded.", ExitCode.ERROR)
                 left -= len(block)
                 self.throttle.sent(len(block))
                 yield block

@@ -13,6 +13,7 @@ import httpx
 
 from client.api import Api
 from client.exits import CliError, ExitCode
+from client.retrying import retrying, unreachable
 
 __all__ = ["MP3_READY", "TERMINAL", "follow", "parse_events"]
 
@@ -20,7 +21,6 @@ TERMINAL = frozenset({"notified", "failed", "cancelled"})
 MP3_READY = frozenset({"converted", "notified"})
 _STREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=60.0, write=10.0, pool=5.0)
 """The server sends a keep-alive comment every 15 s: a minute of silence is a dead stream."""
-_RECONNECTS = 5
 
 
 def parse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
@@ -51,27 +51,33 @@ def follow(api: Api, job_id: UUID, *, poll: bool = False, until: frozenset[str] 
             return
 
 
+class _Reconnect(Exception):
+    """The stream dropped after it had delivered events: connect again, with a fresh allowance."""
+
+
 def _streamed(api: Api, job_id: UUID) -> Iterator[dict[str, Any]]:
-    failures = 0
-    while True:
+    while True:  # the server ends a stream after its time limit without a final state: reconnect
         try:
-            with api.stream("GET", f"/v1/jobs/{job_id}/events", timeout=_STREAM_TIMEOUT) as response:
-                for event, data in parse_events(response.iter_lines()):
-                    failures = 0
-                    if event == "deleted":
-                        raise CliError(f"job {job_id} was deleted", ExitCode.NOT_FOUND)
-                    if event == "status":
-                        job = json.loads(data)
-                        yield job
-                        if job.get("state") in TERMINAL:
-                            return
-        except CliError as error:
-            if error.code is not ExitCode.UNREACHABLE or failures >= _RECONNECTS:
-                raise
-            failures += 1
-            time.sleep(min(0.5 * 2**failures, 8.0))
+            for attempt in retrying(unreachable):
+                with attempt:
+                    delivered = False
+                    try:
+                        with api.stream("GET", f"/v1/jobs/{job_id}/events", timeout=_STREAM_TIMEOUT) as response:
+                            for event, data in parse_events(response.iter_lines()):
+                                delivered = True
+                                if event == "deleted":
+                                    raise CliError(f"Job {job_id} was deleted.", ExitCode.NOT_FOUND)
+                                if event == "status":
+                                    job = json.loads(data)
+                                    yield job
+                                    if job.get("state") in TERMINAL:
+                                        return
+                    except CliError as error:
+                        if delivered and unreachable(error):
+                            raise _Reconnect from None
+                        raise
+        except _Reconnect:
             continue
-        # the server ended the stream without a final state (its time limit): reconnect
 
 
 def _polled(api: Api, job_id: UUID, interval: float = 1.0) -> Iterator[dict[str, Any]]:

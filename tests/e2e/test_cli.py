@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -212,12 +213,12 @@ def test_each_failure_has_its_exit_code_and_the_servers_reason(
 
     wrong = cli("login", user[0], "--password-stdin", stdin="not the password\n")
     assert wrong.returncode == 3, wrong.stderr
-    assert "invalid email or password" in wrong.stderr
+    assert "The email or password is wrong." in wrong.stderr
 
     nowhere = f"http://127.0.0.1:{free_port()}"
     unreachable = cli("--server", nowhere, "login", user[0], "--password-stdin", stdin=user[1] + "\n")
     assert unreachable.returncode == 7, unreachable.stderr
-    assert "cannot reach" in unreachable.stderr
+    assert "Cannot reach" in unreachable.stderr
 
     cli.login(*user)
     unreachable = cli("jobs", VIDMP3_SERVER=nowhere, VIDMP3_TOKEN=cli.token())
@@ -227,7 +228,7 @@ def test_each_failure_has_its_exit_code_and_the_servers_reason(
     for command in (["status", missing], ["download", missing], ["cancel", missing]):
         result = cli(*command)
         assert result.returncode == 4, (command, result.stderr)
-        assert f"no job {missing}" in result.stderr
+        assert f"No job {missing} in your account" in result.stderr  # the server's words
 
     usage = cli("upload", str(sample_video[0]), "--bitrate", "100")
     assert usage.returncode == 2, usage.stderr
@@ -240,13 +241,15 @@ def test_each_failure_has_its_exit_code_and_the_servers_reason(
     problem = json.loads(refused.stderr)
     assert problem["status"] == 422
     assert problem["exit_code"] == 6
+    assert problem["error"] == problem["problem"]["detail"]  # the server's words for people
     assert "audio" in problem["error"]
+    assert "FFmpeg" not in refused.stderr
 
     [done] = cli.json("upload", str(sample_video[0]))
     wait_terminal(system, cli.token(), done["job_id"])
     finished = cli("cancel", done["job_id"])
     assert finished.returncode == 5, finished.stderr
-    assert "already notified" in finished.stderr
+    assert "has already ended" in finished.stderr
 
     assert cli("delete", done["job_id"]).returncode == 0
     assert cli("status", done["job_id"]).returncode == 4
@@ -306,3 +309,84 @@ def test_interrupting_with_ctrl_c_exits_130_and_keeps_the_upload(logged_in: Cli,
     assert process.returncode == 130, stderr
     assert "run the same command again to resume" in stderr
     assert list(logged_in.uploads_dir.glob("*.json"))
+
+
+def test_a_batch_goes_past_a_bad_file_and_downloads_the_others(
+    logged_in: Cli, sample_video: tuple[Path, float], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.mp4", tmp_path / "second.mp4"
+    first.write_bytes(sample_video[0].read_bytes())
+    second.write_bytes(sample_video[0].read_bytes())
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("this is not a video\n" * 100)
+    out = tmp_path / "mp3s"
+
+    result = logged_in("convert", str(first), str(notes), str(second), "-o", str(out))
+    assert result.returncode == 6, result.stderr  # the server refused a video
+    assert "notes.mp4" in result.stderr
+    assert "1 of 3 files did not make it" in result.stderr
+    assert "FFmpeg" not in result.stderr  # the server's words for people, not the library's
+    assert sorted(path.name for path in out.iterdir()) == ["first.mp3", "second.mp3"]
+    for mp3 in out.iterdir():
+        assert abs(decoded_duration(mp3.read_bytes()) - sample_video[1]) < 0.1
+
+    again = logged_in("convert", str(notes), str(first), "-o", str(tmp_path / "again"), "--json")
+    assert again.returncode == 6, again.stderr
+    report = {Path(entry["file"]).name: entry for entry in json.loads(again.stdout)}
+    assert report["first.mp4"]["mp3"].endswith("first.mp3")
+    assert report["notes.mp4"]["status"] == 422
+    assert report["notes.mp4"]["error"]
+
+
+def test_jobs_fit_80_columns_with_ids_names_and_times(
+    logged_in: Cli, system: System, sample_video: tuple[Path, float]
+) -> None:
+    token = logged_in.token()
+    names = ["a holiday in the mountains with the whole family, part one.mp4", "talk.mp4"]
+    ids = [upload(system, token, name, sample_video[0].read_bytes()).json()["job_id"] for name in names]
+    wait_for(lambda: len(logged_in.json("jobs")["items"]) == 2, timeout=60)
+
+    table = logged_in("jobs", COLUMNS="80")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), table.stdout
+    for job_id, name in zip(ids, names, strict=True):
+        [row] = [line for line in lines if job_id[:8] in line]  # each id readable, once
+        assert name[:12] in row  # the file's name has room
+        assert re.search(r"\b\d\d:\d\d\b", row)  # when
+    assert "a holiday in the mountains" in table.stdout
+
+
+def test_a_job_is_named_by_the_first_characters_of_its_id(
+    logged_in: Cli, system: System, sample_video: tuple[Path, float], tmp_path: Path
+) -> None:
+    token = logged_in.token()
+    job_id = upload(system, token, "talk.mp4", sample_video[0].read_bytes()).json()["job_id"]
+    wait_terminal(system, token, job_id)
+    wait_for(lambda: logged_in.json("jobs")["items"], timeout=60)
+
+    status = logged_in("status", job_id[:6], "--json")  # --json after the command too
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["job_id"] == job_id
+    downloaded = logged_in.json("download", job_id[:8].upper(), "-o", str(tmp_path / "talk.mp3"))
+    assert downloaded["job_id"] == job_id
+    unknown = logged_in("status", "ffff" if not job_id.startswith("ffff") else "0000")
+    assert unknown.returncode == 4, unknown.stderr
+    assert logged_in("delete", job_id[:8]).returncode == 0
+    assert logged_in("status", job_id).returncode == 4
+
+
+def test_version_json_anywhere_and_shell_completion(logged_in: Cli) -> None:
+    version = logged_in("--version")
+    assert version.returncode == 0, version.stderr
+    assert re.fullmatch(r"vidmp3 \d+\.\d+\.\d+\S*\n", version.stdout)
+
+    before, after = logged_in("--json", "jobs"), logged_in("jobs", "--json")
+    assert before.returncode == after.returncode == 0, (before.stderr, after.stderr)
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+
+    script = logged_in("--show-completion", "bash")
+    assert script.returncode == 0, script.stderr
+    assert "complete -o default -F _vidmp3_completion vidmp3" in script.stdout
+    completed = logged_in(_VIDMP3_COMPLETE="complete_bash", COMP_WORDS="vidmp3 conv", COMP_CWORD="1")
+    assert completed.stdout.split() == ["convert"]  # what the shell offers for "vidmp3 conv<TAB>"
