@@ -41,16 +41,16 @@ def transport_errors(server: str) -> Iterator[None]:
     """Network failures as ``CliError`` (exit 7): the server is down, slow or gone mid-way."""
     try:
         yield
-    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+    except (httpx.ConnectError, httpx.ConnectTimeout):
         raise CliError(
-            f"Cannot reach {server} ({error}).",
+            f"Cannot reach {server}: nothing answers there.",
             ExitCode.UNREACHABLE,
             hint="is the server running? set --server or VIDMP3_SERVER",
         ) from None
     except httpx.TimeoutException:
         raise CliError(f"{server} did not answer in time.", ExitCode.UNREACHABLE) from None
-    except httpx.TransportError as error:
-        raise CliError(f"The connection to {server} failed ({error}).", ExitCode.UNREACHABLE) from None
+    except httpx.TransportError:
+        raise CliError(f"The connection to {server} broke off.", ExitCode.UNREACHABLE) from None
 
 
 class Api:

@@ -185,10 +185,10 @@ class Uploader:
         """The server's offset for ``url``, and the job once the upload is complete."""
         try:
             response = self.api.http.head(url, headers=_TUS)
-        except httpx.TransportError as error:
-            raise _Retry(str(error)) from None
+        except httpx.TransportError:
+            raise _Retry("the connection broke off") from None
         if response.status_code >= 500 or response.status_code == 423:
-            raise _Retry(f"HEAD answered {response.status_code}")
+            raise _Retry(f"the server answered {response.status_code}")
         if response.status_code != 200:
             raise problem_error(response)
         return int(response.headers["upload-offset"]), _job_of(response)
@@ -209,10 +209,10 @@ class Uploader:
                 },
                 timeout=_PATCH_TIMEOUT,
             )
-        except httpx.TransportError as error:
-            raise _Retry(str(error)) from None
+        except httpx.TransportError:
+            raise _Retry("the connection broke off") from None
         if response.status_code >= 500 or response.status_code in (409, 423):
-            raise _Retry(f"PATCH answered {response.status_code}")
+            raise _Retry(f"the server answered {response.status_code}")
         if response.status_code == 401:  # the session was renewed meanwhile: a streamed body goes again
             raise _Retry("the server refused the session's token")
         if response.status_code != 204:

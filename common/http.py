@@ -78,7 +78,10 @@ def health_routes(ready: Sequence[Check] = ()) -> list[HTTPRouteHandler | type[P
             try:
                 await check()
             except Exception as error:
-                raise ServiceUnavailableException(f"a dependency is unreachable: {error}") from error
+                log.warning("not ready: %s failed: %s", getattr(check, "__name__", check), error)
+                raise ServiceUnavailableException(
+                    "Not ready: a service this one needs does not answer (the log says which)."
+                ) from error
         return {"status": "ready"}
 
     return [health, readiness, _Metrics]

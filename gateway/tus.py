@@ -50,6 +50,7 @@ from gateway.wording import (
     upload_became_job,
     upload_complete,
     upload_not_found,
+    words_for,
 )
 
 __all__ = ["TUS_ROUTES", "TUS_VERSION", "parse_metadata"]
@@ -220,7 +221,9 @@ async def create_upload(
         raise TooLarge(too_large(limit))
     if upload_length == 0:
         raise invalid_upload(
-            InvalidUpload("the uploaded file is empty", [{"field": "Upload-Length", "message": "is 0"}])
+            InvalidUpload(
+                "The file is empty (0 bytes): choose the video itself.", [{"field": "Upload-Length", "message": "is 0"}]
+            )
         )
     try:
         metadata = parse_metadata(upload_metadata)
@@ -230,7 +233,7 @@ async def create_upload(
         raise invalid_upload(error) from None
     except ValueError as error:
         raise ClientException(
-            "invalid Upload-Metadata",
+            words_for("Upload-Metadata"),
             extra={"errors": [{"field": "Upload-Metadata", "message": str(error), "source": "header"}]},
         ) from None
     name = metadata.get("filename", metadata.get("name"))
