@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -16,8 +18,10 @@ from auth.keys import KeyDirectory, SigningKeys, StaticKeys
 from auth.lockouts import Lockouts
 from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
+from auth.refresh import RefreshPolicy
 from auth.routes import account_routes, route_dependencies
 from auth.service import Accounts
+from auth.sessions import Sessions
 from auth.settings import AuthSettings
 from auth.throttling import LockoutPolicy, TokenBuckets
 from auth.tokens import TokenIssuer
@@ -25,9 +29,11 @@ from auth.users import Users
 from auth.web import BearerTokens, Throttle
 from common.http import health_routes, log_exception, metrics_middleware, problem_details
 
-__all__ = ["create_app", "lockout_policy", "signing_keys"]
+__all__ = ["create_app", "lockout_policy", "refresh_policy", "signing_keys"]
 
 log = logging.getLogger(__name__)
+
+_PRUNE_SECONDS = 600.0
 
 
 def signing_keys(settings: AuthSettings) -> SigningKeys:
@@ -52,6 +58,27 @@ def lockout_policy(settings: AuthSettings) -> LockoutPolicy:
     )
 
 
+def refresh_policy(settings: AuthSettings) -> RefreshPolicy:
+    return RefreshPolicy(
+        token_seconds=settings.refresh_token_days * 86400,
+        session_seconds=settings.session_max_days * 86400,
+        reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+        per_user=settings.sessions_per_user,
+        access_seconds=settings.token_ttl_seconds,
+    )
+
+
+async def _prune_forever(sessions: Sessions) -> None:
+    """Expired refresh tokens and sessions go, a batch every ten minutes."""
+    while True:
+        try:
+            if removed := await sessions.prune():
+                log.info("removed %d expired refresh tokens and sessions", removed)
+        except Exception as error:  # MySQL away: try again next round
+            log.warning("pruning sessions failed: %s", error)
+        await asyncio.sleep(_PRUNE_SECONDS)
+
+
 def create_app(settings: AuthSettings | None = None) -> Litestar:
     settings = settings or AuthSettings.load()
     issuer = TokenIssuer(
@@ -61,7 +88,8 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
         ttl_seconds=settings.token_ttl_seconds,
     )
     database = Database(settings.mysql_url.get_secret_value(), settings.mysql_pool_size)
-    accounts = Accounts(Users(database), Passwords(), issuer, Lockouts(database, lockout_policy(settings)))
+    sessions = Sessions(database, refresh_policy(settings))
+    accounts = Accounts(Users(database), Passwords(), issuer, Lockouts(database, lockout_policy(settings)), sessions)
     login_throttle = Throttle(
         TokenBuckets(settings.login_attempts_burst, settings.login_attempts_per_minute / 60),
         settings.trusted_proxies,
@@ -74,8 +102,19 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
     )
     bearer = BearerTokens(issuer, issuer_name=settings.token_issuer, audience=settings.token_audience)
 
+    tasks: list[asyncio.Task[None]] = []
+
     async def migrate() -> None:
         await AUTH_SCHEMA.migrate(database)
+
+    async def start_pruning() -> None:
+        tasks.append(asyncio.create_task(_prune_forever(sessions)))
+
+    async def stop_pruning() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     singletons = {
         "accounts": accounts,
@@ -93,8 +132,8 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
             **{name: Provide(_constant(value), sync_to_thread=False) for name, value in singletons.items()},
             **route_dependencies(),
         },
-        on_startup=[migrate],
-        on_shutdown=[database.close],
+        on_startup=[migrate, start_pruning],
+        on_shutdown=[stop_pruning, database.close],
         middleware=[metrics_middleware("auth")],
         plugins=[problem_details()],
         after_exception=[log_exception],

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -15,6 +16,8 @@ from auth.database import Database
 from auth.keys import SigningKey, generate_key_pem, load_private_key, retire_keys, write_new_key
 from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
+from auth.service import UserChanges
+from auth.sessions import Sessions
 from auth.settings import AuthSettings
 from auth.users import UserExists, Users, normalize_email
 
@@ -40,22 +43,31 @@ def serve() -> None:
     serve_app(create_app(settings), settings, "auth")
 
 
+@dataclass(frozen=True)
+class _Tables:
+    users: Users
+    changes: UserChanges
+
+
 @asynccontextmanager
-async def _users() -> AsyncIterator[Users]:
-    """The users table, migrated first (so a fresh database works)."""
+async def _tables() -> AsyncIterator[_Tables]:
+    """The users and sessions tables, migrated first (so a fresh database works)."""
+    from auth.app import refresh_policy
+
     settings = AuthSettings.load()
     database = Database(settings.mysql_url.get_secret_value(), pool_size=1)
     try:
         await AUTH_SCHEMA.migrate(database)
-        yield Users(database)
+        users = Users(database)
+        yield _Tables(users, UserChanges(users, Sessions(database, refresh_policy(settings))))
     finally:
         await database.close()
 
 
-def _with_users(work: Callable[[Users], Awaitable[T]]) -> T:
+def _with_tables(work: Callable[[_Tables], Awaitable[T]]) -> T:
     async def run() -> T:
-        async with _users() as users:
-            return await work(users)
+        async with _tables() as tables:
+            return await work(tables)
 
     return asyncio.run(run())
 
@@ -85,11 +97,11 @@ def create_user(
     """Create a user (the tables are created first if absent)."""
     password = _read_password(password_stdin)
 
-    async def create(users: Users) -> int:
-        return (await users.create(email, Passwords().hash(password), is_admin=admin)).id
+    async def create(tables: _Tables) -> int:
+        return (await tables.users.create(email, Passwords().hash(password), is_admin=admin)).id
 
     try:
-        user_id = _with_users(create)
+        user_id = _with_tables(create)
     except UserExists:
         typer.echo(f"a user with email {email} already exists", err=True)
         raise typer.Exit(1) from None
@@ -101,27 +113,27 @@ def set_password(
     email: str,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
-    """Set a user's password."""
+    """Set a user's password; every session of theirs ends."""
     password = _read_password(password_stdin)
 
-    async def update(users: Users) -> bool:
-        user = await users.by_email(email)
+    async def update(tables: _Tables) -> bool:
+        user = await tables.users.by_email(email)
         if user is not None:
-            await users.set_password_hash(user.id, Passwords().hash(password))
+            await tables.changes.set_password_hash(user.id, Passwords().hash(password))
         return user is not None
 
-    if not _with_users(update):
+    if not _with_tables(update):
         typer.echo(f"no user with email {email}", err=True)
         raise typer.Exit(1)
     typer.echo(f"password of <{normalize_email(email)}> set")
 
 
 def _set_active(email: str, *, active: bool) -> None:
-    async def update(users: Users) -> bool:
-        user = await users.by_email(email)
-        return user is not None and await users.set_active(user.id, active=active)
+    async def update(tables: _Tables) -> bool:
+        user = await tables.users.by_email(email)
+        return user is not None and await tables.changes.set_active(user.id, active=active)
 
-    if not _with_users(update):
+    if not _with_tables(update):
         typer.echo(f"no user with email {email}", err=True)
         raise typer.Exit(1)
     typer.echo(f"<{normalize_email(email)}> {'enabled' if active else 'disabled'}")
@@ -129,11 +141,7 @@ def _set_active(email: str, *, active: bool) -> None:
 
 @cli.command("disable-user")
 def disable_user(email: str) -> None:
-    """Disable a user: their logins fail from now on.
-
-    Tokens already issued stay valid until they expire (VIDMP3_TOKEN_TTL_SECONDS, 15 minutes by
-    default).
-    """
+    """Disable a user: their logins fail from now on and every session of theirs ends."""
     _set_active(email, active=False)
 
 
@@ -141,6 +149,20 @@ def disable_user(email: str) -> None:
 def enable_user(email: str) -> None:
     """Enable a disabled user again."""
     _set_active(email, active=True)
+
+
+@cli.command("delete-user")
+def delete_user(email: str) -> None:
+    """Delete a user; every session of theirs ends."""
+
+    async def remove(tables: _Tables) -> bool:
+        user = await tables.users.by_email(email)
+        return user is not None and await tables.changes.delete(user.id)
+
+    if not _with_tables(remove):
+        typer.echo(f"no user with email {email}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"<{normalize_email(email)}> deleted")
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -58,6 +58,42 @@ MIGRATIONS = (
         ) ENGINE=InnoDB
         """,
     ),
+    Migration(
+        3,
+        "sessions: one per login, the family of its refresh tokens",
+        # ``id`` is a UUID's 16 bytes (the access tokens' ``sid`` claim); times are Unix seconds;
+        # ``access_until``: when the last access token issued for it expires. No foreign key to
+        # users: a refresh checks its user
+        """
+        CREATE TABLE IF NOT EXISTS sessions (
+            id BINARY(16) NOT NULL PRIMARY KEY,
+            user_id BIGINT UNSIGNED NOT NULL,
+            created_at DOUBLE NOT NULL,
+            expires_at DOUBLE NOT NULL,
+            access_until DOUBLE NOT NULL,
+            ended_at DOUBLE NULL,
+            ended_why VARCHAR(16) NULL,
+            KEY sessions_user (user_id, ended_at),
+            KEY sessions_expires_at (expires_at),
+            KEY sessions_ended_at (ended_at)
+        ) ENGINE=InnoDB
+        """,
+    ),
+    Migration(
+        4,
+        "refresh tokens, stored as their SHA-256",
+        """
+        CREATE TABLE IF NOT EXISTS refresh_tokens (
+            token_hash BINARY(32) NOT NULL PRIMARY KEY,
+            session_id BINARY(16) NOT NULL,
+            issued_at DOUBLE NOT NULL,
+            expires_at DOUBLE NOT NULL,
+            rotated_at DOUBLE NULL,
+            KEY refresh_tokens_expires_at (expires_at),
+            CONSTRAINT refresh_tokens_session FOREIGN KEY (session_id) REFERENCES sessions (id) ON DELETE CASCADE
+        ) ENGINE=InnoDB
+        """,
+    ),
 )
 
 

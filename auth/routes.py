@@ -5,14 +5,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from auth.schemas import LoginRequest, NewUser, PasswordChange, Registration, TokenResponse, UserResponse
-from auth.service import Accounts
+from auth.schemas import (
+    LoginRequest,
+    NewUser,
+    PasswordChange,
+    RefreshRequest,
+    Registration,
+    TokenResponse,
+    UserResponse,
+)
+from auth.service import Accounts, Tokens
 from auth.tokens import Principal, TokenIssuer
 from auth.users import User
 from auth.web import BearerTokens, Throttle, problems
@@ -42,15 +50,23 @@ def route_dependencies() -> dict[str, Provide]:
     return {"principal": Provide(_principal), "admin": Provide(_admin)}
 
 
+def _token_response(tokens: Tokens) -> TokenResponse:
+    return TokenResponse(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+        refresh_expires_in=tokens.refresh_expires_in,
+    )
+
+
 @post("/v1/login", status_code=HTTP_200_OK, tags=["auth"])
 async def login(
     request: Request[Any, Any, Any],
     data: JSONBody[LoginRequest],
     accounts: NamedDependency[Accounts],
-    issuer: NamedDependency[TokenIssuer],
     login_throttle: NamedDependency[Throttle],
 ) -> TokenResponse:
-    """Exchange an email and password for a signed access token.
+    """Exchange an email and password for a signed access token and a refresh token (a session).
 
     401 for an unknown email, a wrong password or a disabled account alike; 429 with
     `Retry-After` when the account is locked after repeated failures or the caller's address
@@ -58,8 +74,29 @@ async def login(
     """
     with problems():
         login_throttle.check(request)
-        token = await accounts.login(data.email, data.password)
-    return TokenResponse(access_token=token, expires_in=issuer.ttl_seconds)
+        tokens = await accounts.login(data.email, data.password)
+    return _token_response(tokens)
+
+
+@post("/v1/refresh", status_code=HTTP_200_OK, tags=["auth"])
+async def refresh(data: JSONBody[RefreshRequest], accounts: NamedDependency[Accounts]) -> TokenResponse:
+    """Exchange a refresh token for a new access token and a new refresh token (rotation).
+
+    The refresh token sent is used up. Sent again later, it ends its whole session (someone
+    else holds a copy); sent again within seconds, as two tabs refreshing at once do, it gets
+    tokens of the same session. 401 with a `detail` saying why for an unknown, expired, used or
+    ended token, and for a disabled or deleted account.
+    """
+    with problems():
+        return _token_response(await accounts.refresh(data.refresh_token))
+
+
+@post("/v1/logout", status_code=HTTP_204_NO_CONTENT, tags=["auth"])
+async def logout(data: JSONBody[RefreshRequest], accounts: NamedDependency[Accounts]) -> None:
+    """End the session of a refresh token (any of its tokens, used or not). 204 also when the
+    token is unknown or its session already ended: there is nothing left to end."""
+    with problems():
+        await accounts.logout(data.refresh_token)
 
 
 @get("/.well-known/jwks.json", media_type="application/jwk-set+json", tags=["auth"])
@@ -80,8 +117,8 @@ async def change_password(
     """Change the caller's password; needs the current one as well as the bearer token.
 
     403 for a wrong current password (it counts towards the account's lockout, like a failed
-    login); 401 without a valid token or for a disabled account. Tokens issued before the
-    change stay valid until they expire (`expires_in` of the login, 15 minutes by default).
+    login); 401 without a valid token or for a disabled account. Every session of the user
+    ends, this one included: log in again with the new password.
     """
     with problems():
         login_throttle.check(request)
@@ -103,8 +140,8 @@ async def create_user(
 async def disable_user(
     user_id: FromPath[int], admin: NamedDependency[User], accounts: NamedDependency[Accounts]
 ) -> UserResponse:
-    """Disable a user: their logins fail from now on, like a wrong password's. Tokens already
-    issued stay valid until they expire (15 minutes by default)."""
+    """Disable a user: their logins fail from now on, like a wrong password's, and every
+    session of theirs ends."""
     with problems():
         user = await accounts.set_active(user_id, active=False)
     log.info("admin %s disabled user %s", admin.id, user.id)
@@ -120,6 +157,16 @@ async def enable_user(
         user = await accounts.set_active(user_id, active=True)
     log.info("admin %s enabled user %s", admin.id, user.id)
     return _user_response(user)
+
+
+@delete("/v1/users/{user_id:int}", status_code=HTTP_204_NO_CONTENT, tags=["users"], description=_ADMIN)
+async def delete_user(
+    user_id: FromPath[int], admin: NamedDependency[User], accounts: NamedDependency[Accounts]
+) -> None:
+    """Delete a user (404 if there is none); every session of theirs ends."""
+    with problems():
+        await accounts.delete(user_id)
+    log.info("admin %s deleted user %s", admin.id, user_id)
 
 
 @post("/v1/register", status_code=HTTP_201_CREATED, tags=["users"])
@@ -141,5 +188,5 @@ async def register(
 
 def account_routes(*, registration: bool) -> list[HTTPRouteHandler]:
     """Every route but the probes; ``/v1/register`` only when self-registration is enabled."""
-    routes = [login, jwks, change_password, create_user, disable_user, enable_user]
+    routes = [login, refresh, logout, jwks, change_password, create_user, disable_user, enable_user, delete_user]
     return [*routes, register] if registration else routes

@@ -2,7 +2,15 @@
 
 from pydantic import BaseModel, EmailStr, Field
 
-__all__ = ["LoginRequest", "NewUser", "PasswordChange", "Registration", "TokenResponse", "UserResponse"]
+__all__ = [
+    "LoginRequest",
+    "NewUser",
+    "PasswordChange",
+    "RefreshRequest",
+    "Registration",
+    "TokenResponse",
+    "UserResponse",
+]
 
 PASSWORD_MIN_LENGTH = 8  # NIST SP 800-63B's floor for passwords users choose
 PASSWORD_MAX_LENGTH = 1024
@@ -13,10 +21,33 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH, examples=["correct horse battery staple"])
 
 
+REFRESH_TOKEN_MAX_LENGTH = 200
+
+
 class TokenResponse(BaseModel):
     access_token: str = Field(description="Bearer token: send it as `Authorization: Bearer <token>`.")
-    token_type: str = Field(default="Bearer")
-    expires_in: int = Field(description="Seconds until the token expires.", examples=[900])
+    token_type: str = Field(default="Bearer", description="Always `Bearer`.")
+    expires_in: int = Field(description="Seconds until the access token expires.", examples=[900])
+    refresh_token: str = Field(
+        description=(
+            "Gets new tokens from `POST /v1/auth/refresh` once the access token expires. Used once: each"
+            " refresh answers a new one. Keep it secret; a used one sent again ends the session."
+        ),
+        examples=["q0Nq3m1o1qVQ6iVJ3a6mJ3cVtX8yqgW1bF2o2GZ6d5E"],
+    )
+    refresh_expires_in: int = Field(
+        description="Seconds until the refresh token expires (each refresh starts this again).",
+        examples=[2592000],
+    )
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(
+        min_length=1,
+        max_length=REFRESH_TOKEN_MAX_LENGTH,
+        description="The `refresh_token` of the last login or refresh.",
+        examples=["q0Nq3m1o1qVQ6iVJ3a6mJ3cVtX8yqgW1bF2o2GZ6d5E"],
+    )
 
 
 class Registration(BaseModel):

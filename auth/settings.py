@@ -39,6 +39,17 @@ class AuthSettings(ServiceSettings):
     token_issuer: str = "vidmp3-auth"  # noqa: S105 - a name, not a secret ("token" trips the rule)
     token_audience: str = "vidmp3"  # noqa: S105 - likewise
     token_ttl_seconds: int = Field(default=900, gt=0)
+    """Lifetime of an access token (`expires_in`); clients get the next from their refresh token."""
+    refresh_token_days: float = Field(default=30.0, gt=0)
+    """A refresh token expires this long after it was issued; each refresh issues a new one, so a
+    session used at least this often lasts (up to ``session_max_days``)."""
+    session_max_days: float = Field(default=90.0, gt=0)
+    """A session ends this long after its login, however often it is refreshed."""
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0, le=60)
+    """A used refresh token sent again within this many seconds gets tokens of the same session
+    (two tabs refreshing at once); later, it ends the session (someone else holds a copy)."""
+    sessions_per_user: int = Field(default=100, ge=1)
+    """Sessions a user may have at once; a login beyond this ends their oldest."""
 
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"]  # type: ignore[arg-type, list-item]

@@ -44,6 +44,9 @@ class Principal:
     user_id: str
     email: str
     roles: frozenset[str]
+    session_id: str | None = None
+    """The session (login) the token was issued for: its ``sid`` claim. Ending the session
+    revokes the token."""
 
     @property
     def is_admin(self) -> bool:
@@ -82,6 +85,8 @@ class TokenIssuer:
             "exp": now + self._ttl,
             "jti": str(uuid.uuid4()),
         }
+        if principal.session_id is not None:
+            claims["sid"] = principal.session_id
         key = self._keys.signing_key()
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
@@ -96,7 +101,7 @@ class TokenIssuer:
 
 
 class TokenVerifier:
-    def __init__(self, jwks: dict[str, Any], *, issuer: str, audience: str, leeway_seconds: int = 5) -> None:
+    def __init__(self, jwks: dict[str, Any], *, issuer: str, audience: str, leeway_seconds: float = 5) -> None:
         keys = jwt.PyJWKSet.from_dict(jwks).keys
         self._keys = {key.key_id: key for key in keys if key.algorithm_name == ALGORITHM}
         self._issuer, self._audience, self._leeway = issuer, audience, leeway_seconds
@@ -127,6 +132,11 @@ class TokenVerifier:
             raise InvalidToken(str(error)) from error
         roles = claims.get("roles", [])
         email = claims.get("email")
+        session_id = claims.get("sid")
         if not isinstance(roles, list) or not isinstance(email, str):
             raise InvalidToken("token lacks the email or roles claims")
-        return Principal(user_id=str(claims["sub"]), email=email, roles=frozenset(map(str, roles)))
+        if session_id is not None and not isinstance(session_id, str):
+            raise InvalidToken("the token's session is not a string")
+        return Principal(
+            user_id=str(claims["sub"]), email=email, roles=frozenset(map(str, roles)), session_id=session_id
+        )

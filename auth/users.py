@@ -86,3 +86,9 @@ class Users:
             # MySQL counts changed rows only: zero also when the user already had that state
             await cursor.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
             return await cursor.fetchone() is not None
+
+    async def delete(self, user_id: int) -> bool:
+        """Remove a user; ``False`` when there is no such user."""
+        async with self._database.connection() as connection, await connection.cursor() as cursor:
+            await cursor.execute("DELETE FROM users WHERE id = %s", (user_id,))
+            return bool(cursor.rowcount)

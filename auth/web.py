@@ -17,6 +17,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_409_CONFLICT
 
 from auth.addresses import IPNetwork, client_address, rate_limit_key
+from auth.refresh import SessionEnded
 from auth.service import InvalidCredentials, NotAdmin, UnknownUser, WrongPassword
 from auth.throttling import TokenBuckets, TooManyAttempts
 from auth.tokens import InvalidToken, Principal, TokenIssuer, TokenVerifier
@@ -34,6 +35,8 @@ def problems() -> Iterator[None]:
         yield
     except InvalidCredentials:
         raise NotAuthorizedException("invalid email or password") from None
+    except SessionEnded as error:
+        raise NotAuthorizedException(error.why.detail) from None
     except TooManyAttempts as error:
         raise TooManyRequestsException(error.reason, headers={"Retry-After": error.retry_after_header}) from None
     except WrongPassword:

@@ -21,11 +21,11 @@ from gateway.downloads import DOWNLOAD_ROUTES
 from gateway.files import JobFiles
 from gateway.identity import Authenticator, current_principal
 from gateway.jobs import JOB_ROUTES
-from gateway.login import login
 from gateway.media import MediaProbe
 from gateway.openapi import openapi_config
 from gateway.outbox import Outbox
 from gateway.resumable import ResumableUploads
+from gateway.sessions import AUTH_ROUTES
 from gateway.settings import GatewaySettings
 from gateway.status_stream import STATUS_STREAM_ROUTES
 from gateway.tus import TUS_ROUTES
@@ -58,6 +58,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         f"{settings.auth_url}/.well-known/jwks.json",
         issuer=settings.token_issuer,
         audience=settings.token_audience,
+        leeway_seconds=settings.token_leeway_seconds,
     )
     outbox = Outbox(database, publisher)
     view = JobStatusView(database)
@@ -107,7 +108,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     def provide(value: object) -> Provide:
         return Provide(lambda: value, sync_to_thread=False)
 
-    api = [login, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
+    api = [*AUTH_ROUTES, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
     return Litestar(
         route_handlers=[
             *options_routes(api),

@@ -25,10 +25,18 @@ class Authenticator:
     appears (key rotation), at most once per ``refresh_seconds``."""
 
     def __init__(
-        self, http: httpx.AsyncClient, jwks_url: str, *, issuer: str, audience: str, refresh_seconds: float = 30.0
+        self,
+        http: httpx.AsyncClient,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        refresh_seconds: float = 30.0,
+        leeway_seconds: float = 5.0,
     ) -> None:
         self._http, self._jwks_url = http, jwks_url
         self._issuer, self._audience, self._refresh_seconds = issuer, audience, refresh_seconds
+        self._leeway = leeway_seconds
         self._verifier: TokenVerifier | None = None
         self._fetched_at = -float("inf")
         self._lock = asyncio.Lock()
@@ -39,7 +47,9 @@ class Authenticator:
                 return
             response = await self._http.get(self._jwks_url)
             response.raise_for_status()
-            self._verifier = TokenVerifier(response.json(), issuer=self._issuer, audience=self._audience)
+            self._verifier = TokenVerifier(
+                response.json(), issuer=self._issuer, audience=self._audience, leeway_seconds=self._leeway
+            )
             self._fetched_at = time.monotonic()
 
     async def authenticate(self, token: str) -> Principal:

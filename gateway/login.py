@@ -1,99 +1,176 @@
-"""``POST /v1/auth/login``: logins go through the gateway to the auth service."""
+"""``POST /v1/auth/login``, and what every ``/v1/auth`` route shares: the call to the auth
+service, its answers as problems, and the refresh token's cookie.
+
+The refresh token travels two ways. In the JSON body, for programs (the CLI keeps it). And in
+the ``vidmp3_refresh`` cookie, for the web page: ``HttpOnly`` (scripts cannot read it),
+``Secure``, ``SameSite=Strict`` (no other site's page can make the browser send it) and
+``Path=/v1/auth`` (sent to the refresh and logout routes only, never with an upload).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import httpx
-from litestar import Request, post
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotAuthorizedException, ServiceUnavailableException
+from litestar.exceptions import HTTPException, ServiceUnavailableException
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, OpenAPIHeader, OpenAPIResponse, Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
 from auth.schemas import LoginRequest, TokenResponse
-from gateway import openapi as docs
+from common.http import PROBLEM_MEDIA_TYPE, Problem
 from gateway.settings import GatewaySettings
-from gateway.wording import LOGIN_UNAVAILABLE, WRONG_LOGIN, too_many_logins
+from gateway.wording import LOGIN_UNAVAILABLE
 
-__all__ = ["login"]
+__all__ = [
+    "REFRESH_COOKIE",
+    "auth_operation",
+    "auth_problems",
+    "call_auth",
+    "clear_cookie",
+    "client_headers",
+    "login",
+    "refresh_cookie",
+    "token_response",
+    "token_spec",
+]
 
 log = logging.getLogger(__name__)
 
-_TOKEN_EXAMPLE = {"access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9...", "token_type": "Bearer", "expires_in": 900}
+REFRESH_COOKIE = "vidmp3_refresh"
+_COOKIE_PATH = "/v1/auth"
+
+_TOKEN_EXAMPLE = {
+    "access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9...",
+    "token_type": "Bearer",
+    "expires_in": 900,
+    "refresh_token": "q0Nq3m1o1qVQ6iVJ3a6mJ3cVtX8yqgW1bF2o2GZ6d5E",
+    "refresh_expires_in": 2592000,
+}
 
 
-@post(
-    "/v1/auth/login",
-    summary="Log in",
-    status_code=200,
-    tags=["auth"],
-    operation_class=docs.documented(
-        body_examples={
-            "login": Example(
-                summary="a login", value={"email": "ada@example.com", "password": "correct horse battery staple"}
-            )
-        }
+def refresh_cookie(token: str, max_age: int) -> str:
+    """The ``Set-Cookie`` value holding a refresh token (URL-safe base64: nothing to quote)."""
+    return f"{REFRESH_COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path={_COOKIE_PATH}; Max-Age={max_age}"
+
+
+def clear_cookie() -> str:
+    """The ``Set-Cookie`` value that removes the refresh token's cookie."""
+    return f'{REFRESH_COOKIE}=""; HttpOnly; Secure; SameSite=Strict; Path={_COOKIE_PATH}; Max-Age=0'
+
+
+_SET_COOKIE_HEADER = OpenAPIHeader(
+    description=(
+        f"`{REFRESH_COOKIE}`: the refresh token, for the web page (`HttpOnly; Secure; SameSite=Strict;"
+        f" Path={_COOKIE_PATH}; Max-Age=` its lifetime)."
     ),
-    responses={
-        200: ResponseSpec(
-            TokenResponse,
-            description="A bearer token.",
-            generate_examples=False,
-            examples=[Example(summary="a token", value=_TOKEN_EXAMPLE)],
-        ),
-        **docs.problems(
-            "/v1/auth/login",
-            {401: WRONG_LOGIN, 429: too_many_logins("30"), 503: LOGIN_UNAVAILABLE},
-            invalid=docs.Invalid("email", "body", "String should have at least 3 characters"),
-            same=(),
-        ),
-    },
+    schema=Schema(type=OpenAPIType.STRING),
+    example=refresh_cookie(str(_TOKEN_EXAMPLE["refresh_token"]), 2592000),
 )
-async def login(
-    request: Request[Any, Any, Any],
-    data: Annotated[
-        LoginRequest,
-        Body(
-            description="The account's email and password.",
+_CLEAR_COOKIE_HEADER = OpenAPIHeader(
+    description=f"Removes the `{REFRESH_COOKIE}` cookie.",
+    schema=Schema(type=OpenAPIType.STRING),
+    example=clear_cookie(),
+)
+COOKIE_HEADERS = {"Set-Cookie": _SET_COOKIE_HEADER}
+CLEAR_COOKIE_HEADERS = {"Set-Cookie": _CLEAR_COOKIE_HEADER}
+
+
+def auth_operation(
+    *,
+    body_examples: Mapping[str, Example],
+    headers: Mapping[str, Mapping[str, OpenAPIHeader]],
+    body_required: bool = True,
+) -> type[Operation]:
+    """An ``operation_class`` adding what Litestar does not infer: the body's examples, whether
+    a body is needed at all, and response headers (``Set-Cookie``) by status."""
+
+    @dataclass
+    class AuthOperation(Operation):
+        def __post_init__(self) -> None:
+            if isinstance(self.request_body, RequestBody):
+                self.request_body.required = body_required
+                for media in self.request_body.content.values():
+                    media.examples = dict(body_examples)
+            for status, added in headers.items():
+                response = (self.responses or {}).get(status)
+                if isinstance(response, OpenAPIResponse):
+                    response.headers = {**(response.headers or {}), **added}
+
+    return AuthOperation
+
+
+def token_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        TokenResponse,
+        description=description,
+        generate_examples=False,
+        examples=[Example(summary="new tokens", value=_TOKEN_EXAMPLE)],
+    )
+
+
+def auth_problems(path: str, details: Mapping[int, tuple[str, str]]) -> dict[int, ResponseSpec]:
+    """Problem responses of one ``/v1/auth`` route: ``details`` maps a status to (when it is
+    answered, an example ``detail``); the examples name this route."""
+    return {
+        status: ResponseSpec(
+            Problem,
+            description=description,
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
             examples=[
                 Example(
-                    summary="a login", value={"email": "ada@example.com", "password": "correct horse battery staple"}
+                    summary=description,
+                    value={
+                        "type": "about:blank",
+                        "title": HTTPStatus(status).phrase,
+                        "status": status,
+                        "detail": detail,
+                        "instance": path,
+                    },
                 )
             ],
-        ),
-    ],
-    http: NamedDependency[httpx.AsyncClient],
-    settings: NamedDependency[GatewaySettings],
-) -> TokenResponse:
-    """Exchange an email and password for an access token (valid for `expires_in` seconds).
+        )
+        for status, (description, detail) in sorted(details.items())
+    }
 
-    401 for a wrong email or password alike; 429 with `Retry-After` after too many attempts.
-    """
-    # the auth service throttles per client: tell it who the client is (it trusts its gateway)
-    client = request.client.host if request.client else None
-    headers = {"X-Forwarded-For": client} if client else {}
+
+async def call_auth(
+    http: httpx.AsyncClient,
+    settings: GatewaySettings,
+    path: str,
+    payload: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+    clear_cookie_on: frozenset[int] = frozenset(),
+) -> httpx.Response:
+    """POST ``payload`` to the auth service; its 2xx answer, or its refusal as our problem
+    (its own ``detail``), with the refresh cookie removed when the status is in ``clear_cookie_on``."""
     try:
-        response = await http.post(f"{settings.auth_url}/v1/login", json=data.model_dump(), headers=headers)
+        response = await http.post(f"{settings.auth_url}{path}", json=dict(payload), headers=dict(headers or {}))
     except httpx.HTTPError as error:
         raise ServiceUnavailableException(LOGIN_UNAVAILABLE) from error
-    if response.status_code == 401:
-        raise NotAuthorizedException(WRONG_LOGIN)
-    if response.status_code == 429:
-        wait = response.headers.get("retry-after", "60")
+    status = response.status_code
+    if status < 300:
+        return response
+    extra = {"Set-Cookie": clear_cookie()} if status in clear_cookie_on else {}
+    if status == 429:
         raise HTTPException(
             status_code=429,
-            detail=too_many_logins(wait),
-            headers={"Retry-After": wait},
+            detail=_detail(response, "too many attempts; try again later"),
+            headers={"Retry-After": response.headers.get("retry-after", "60"), **extra},
         )
-    if response.status_code == 400:
-        raise HTTPException(status_code=400, detail=_detail(response, "Give the email and password of your account."))
-    if response.status_code != 200:
-        log.warning("the auth service answered a login with %s", response.status_code)
-        raise ServiceUnavailableException(LOGIN_UNAVAILABLE)
-    return TokenResponse.model_validate_json(response.content)
+    if status in (400, 401, 403, 404):
+        raise HTTPException(status_code=status, detail=_detail(response, HTTPStatus(status).phrase), headers=extra)
+    log.warning("the auth service answered %s %s", path, status)
+    raise ServiceUnavailableException(LOGIN_UNAVAILABLE)
 
 
 def _detail(response: httpx.Response, default: str) -> str:
@@ -103,3 +180,87 @@ def _detail(response: httpx.Response, default: str) -> str:
         return default
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail if isinstance(detail, str) and detail else default
+
+
+def token_response(response: httpx.Response) -> Response[TokenResponse]:
+    """Auth's tokens as our answer, the refresh token also in its cookie."""
+    tokens = TokenResponse.model_validate_json(response.content)
+    return Response(
+        tokens,
+        status_code=200,
+        # the body holds credentials: no cache may keep them (RFC 6749, 5.1)
+        headers={
+            "Set-Cookie": refresh_cookie(tokens.refresh_token, tokens.refresh_expires_in),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def client_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Tells auth who the client is, for its per-address limits (auth believes its gateway)."""
+    client = request.client.host if request.client else None
+    return {"X-Forwarded-For": client} if client else {}
+
+
+_LOGIN_EXAMPLE = Example(
+    summary="a login", value={"email": "ada@example.com", "password": "correct horse battery staple"}
+)
+
+
+_LOGIN_DESCRIPTION = """\
+Exchange an email and password for an access token and a refresh token: a session.
+
+Send the access token as `Authorization: Bearer <token>`; it lasts `expires_in` seconds. Then
+`POST /v1/auth/refresh` with the refresh token gets new ones, for as long as the session lasts
+(`refresh_expires_in` seconds from each refresh). Web pages get the refresh token in the
+`vidmp3_refresh` cookie as well (`HttpOnly; Secure; SameSite=Strict; Path=/v1/auth`: scripts
+cannot read it and it goes nowhere but the refresh and logout routes).
+
+The email is matched whatever its case and surrounding spaces. 401 for a wrong email or
+password alike; 429 with `Retry-After` after too many attempts.
+"""
+
+
+@post(
+    "/v1/auth/login",
+    status_code=200,
+    tags=["auth"],
+    summary="Log in",
+    description=_LOGIN_DESCRIPTION,
+    operation_class=auth_operation(body_examples={"login": _LOGIN_EXAMPLE}, headers={"200": COOKIE_HEADERS}),
+    responses={
+        200: token_spec(
+            "An access token, and a refresh token that gets the next one (also set as the `vidmp3_refresh` cookie)."
+        ),
+        **auth_problems(
+            "/v1/auth/login",
+            {
+                400: ("The body is not an email and password.", "Validation failed for POST /v1/auth/login"),
+                401: ("Wrong email or password, or a disabled account (alike).", "invalid email or password"),
+                429: (
+                    "Too many attempts; retry after `Retry-After` seconds.",
+                    "too many failed attempts for this account",
+                ),
+                503: (
+                    "The sign-in service is unreachable.",
+                    "the sign-in service is unreachable; try again in a minute",
+                ),
+            },
+        ),
+    },
+)
+async def login(
+    request: Request[Any, Any, Any],
+    data: Annotated[LoginRequest, Body(description="The account's email and password.", examples=[_LOGIN_EXAMPLE])],
+    http: NamedDependency[httpx.AsyncClient],
+    settings: NamedDependency[GatewaySettings],
+) -> Response[TokenResponse]:
+    """Exchange an email and password for an access token and a refresh token (a session)."""
+    response = await call_auth(
+        http,
+        settings,
+        "/v1/login",
+        data.model_dump(),
+        headers=client_headers(request),
+    )
+    return token_response(response)

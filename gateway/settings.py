@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from common.settings import BrokerSettings, MongoSettings
 
 __all__ = ["GatewaySettings"]
@@ -11,6 +13,9 @@ class GatewaySettings(BrokerSettings, MongoSettings):
     """Where the auth service answers logins and publishes its JWKS."""
     token_issuer: str = "vidmp3-auth"  # noqa: S105 (a name, not a secret)
     token_audience: str = "vidmp3"  # noqa: S105
+    token_leeway_seconds: float = Field(default=5.0, ge=0, le=60)
+    """How far past its expiry an access token is still taken (clocks of auth and gateway differ
+    a little); tests that let tokens expire set it to 0."""
     max_upload_bytes: int = 2 * 1024**3
     """Largest video accepted, by either upload route (413 beyond it)."""
     upload_idle_hours: float = 24.0

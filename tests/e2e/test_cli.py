@@ -416,10 +416,6 @@ def short_sessions(system: System, tmp_path_factory: pytest.TempPathFactory) -> 
         stack.stop("auth", "gateway")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs refresh tokens (POST /v1/auth/refresh), which the auth branch brings; remove this mark once merged",
-)
 def test_an_upload_and_a_wait_outlive_the_access_token(
     short_sessions: str, user: tuple[str, str], tmp_path: Path
 ) -> None:

@@ -139,7 +139,7 @@ async def test_an_admin_creates_a_user_who_can_then_log_in(
     logged_in = await login(client, email, PASSWORD)
     assert logged_in.status_code == 200, logged_in.text
     principal = (await verifier_from(client, settings)).verify(logged_in.json()["access_token"])
-    assert principal == Principal(str(created["id"]), email, frozenset({"user"}))
+    assert principal == Principal(str(created["id"]), email, frozenset({"user"}), session_id=principal.session_id)
 
 
 async def test_an_admin_creates_another_admin(client: AsyncTestClient[Any], admin_token: str) -> None:

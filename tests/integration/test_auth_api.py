@@ -104,9 +104,16 @@ async def test_a_login_returns_a_token_the_published_keys_verify(
 
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body | {"access_token": None} == {"access_token": None, "token_type": "Bearer", "expires_in": 600}
-    verifier = await verifier_from(client, settings)
-    assert verifier.verify(body["access_token"]) == Principal(str(user.id), user.email, frozenset({"user"}))
+    assert body | {"access_token": None, "refresh_token": None} == {
+        "access_token": None,
+        "token_type": "Bearer",
+        "expires_in": 600,
+        "refresh_token": None,
+        "refresh_expires_in": 30 * 86400,
+    }
+    principal = (await verifier_from(client, settings)).verify(body["access_token"])
+    assert principal == Principal(str(user.id), user.email, frozenset({"user"}), session_id=principal.session_id)
+    assert principal.session_id is not None
 
 
 async def test_the_email_is_matched_whatever_its_case(

@@ -11,64 +11,15 @@ from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth.passwords import Passwords
+from auth.refresh import RefreshPolicy
 from auth.service import Accounts, InvalidCredentials, NotAdmin, UnknownUser, WrongPassword
-from auth.throttling import Failures, LockoutPolicy, TooManyAttempts
+from auth.throttling import LockoutPolicy, TooManyAttempts
 from auth.tokens import Principal, TokenIssuer, TokenVerifier
-from auth.users import User, UserExists, normalize_email
+from auth.users import User, UserExists
+from tests.unit.auth_fakes import Clock, MemoryLockouts, MemorySessions, MemoryUsers
 
 PASSWORD = "correct horse battery staple"
 POLICY = LockoutPolicy(threshold=3, base_seconds=30, max_seconds=600, reset_seconds=3600)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class MemoryUsers:
-    def __init__(self) -> None:
-        self.rows: dict[int, User] = {}
-
-    async def create(self, email: str, password_hash: str, *, is_admin: bool = False) -> User:
-        if await self.by_email(email) is not None:
-            raise UserExists(email)
-        user = User(len(self.rows) + 1, normalize_email(email), password_hash, is_admin, True)
-        self.rows[user.id] = user
-        return user
-
-    async def by_email(self, email: str) -> User | None:
-        return next((user for user in self.rows.values() if user.email == normalize_email(email)), None)
-
-    async def by_id(self, user_id: int) -> User | None:
-        return self.rows.get(user_id)
-
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        self.rows[user_id] = dataclasses.replace(self.rows[user_id], password_hash=password_hash)
-
-    async def set_active(self, user_id: int, *, active: bool) -> bool:
-        if user_id not in self.rows:
-            return False
-        self.rows[user_id] = dataclasses.replace(self.rows[user_id], is_active=active)
-        return True
-
-
-class MemoryLockouts:
-    def __init__(self, policy: LockoutPolicy, clock: Clock) -> None:
-        self.policy, self.clock = policy, clock
-        self.failures: dict[bytes, Failures] = {}
-
-    async def begin_attempt(self, account: bytes) -> float | None:
-        current = self.failures.get(account)
-        if (retry_after := self.policy.retry_after(current, self.clock())) is not None:
-            return retry_after
-        self.failures[account] = self.policy.after_attempt(current, self.clock())
-        return None
-
-    async def forgive(self, account: bytes) -> None:
-        self.failures.pop(account, None)
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +43,17 @@ def users() -> MemoryUsers:
     return MemoryUsers()
 
 
+def accounts_of(
+    users: MemoryUsers, passwords: Passwords, issuer: TokenIssuer, clock: Clock, **lockout: float
+) -> Accounts:
+    policy = dataclasses.replace(POLICY, **lockout) if lockout else POLICY
+    sessions = MemorySessions(users, RefreshPolicy(), clock)
+    return Accounts(users, passwords, issuer, MemoryLockouts(policy, clock), sessions, clock=clock)
+
+
 @pytest.fixture
 def accounts(users: MemoryUsers, passwords: Passwords, issuer: TokenIssuer, clock: Clock) -> Accounts:
-    return Accounts(users, passwords, issuer, MemoryLockouts(POLICY, clock))
+    return accounts_of(users, passwords, issuer, clock)
 
 
 async def outcome(accounts: Accounts, email: str, password: str) -> str:
@@ -118,10 +77,15 @@ def principal_of(user: User) -> Principal:
 async def test_a_login_issues_a_token_for_the_user(accounts: Accounts, issuer: TokenIssuer) -> None:
     admin = await accounts.create("Root@Example.com", PASSWORD, is_admin=True)
 
-    token = await accounts.login(" root@example.COM", PASSWORD)
+    tokens = await accounts.login(" root@example.COM", PASSWORD)
 
     verifier = TokenVerifier(issuer.jwks(), issuer="vidmp3-auth", audience="vidmp3")
-    assert verifier.verify(token) == Principal(str(admin.id), "root@example.com", frozenset({"admin", "user"}))
+    principal = verifier.verify(tokens.access_token)
+    assert principal == Principal(
+        str(admin.id), "root@example.com", frozenset({"admin", "user"}), session_id=principal.session_id
+    )
+    assert principal.session_id is not None
+    assert tokens.expires_in == 900
 
 
 async def test_guessing_locks_the_account_even_for_the_right_password(accounts: Accounts, clock: Clock) -> None:
@@ -197,11 +161,12 @@ async def test_a_disabled_user_is_refused_and_counted_like_an_unknown_one(
 async def test_an_unknown_user_takes_about_as_long_as_a_wrong_password(users: MemoryUsers, clock: Clock) -> None:
     """With the real Argon2 parameters, in CPU time (other processes' load does not count);
     loose bounds: only a missing decoy would be caught."""
-    accounts = Accounts(
+    accounts = accounts_of(
         users,
         Passwords(),
         TokenIssuer(Ed25519PrivateKey.generate(), issuer="i", audience="a", ttl_seconds=60),
-        MemoryLockouts(LockoutPolicy(threshold=1000), clock),
+        clock,
+        threshold=1000,
     )
     await accounts.create("ada@example.com", PASSWORD)
 
@@ -253,7 +218,7 @@ async def test_a_disabled_user_cannot_change_their_password(accounts: Accounts) 
 
 
 async def test_a_weak_hash_is_upgraded_at_login(users: MemoryUsers, issuer: TokenIssuer, clock: Clock) -> None:
-    accounts = Accounts(users, Passwords(), issuer, MemoryLockouts(POLICY, clock))
+    accounts = accounts_of(users, Passwords(), issuer, clock)
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     user = await users.create("ada@example.com", weak)
 
