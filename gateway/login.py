@@ -10,7 +10,7 @@ the ``vidmp3_refresh`` cookie, for the web page: ``HttpOnly`` (scripts cannot re
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -27,7 +27,7 @@ from litestar.params import Body
 from auth.schemas import LoginRequest, TokenResponse
 from common.http import PROBLEM_MEDIA_TYPE, Problem
 from gateway.settings import GatewaySettings
-from gateway.wording import LOGIN_UNAVAILABLE
+from gateway.wording import LOGIN_UNAVAILABLE, WRONG_LOGIN, too_many_logins
 
 __all__ = [
     "REFRESH_COOKIE",
@@ -150,9 +150,11 @@ async def call_auth(
     *,
     headers: Mapping[str, str] | None = None,
     clear_cookie_on: frozenset[int] = frozenset(),
+    words: Mapping[int, Callable[[httpx.Response], str]] | None = None,
 ) -> httpx.Response:
     """POST ``payload`` to the auth service; its 2xx answer, or its refusal as our problem
-    (its own ``detail``), with the refresh cookie removed when the status is in ``clear_cookie_on``."""
+    (its own ``detail``, or what ``words`` says for that status), with the refresh cookie
+    removed when the status is in ``clear_cookie_on``."""
     try:
         response = await http.post(f"{settings.auth_url}{path}", json=dict(payload), headers=dict(headers or {}))
     except httpx.HTTPError as error:
@@ -161,14 +163,16 @@ async def call_auth(
     if status < 300:
         return response
     extra = {"Set-Cookie": clear_cookie()} if status in clear_cookie_on else {}
+    said = (words or {}).get(status)
     if status == 429:
         raise HTTPException(
             status_code=429,
-            detail=_detail(response, "too many attempts; try again later"),
+            detail=said(response) if said else _detail(response, "too many attempts; try again later"),
             headers={"Retry-After": response.headers.get("retry-after", "60"), **extra},
         )
     if status in (400, 401, 403, 404):
-        raise HTTPException(status_code=status, detail=_detail(response, HTTPStatus(status).phrase), headers=extra)
+        detail = said(response) if said else _detail(response, HTTPStatus(status).phrase)
+        raise HTTPException(status_code=status, detail=detail, headers=extra)
     log.warning("the auth service answered %s %s", path, status)
     raise ServiceUnavailableException(LOGIN_UNAVAILABLE)
 
@@ -179,7 +183,11 @@ def _detail(response: httpx.Response, default: str) -> str:
     except ValueError:
         return default
     detail = body.get("detail") if isinstance(body, dict) else None
-    return detail if isinstance(detail, str) and detail else default
+    if not isinstance(detail, str) or not detail.strip():
+        return default
+    # the auth service's words, as a sentence like every other ``detail`` the gateway gives
+    detail = detail.strip()
+    return detail[0].upper() + detail[1:] + ("" if detail.endswith((".", "!", "?")) else ".")
 
 
 def token_response(response: httpx.Response) -> Response[TokenResponse]:
@@ -235,16 +243,10 @@ password alike; 429 with `Retry-After` after too many attempts.
         **auth_problems(
             "/v1/auth/login",
             {
-                400: ("The body is not an email and password.", "Validation failed for POST /v1/auth/login"),
-                401: ("Wrong email or password, or a disabled account (alike).", "invalid email or password"),
-                429: (
-                    "Too many attempts; retry after `Retry-After` seconds.",
-                    "too many failed attempts for this account",
-                ),
-                503: (
-                    "The sign-in service is unreachable.",
-                    "the sign-in service is unreachable; try again in a minute",
-                ),
+                400: ("The body is not an email and password.", "Give the email address of your account."),
+                401: ("Wrong email or password, or a disabled account (alike).", WRONG_LOGIN),
+                429: ("Too many attempts; retry after `Retry-After` seconds.", too_many_logins("30")),
+                503: ("The sign-in service is unreachable.", LOGIN_UNAVAILABLE),
             },
         ),
     },
@@ -262,5 +264,9 @@ async def login(
         "/v1/login",
         data.model_dump(),
         headers=client_headers(request),
+        words={
+            401: lambda _: WRONG_LOGIN,
+            429: lambda refused: too_many_logins(refused.headers.get("retry-after", "60")),
+        },
     )
     return token_response(response)

@@ -32,6 +32,7 @@ from gateway.login import (
     token_spec,
 )
 from gateway.settings import GatewaySettings
+from gateway.wording import LOGIN_UNAVAILABLE
 
 __all__ = ["AUTH_ROUTES", "change_password", "logout", "refresh"]
 
@@ -75,17 +76,14 @@ account disabled): then log in again.
         **auth_problems(
             "/v1/auth/refresh",
             {
-                400: ("The body is not a refresh token.", "Validation failed for POST /v1/auth/refresh"),
+                400: ("The body is not a refresh token.", "Send the refresh token you were given, or log in again."),
                 401: (
                     "No refresh token, or one that gives no more tokens (unknown, expired, already used, or its "
                     "session ended); the cookie is removed. Log in again.",
-                    "this refresh token had already been used, so the session was ended to protect the account;"
-                    " log in again",
+                    "This refresh token had already been used, so the session was ended to protect the account:"
+                    " log in again.",
                 ),
-                503: (
-                    "The sign-in service is unreachable.",
-                    "the sign-in service is unreachable; try again in a minute",
-                ),
+                503: ("The sign-in service is unreachable.", LOGIN_UNAVAILABLE),
             },
         ),
     },
@@ -100,7 +98,8 @@ async def refresh(
     token = _presented_token(request, data)
     if token is None:
         raise NotAuthorizedException(
-            f"no refresh token: send it in the body or the {REFRESH_COOKIE} cookie, or log in again",
+            f"No refresh token came with this request: send it in the body or the {REFRESH_COOKIE} cookie,"
+            " or log in again.",
             headers={"Set-Cookie": clear_cookie()},
         )
     response = await call_auth(
@@ -129,10 +128,10 @@ cookie is removed. Other sessions of the account (other devices) go on.
         **auth_problems(
             "/v1/auth/logout",
             {
-                400: ("The body is not a refresh token.", "Validation failed for POST /v1/auth/logout"),
+                400: ("The body is not a refresh token.", "Send the refresh token you were given, or log in again."),
                 503: (
                     "The sign-in service is unreachable: the session goes on; try again.",
-                    "the sign-in service is unreachable; try again in a minute",
+                    LOGIN_UNAVAILABLE,
                 ),
             },
         ),
@@ -180,18 +179,15 @@ login does.
             {
                 400: (
                     "The body is not a current and a new password of at least 8 characters.",
-                    "Validation failed for POST /v1/auth/password",
+                    "Choose a new password of at least 8 characters.",
                 ),
-                401: ("No valid bearer token.", "a bearer token is required"),
-                403: ("The current password is wrong.", "the current password is wrong"),
+                401: ("No valid bearer token.", "Log in first: this needs your access token."),
+                403: ("The current password is wrong.", "The current password is wrong: type it again."),
                 429: (
                     "Too many attempts; retry after `Retry-After` seconds.",
-                    "too many failed attempts for this account",
+                    "Too many attempts for this account: wait a few minutes, then try again.",
                 ),
-                503: (
-                    "The sign-in service is unreachable.",
-                    "the sign-in service is unreachable; try again in a minute",
-                ),
+                503: ("The sign-in service is unreachable.", LOGIN_UNAVAILABLE),
             },
         ),
     },

@@ -51,6 +51,8 @@ FIELD_WORDS: dict[str, str] = _also_by_header_name(
         "all_users": "Listing every user's jobs is either true or false.",
         "email": "Give the email address of your account.",
         "password": "Give your password.",
+        "current_password": "Give the password you use now.",
+        "new_password": "Choose a new password of at least 8 characters.",
         "file": "Attach the video as the form's file.",
         "tus_resumable": "Resumable uploads here speak tus 1.0.0: send the header Tus-Resumable: 1.0.0.",
         "upload_length": "Give the whole file's size in bytes as a whole number (Upload-Length).",

@@ -163,7 +163,13 @@ async def _delete_queues(rabbit_url: str) -> None:
 def running_system(
     endpoints: Endpoints, database: str, state_dir: Path, *, show_logs: bool = True, **env: str
 ) -> Iterator[System]:
-    """Start the system; on the way out stop it, and print its logs' tails if asked (failures)."""
+    """Start the system; on the way out stop it, and print its logs' tails if asked (failures).
+
+    Access tokens last two hours unless ``env`` says otherwise: one stack serves a whole test
+    package, longer than the default 15 minutes on a busy machine, and only the tests about
+    expiry (which set a short lifetime) want a token to run out under them.
+    """
+    env = {"VIDMP3_TOKEN_TTL_SECONDS": "7200", **env}
     asyncio.run(_delete_queues(endpoints.rabbit_url))
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port_block(1))

@@ -424,11 +424,11 @@ def test_an_upload_and_a_wait_outlive_the_access_token(
     video = tmp_path / "long.mp4"
     seconds = write_sample_video(video, seconds=20.0, width=640, height=480)
     size = video.stat().st_size
-    rate = 100 * 1024
+    rate = 40 * 1024
     assert size / rate > 3 * SHORT_TOKEN_SECONDS  # the upload takes several tokens' lifetimes
     started = time.monotonic()
 
-    result = cli("--json", "convert", str(video), "-o", str(tmp_path / "mp3s"), "--limit-rate", "100K",
+    result = cli("--json", "convert", str(video), "-o", str(tmp_path / "mp3s"), "--limit-rate", "40K",
                  "--chunk-size", "65536", timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started > 2 * SHORT_TOKEN_SECONDS

@@ -173,7 +173,7 @@ def test_a_password_change_ends_every_session(system: System) -> None:
     )
 
     assert wrong.status_code == 403, wrong.text
-    assert wrong.json()["detail"] == "the current password is wrong"
+    assert wrong.json()["detail"] == "The current password is wrong."
     assert changed.status_code == 204, changed.text
     for session in (one, two):
         assert_refused(post(system, "/v1/auth/refresh", json={"refresh_token": session["refresh_token"]}), "password")
