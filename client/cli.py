@@ -142,6 +142,25 @@ def main_options(
     ctx.obj = Session(server=server.rstrip("/"), json=json_output)
 
 
+def _complete_job(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of a job argument: your latest jobs' short ids, with their file names
+    (nothing, silently, when the server or the session is not there)."""
+    from client.jobids import short_id
+
+    server = str(ctx.find_root().params.get("server") or DEFAULT_SERVER).rstrip("/")
+    try:
+        with Session(server=server, json=True).api() as api:
+            items = api.jobs(limit=50)["items"]
+    except CliError:
+        return []
+    ids = [str(item["job_id"]) for item in items]
+    return [
+        (short_id(job_id, ids), str(item.get("filename") or ""))
+        for job_id, item in zip(ids, items, strict=True)
+        if job_id.startswith(incomplete.lower())
+    ]
+
+
 @app.command()
 @handled
 def login(
@@ -282,7 +301,10 @@ def convert(
 def status(
     ctx: typer.Context,
     job: Annotated[
-        str | None, typer.Argument(help="A job id (or its first characters); your latest jobs if left out.")
+        str | None,
+        typer.Argument(
+            help="A job id (or its first characters); your latest jobs if left out.", autocompletion=_complete_job
+        ),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow live until the job(s) finish.")] = False,
     poll: Annotated[bool, typer.Option("--poll", help="With --watch: poll instead of the event stream.")] = False,
@@ -313,7 +335,7 @@ def jobs(
 @handled
 def download(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job id (or its first characters).")],
+    job: Annotated[str, typer.Argument(help="The job id (or its first characters).", autocompletion=_complete_job)],
     output: Annotated[
         str | None,
         typer.Option("--output", "-o", help="File, or directory (existing, or ending with /), to write the MP3 to."),
@@ -331,7 +353,9 @@ _IDS = "Job ids, or their first characters (enough to tell your jobs apart)."
 
 @app.command()
 @handled
-def cancel(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help=_IDS)]) -> None:
+def cancel(
+    ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help=_IDS, autocompletion=_complete_job)]
+) -> None:
     """Cancel queued or converting jobs (exit 5 for a job that already finished)."""
     from client.commands import cancel_jobs
 
@@ -340,7 +364,9 @@ def cancel(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help=_I
 
 @app.command()
 @handled
-def delete(ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help=_IDS)]) -> None:
+def delete(
+    ctx: typer.Context, jobs: Annotated[list[str], typer.Argument(help=_IDS, autocompletion=_complete_job)]
+) -> None:
     """Delete jobs with their video and MP3 (an unfinished job is cancelled first)."""
     from client.commands import delete_jobs
 

@@ -395,6 +395,14 @@ def test_version_json_anywhere_and_shell_completion(logged_in: Cli) -> None:
     assert completed.stdout.split() == ["convert"]  # what the shell offers for "vidmp3 conv<TAB>"
 
 
+def test_shell_completion_offers_your_jobs(logged_in: Cli, system: System, sample_video: tuple[Path, float]) -> None:
+    job_id = upload(system, logged_in.token(), "talk.mp4", sample_video[0].read_bytes()).json()["job_id"]
+    wait_for(lambda: logged_in.json("jobs")["items"], timeout=60)
+    words = f"vidmp3 status {job_id[:2]}"
+    offered = logged_in(_VIDMP3_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS=words)
+    assert f"{job_id[:8]}:talk.mp4" in offered.stdout.replace('"', "").replace("\\", "")
+
+
 SHORT_TOKEN_SECONDS = 6
 
 
