@@ -55,7 +55,7 @@ class Problem(BaseModel):
     detail: str = Field(
         description="What went wrong and what to do, in plain words to show people as they are "
         "(programs read `type`, `status` and `errors`).",
-        examples=["There is no job 3f0c... in your account: it was deleted, or the id is mistyped."],
+        examples=["No job 3f0c... in your account: it was deleted, or the id is mistyped."],
     )
     instance: str = Field(description="The path of the request that failed.", examples=["/v1/jobs/3f0c..."])
     errors: list[FieldError] | None = Field(default=None, description="Each invalid input, for validation problems.")
