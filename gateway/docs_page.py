@@ -12,6 +12,7 @@ import swagger_ui
 from litestar import Request, Router, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.params import FromPath
 from litestar.response import File, Response
 
 __all__ = ["ASSETS", "CONTENT_SECURITY_POLICY", "SwaggerPage"]
@@ -84,7 +85,7 @@ and the events are described at <a href="asyncapi">/docs/asyncapi</a>.</p></nosc
 
 
 @get("/static/{file:str}", name="docs_asset", include_in_schema=False, sync_to_thread=False)
-def docs_asset(file: str) -> Response[Any]:
+def docs_asset(file: FromPath[str]) -> Response[Any]:
     """One of Swagger UI's files, or the start-up script."""
     cache = {"Cache-Control": "public, max-age=3600"}
     if file == "vidmp3-docs.js":
