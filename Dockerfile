@@ -41,7 +41,11 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 FROM ${PYTHON_IMAGE} AS runtime
 
-# PyAV's wheels bundle FFmpeg (libmp3lame included): no system ffmpeg needed.
+# PyAV's wheels bundle FFmpeg: no system ffmpeg needed. The converter encodes with Debian's
+# libmp3lame0 (what ffmpeg links: its CPU cost), falling back to the lameenc wheel without it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmp3lame0 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 vidmp3 \
     && useradd --system --uid 10001 --gid vidmp3 --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin vidmp3 \

@@ -15,8 +15,12 @@ setup:
 services:
     scripts/services up
 
+# the converter's system libraries: Debian's libmp3lame0 (ffmpeg's MP3 encoder) and ffmpeg (tests and benchmarks check with it)
+media:
+    scripts/services packages libmp3lame0 ffmpeg
+
 # the main job: services and the five processes up, a sample video converted end to end
-demo: setup services
+demo: setup services media
     uv run --locked python scripts/demo.py
 
 # install Debian's Chromium for the browser tests (once)
@@ -24,11 +28,11 @@ browser:
     scripts/browser
 
 # run the tests against the real services (extra arguments go to pytest)
-test *args: setup services browser
+test *args: setup services media browser
     uv run --locked pytest {{ args }}
 
 # start the five services in the background (development settings)
-up: setup services
+up: setup services media
     uv run --locked python -m common.stack up
 
 # stop the five services
@@ -55,7 +59,7 @@ lint: setup
     uv run --locked mypy .
 
 # benchmark the converter against ffmpeg and the MoviePy design (inputs made once under ~/.cache/vidmp3/bench; results in bench/results/)
-bench-converter *args: setup services
+bench-converter *args: setup services media
     uv run --locked python -m bench.converter {{ args }}
 
 # a 1 GB video up (multipart and tus) and its MP3 down through the gateway; its peak RSS must stay under 150 MB
@@ -63,5 +67,5 @@ bench-gateway: setup services
     uv run --locked python bench/gateway_upload.py
 
 # 1, 2, 3 and 4 converter processes on one broker, the same batch of jobs each: jobs/minute and latency per worker count (results in bench/results/)
-bench-scale *args: setup services
+bench-scale *args: setup services media
     uv run --locked python bench/scale_out.py {{ args }}

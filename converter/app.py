@@ -26,7 +26,8 @@ from contracts import (
 )
 from contracts.topology import Queues
 from converter.claims import ConversionClaims
-from converter.encoders import EngineChoice
+from converter.encoders import Mp3Engine, pick_engine
+from converter.metrics import MP3_ENCODER
 from converter.reclaim import Reclaimer
 from converter.settings import ConverterSettings
 from converter.storage import MediaStore
@@ -42,7 +43,7 @@ def register(
     store: MediaStore,
     claims: ConversionClaims,
     *,
-    engine: EngineChoice = "auto",
+    engine: Mp3Engine = "auto",
     conversions: int = 1,
     hold: timedelta = timedelta(minutes=10),
 ) -> Converter:
@@ -89,11 +90,15 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
     broker = create_broker(settings, description="Converter")
     client = create_client(settings)
     database = client[settings.mongo_database]
+    # picked once, logged (a warning when it falls back) and exported: a converter without the
+    # system library still works, at a CPU cost an operator should see
+    engine = pick_engine(settings.mp3_encoder, library=settings.libmp3lame, announce=True)
+    MP3_ENCODER.labels(engine.name, engine.detail).set(1)
     converter = register(
         broker,
         MediaStore(database),
         ConversionClaims(database, lease=timedelta(seconds=settings.lease_seconds)),
-        engine=settings.mp3_encoder,
+        engine=engine,
         conversions=settings.conversions,
         hold=timedelta(seconds=settings.hold_seconds),
     )

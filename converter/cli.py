@@ -12,7 +12,7 @@ from typing import Annotated, BinaryIO
 
 import typer
 
-from converter.encoders import EngineChoice
+from converter.encoders import DEFAULT_LIBRARY, EngineChoice
 
 cli = typer.Typer(help="The vidmp3 converter.", no_args_is_help=False, add_completion=False)
 
@@ -63,7 +63,13 @@ def convert(  # noqa: PLR0917  # one parameter per option, as typer wants them
     start: Annotated[float, typer.Option(help="Start at this second of the audio.")] = 0.0,
     end: Annotated[float | None, typer.Option(help="End at this second of the audio.")] = None,
     normalize: Annotated[bool, typer.Option(help="Normalize loudness to -16 LUFS (EBU R128).")] = False,
-    encoder: Annotated[EngineChoice, typer.Option(help="MP3 encoder; auto is lameenc if installed.")] = "auto",
+    encoder: Annotated[
+        EngineChoice,
+        typer.Option(help="MP3 encoder; auto is the system's libmp3lame if it loads, else lameenc, else PyAV's."),
+    ] = "auto",
+    libmp3lame: Annotated[
+        str, typer.Option(envvar="VIDMP3_LIBMP3LAME", help="The system libmp3lame to load (a soname or a path).")
+    ] = DEFAULT_LIBRARY,
     stream_copy: Annotated[bool, typer.Option(help="Copy MP3 audio that already is what is asked as it is.")] = True,
 ) -> None:
     """Convert INPUT's audio to an MP3 at OUTPUT, as the worker does.
@@ -74,6 +80,7 @@ def convert(  # noqa: PLR0917  # one parameter per option, as typer wants them
     from pydantic import ValidationError
 
     from contracts import ConversionOptions
+    from converter.encoders import EngineUnavailable, pick_engine
     from converter.tags import title_from_filename
     from converter.transcode import ConversionError, transcode
 
@@ -93,12 +100,16 @@ def convert(  # noqa: PLR0917  # one parameter per option, as typer wants them
         hint = _FLAGS.get(str(first["loc"][0])) if first["loc"] else None
         raise typer.BadParameter(first["msg"], param_hint=hint) from None
     try:
+        engine = pick_engine(encoder, library=libmp3lame, announce=True)
+    except EngineUnavailable as error:
+        raise typer.BadParameter(str(error), param_hint="--encoder") from None
+    try:
         with _input(source) as reader, _Output(target) as writer:
             result = transcode(
                 reader,
                 writer.file,
                 options,
-                engine=encoder,
+                engine=engine,
                 stream_copy=stream_copy,
                 title=title_from_filename(None if source == "-" else Path(source).name),
             )

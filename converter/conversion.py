@@ -17,7 +17,7 @@ from bson import ObjectId
 from gridfs.errors import CorruptGridFile
 
 from contracts import FailureReason, VideoUploaded
-from converter.encoders import EngineChoice
+from converter.encoders import Mp3Engine
 from converter.storage import MediaStore, StoredMp3
 from converter.tags import title_from_filename
 from converter.transcode import ConversionError, Progress, Sink, transcode
@@ -41,7 +41,7 @@ def convert_stored(
     uploaded: VideoUploaded,
     mp3_file_id: ObjectId,
     *,
-    engine: EngineChoice = "auto",
+    engine: Mp3Engine = "auto",
     progress: Progress | None = None,
 ) -> Converted:
     """Convert the job's stored video into the MP3 file ``mp3_file_id``.

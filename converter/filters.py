@@ -1,7 +1,11 @@
 """Decoded audio to the encoder's blocks: resample, and when a job asks, trim and normalize.
 
-Without trim or loudness the path is PyAV's ``AudioResampler`` (one ``aformat`` filter), as
-fast as before these options existed. With them, one FFmpeg filter graph does everything in C:
+Without trim or loudness, decoded frames that already are what the encoder takes (its sample
+format, the rate and the channel layout asked for: AAC, MP3, Vorbis and AC-3 decoders give
+planar float) go to the encoder as they are, when it takes frames of any length (the system
+libmp3lame does): no filter, no copy. Others go through PyAV's ``AudioResampler`` (one
+``aformat`` filter), which also cuts them into blocks for encoders that need a fixed length.
+With trim or loudness, one FFmpeg filter graph does everything in C:
 
     abuffer -> [atrim] -> [loudnorm] -> aformat (rate, layout, sample format) -> abuffersink
 
@@ -35,7 +39,7 @@ class Trim:
 
 class AudioPipeline:
     """Frames in (any rate, layout, format), blocks of ``frame_size`` samples out (the last
-    shorter). ``push(None)`` flushes."""
+    shorter; frames of any length when ``frame_size`` is ``None``). ``push(None)`` flushes."""
 
     def __init__(
         self,
@@ -43,22 +47,32 @@ class AudioPipeline:
         rate: int,
         layout: str,
         sample_format: str,
-        frame_size: int,
+        frame_size: int | None,
         trim: Trim | None = None,
         normalize: bool = False,
     ) -> None:
         self._rate, self._layout, self._format, self._frame_size = rate, layout, sample_format, frame_size
         self._trim, self._normalize = trim, normalize
-        self._resampler = (
-            None
-            if trim or normalize
-            else av.AudioResampler(format=sample_format, layout=layout, rate=rate, frame_size=frame_size)
-        )
+        self._filtered = bool(trim or normalize)
+        # frames go through as they are until one is not what the encoder takes; from then
+        # on every frame goes through the resampler, so the order of the samples is kept
+        self._passing = frame_size is None and not self._filtered
+        self._resampler: av.AudioResampler | None = None
         self._graph: Graph | None = None
         self._ended = False
 
     def push(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
-        if self._resampler is not None:
+        if self._passing:
+            if frame is None:
+                return []
+            if self._takes(frame):
+                return [frame]
+            self._passing = False
+        if not self._filtered:
+            if self._resampler is None:
+                self._resampler = av.AudioResampler(
+                    format=self._format, layout=self._layout, rate=self._rate, frame_size=self._frame_size
+                )
             return self._resampler.resample(frame)
         if self._ended:
             return []
@@ -71,6 +85,11 @@ class AudioPipeline:
         except EOFError:  # atrim has passed the end and closed the graph's input
             self._ended = True
         return self._pull(self._graph)
+
+    def _takes(self, frame: av.AudioFrame) -> bool:
+        return (
+            frame.sample_rate == self._rate and frame.format.name == self._format and frame.layout.name == self._layout
+        )
 
     def _pull(self, graph: Graph) -> list[av.AudioFrame]:
         blocks: list[av.AudioFrame] = []
@@ -115,5 +134,6 @@ class AudioPipeline:
         chain.append(graph.add("abuffersink"))
         graph.link_nodes(*chain)
         graph.configure()
-        graph.set_audio_frame_size(self._frame_size)
+        if self._frame_size is not None:
+            graph.set_audio_frame_size(self._frame_size)
         return graph

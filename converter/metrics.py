@@ -1,8 +1,8 @@
 """The converter's Prometheus metrics (the Grafana dashboard under ``deploy/`` graphs them)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["AUDIO_SECONDS", "CONVERSION_SECONDS", "JOBS", "STORAGE_BYTES_READ"]
+__all__ = ["AUDIO_SECONDS", "CONVERSION_SECONDS", "JOBS", "MP3_ENCODER", "STORAGE_BYTES_READ"]
 
 JOBS = Counter(
     "converter_jobs_total",
@@ -21,4 +21,10 @@ AUDIO_SECONDS = Counter(
 )
 STORAGE_BYTES_READ = Counter(
     "converter_storage_bytes_read_total", "Bytes of stored videos fetched from GridFS by conversions."
+)
+MP3_ENCODER = Gauge(
+    "converter_mp3_encoder_info",
+    "The MP3 encoder this converter uses (1 for it): system (the system's libmp3lame, as ffmpeg), "
+    "lameenc (the fallback, costing more CPU on some signals) or pyav (the slowest).",
+    ["engine", "detail"],
 )

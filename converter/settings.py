@@ -3,7 +3,7 @@ from typing import Self
 from pydantic import model_validator
 
 from common.settings import BrokerSettings, MongoSettings
-from converter.encoders import EngineChoice
+from converter.encoders import DEFAULT_LIBRARY, EngineChoice
 
 __all__ = ["ConverterSettings"]
 
@@ -13,13 +13,16 @@ class ConverterSettings(BrokerSettings, MongoSettings):
 
     ``VIDMP3_CONVERSIONS`` is how many conversions one process runs at once (the broker's
     prefetch follows it; ``VIDMP3_PREFETCH``, its older name, still sets both);
-    ``VIDMP3_MP3_ENCODER`` picks the MP3 encoder (``auto``: lameenc if installed, else PyAV's).
+    ``VIDMP3_MP3_ENCODER`` picks the MP3 encoder (``auto``: the system's libmp3lame if it loads,
+    else lameenc, else PyAV's; ``system``, ``lameenc`` or ``pyav`` insist on one), and
+    ``VIDMP3_LIBMP3LAME`` names the system library to load (a soname or a path).
     """
 
     port: int = 8002
     conversions: int = 2
     prefetch: int = 2
     mp3_encoder: EngineChoice = "auto"
+    libmp3lame: str = DEFAULT_LIBRARY
     lease_seconds: float = 120.0
     """A conversion whose worker stopped renewing its claim this long is taken over."""
     hold_seconds: float = 600.0

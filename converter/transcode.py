@@ -32,7 +32,7 @@ from av.stream import Discard
 
 from contracts import ConversionOptions, FailureReason
 from contracts.options import MP3_SAMPLE_RATES
-from converter.encoders import EngineChoice, choose_engine, installed_engines, open_encoder
+from converter.encoders import Engine, EngineName, Mp3Encoder, Mp3Engine, pick_engine
 from converter.filters import AudioPipeline, Trim
 from converter.mp3 import copies_as_is, frame_info, usable_bitrate
 from converter.output import Mp3Writer, Sink
@@ -64,8 +64,10 @@ _SEEK_MARGIN_SECONDS = 1.0
 _READ_SIZE = 256 * 1024
 # copied MP3 frames are a few hundred bytes each; the sink gets them in pieces of this size
 _WRITE_SIZE = 256 * 1024
-# blocks handed to the encoder thread and not yet written: enough to keep it busy
+# batches handed to the encoder thread and not yet written: enough to keep it busy
 _BLOCKS_IN_FLIGHT = 2
+# samples per batch (~0.75 s at 44.1 kHz): a hand-over costs far less than encoding them
+_BATCH_SAMPLES = 32_768
 
 
 class Source(Protocol):
@@ -84,7 +86,7 @@ class ConversionError(Exception):
 @dataclass(frozen=True)
 class Transcoded:
     duration_seconds: float
-    method: Literal["copy", "lameenc", "pyav"]
+    method: Literal["copy"] | EngineName
     """``copy`` when the MP3 audio was copied as is, else the encoder that made it."""
     xing: bool = False
     """Whether the MP3 got its Xing/Info frame (not on a sink that cannot go back)."""
@@ -100,7 +102,7 @@ def transcode(
     sink: Sink,
     options: ConversionOptions,
     *,
-    engine: EngineChoice = "auto",
+    engine: Mp3Engine = "auto",
     stream_copy: bool = True,
     progress: Progress | None = None,
     title: str | None = None,
@@ -108,7 +110,8 @@ def transcode(
     """Write the audio of ``source`` to ``sink`` as MP3; raise ``ConversionError`` on bad input.
 
     ``title`` is the MP3's title when the source has none (the upload's name, say).
-    ``stream_copy=False`` re-encodes even MP3 audio that could be copied.
+    ``stream_copy=False`` re-encodes even MP3 audio that could be copied. ``engine`` is one
+    ``pick_engine`` returned (a service picks once), or a choice to pick from now.
     """
     try:
         container = av.open(source, mode="r", buffer_size=_READ_SIZE)
@@ -131,11 +134,11 @@ def transcode(
                 seconds, xing = _copy(everything, audio, first_frame=bytes(first), sink=sink, tag=tag, report=report)
                 result = Transcoded(seconds, "copy", xing)
             else:
-                chosen = choose_engine(engine, installed_engines())
+                chosen = pick_engine(engine)
                 seconds, xing = _encode(
                     everything, audio, sink=sink, tag=tag, options=options, engine=chosen, report=report
                 )
-                result = Transcoded(seconds, chosen, xing)
+                result = Transcoded(seconds, chosen.name, xing)
         except av.FFmpegError as error:
             raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"the audio cannot be decoded: {error}") from error
         _check_complete(result.duration_seconds, expected, packets.error)
@@ -313,20 +316,21 @@ def _encode(
     sink: Sink,
     tag: bytes,
     options: ConversionOptions,
-    engine: Literal["lameenc", "pyav"],
+    engine: Engine,
     report: Callable[[float], None],
 ) -> tuple[float, bool]:
     """Decode, filter into the encoder's blocks and encode; returns the seconds of audio
     encoded, and whether the output got its Xing/Info frame.
 
-    The encoder runs in a thread of its own (LAME releases the GIL), one block behind the
-    decoder, so decoding costs no wall time.
+    The encoder runs in a thread of its own (LAME releases the GIL), a batch or two behind
+    the decoder, so decoding costs no wall time. Frames are handed over in batches of about
+    ``_BATCH_SAMPLES``: one hand-over per decoded frame would cost more than the frame.
     """
     decoder = audio.codec_context
     rate = options.sample_rate_hz or _mp3_rate(decoder.sample_rate or 44_100)
     channels = _channels(options, decoder.channels)
     kbps = None if options.bitrate_kbps is None else usable_bitrate(rate, options.bitrate_kbps)
-    encoder = open_encoder(engine, rate, channels, bitrate_kbps=kbps, vbr_quality=options.vbr_quality)
+    encoder = engine.open(rate, channels, bitrate_kbps=kbps, vbr_quality=options.vbr_quality)
     writer = Mp3Writer(sink, tag, reserve(rate, channels == 1, kbps))
     origin = _origin(audio)
     end = None if options.end_seconds is None else origin + options.end_seconds
@@ -341,15 +345,27 @@ def _encode(
     samples = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3-encoder") as encoding:
         encoded: deque[Future[bytes]] = deque()
+        batch: list[av.AudioFrame] = []
+        batched = 0
+
+        def hand_over() -> None:
+            nonlocal samples, batch, batched
+            if not batch:
+                return
+            samples += batched
+            encoded.append(encoding.submit(_encode_all, encoder, batch))
+            batch, batched = [], 0
+            while len(encoded) > _BLOCKS_IN_FLIGHT:
+                writer.write(encoded.popleft().result())
+            report(samples / rate)
 
         def encode(blocks: list[av.AudioFrame]) -> None:
-            nonlocal samples
+            nonlocal batched
             for block in blocks:
-                samples += block.samples
-                encoded.append(encoding.submit(encoder.encode, block))
-                while len(encoded) > _BLOCKS_IN_FLIGHT:
-                    writer.write(encoded.popleft().result())
-                report(samples / rate)
+                batch.append(block)
+                batched += block.samples
+            if batched >= _BATCH_SAMPLES:
+                hand_over()
 
         # demux ends with an empty packet per stream, which flushes the decoder
         for packet in packets:
@@ -359,12 +375,17 @@ def _encode(
             if end is not None and frames and _ends_at(frames[-1]) >= end:
                 break  # past the trim's end: nothing further is read
         encode(pipeline.push(None))
+        hand_over()
         while encoded:
             writer.write(encoded.popleft().result())
     if samples == 0:
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, "the audio stream holds no decodable samples")
     writer.write(encoder.flush())
     return samples / rate, writer.finish(Lame(samples, options.vbr_quality, kbps))
+
+
+def _encode_all(encoder: Mp3Encoder, frames: list[av.AudioFrame]) -> bytes:
+    return b"".join([encoder.encode(frame) for frame in frames])
 
 
 def _decoded(decoder: av.AudioCodecContext, packet: av.Packet[av.AudioStream]) -> list[av.AudioFrame]:

@@ -58,7 +58,7 @@ from contracts.topology import RETRY_DELAYS
 from converter.cancellations import Cancellations
 from converter.claims import Attempt, Claim, ClaimOutcome, ConversionClaims, Outcome, Result
 from converter.conversion import convert_stored
-from converter.encoders import EngineChoice
+from converter.encoders import Mp3Engine
 from converter.metrics import AUDIO_SECONDS, CONVERSION_SECONDS, JOBS, STORAGE_BYTES_READ
 from converter.mp3_files import Mp3Files
 from converter.progress import ProgressThrottle
@@ -113,7 +113,7 @@ class Converter:
         *,
         cancellations: Cancellations | None = None,
         mp3s: Mp3Files | None = None,
-        engine: EngineChoice = "auto",
+        engine: Mp3Engine = "auto",
         conversions: int = 1,
         hold: timedelta = timedelta(minutes=10),
         max_attempts: int = 1 + len(RETRY_DELAYS),

@@ -134,3 +134,27 @@ def test_a_pipe_gets_an_mp3_without_a_xing_frame(tmp_path: Path) -> None:
     assert b"Xing" not in piped[:2000]
     assert b"Info" not in piped[:2000]
     assert abs(decode(piped).seconds - 1.0) < 0.1
+
+
+def test_without_the_system_library_lameenc_converts_and_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    seconds = write_sample_video(source, seconds=1.0, width=64, height=48)
+    target = tmp_path / "clip.mp3"
+
+    result = runner.invoke(
+        cli, ["convert", str(source), str(target)], env={"VIDMP3_LIBMP3LAME": "/nonexistent/libmp3lame.so.0"}
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "(lameenc)" in result.stderr
+    assert abs(decode(target.read_bytes()).seconds - seconds) <= frame_seconds(44_100)
+
+
+def test_the_system_library_is_used_by_default(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    write_sample_video(source, seconds=1.0, width=64, height=48)
+
+    result = runner.invoke(cli, ["convert", str(source), str(tmp_path / "clip.mp3")])
+
+    assert result.exit_code == 0, result.output
+    assert "(system)" in result.stderr
