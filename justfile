@@ -58,7 +58,7 @@ lint: setup
     uv run --locked ruff format --check .
     uv run --locked mypy .
 
-# benchmark the converter against ffmpeg and the MoviePy design (inputs made once under ~/.cache/vidmp3/bench; results in bench/results/)
+# benchmark the converter against ffmpeg (a matrix of signals) and the MoviePy design; --quick for development (inputs made once under ~/.cache/vidmp3/bench; results in bench/results/)
 bench-converter *args: setup services media
     uv run --locked python -m bench.converter {{ args }}
 

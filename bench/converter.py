@@ -1,10 +1,17 @@
 """Converter benchmark: the converter against ffmpeg and the MoviePy design, on the same files.
 
-    just bench-converter [--runs 3] [--no-large] [--no-gridfs] [--no-moviepy]
+    ./run bench-converter [--quick] [--runs 3] [--seconds 600] [--no-large] [--no-gridfs] [--no-moviepy]
+
+The matrix: each kind of audio in ``bench.inputs`` (music, speech, near-silence, 5.1 at 48 kHz,
+mono at 22.05 kHz, and the 720p videos) converted by ``python -m converter convert`` and by
+``ffmpeg -vn -c:a libmp3lame -b:a 192k``, the CPU and wall ratio of each row the median of the
+ratios of its rounds, with the machine's load beside it. ``--quick`` is for development: one
+minute of each input, two rounds, no 1 GB input and no MoviePy.
 
 Every case runs as a child process, several times, the cases of a round one after another so
 the references share the converter's noise (the machine has 2 cores and other work on it);
-ratios against the references of the same run are what count. Medians are reported.
+every other round runs them in the reverse order, so each pair alternates (A B, B A, ...).
+Ratios against the references of the same round are what count; medians are reported.
 Wall and CPU time (children included) and peak RSS come from ``wait4``; the GridFS cases also
 report the job's own time, as a long-running worker pays it, and the bytes they fetched.
 Inputs are made once under ``--cache-dir``; results go to ``bench/results/``.
@@ -18,11 +25,9 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +37,11 @@ from bson import ObjectId
 from gridfs import GridFSBucket
 from pymongo import MongoClient
 
+from bench import converter_results as results
+from bench.converter_results import Case
 from bench.gridfs_store import database_name, delete_mp3, upload_once
-from bench.inputs import Input, make_inputs
-from bench.measure import Run, measure
+from bench.inputs import MATRIX, SECONDS, Input, make_inputs
+from bench.measure import measure
 from common.mongo import Document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,31 +50,13 @@ PYTHON = sys.executable
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
 FFMPEG_QUIET = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 
-# the targets of the converter issue
-LOCAL_RATIO, GRIDFS_RATIO, MOVIEPY_FACTOR, RSS_LIMIT_MB, COPY_FACTOR = 1.0, 1.15, 2.0, 150.0, 20.0
-RSS_FLAT_MB = 15.0
-DURATION_TOLERANCE_S = 0.1
-
-
-@dataclass
-class Case:
-    name: str
-    input: Input
-    argv: list[str]
-    runs: int
-    output: Path | None = None
-    gridfs: str | None = None
-    """The input's name, for cases whose MP3 lands in GridFS."""
-    results: list[Run] = field(default_factory=list)
-    checked: dict[str, Any] = field(default_factory=dict)
-    expected_seconds: float | None = None
-    """The output's length if not the input's audio (a trim)."""
+QUICK_SECONDS, QUICK_RUNS = 60, 2
 
 
 def main() -> None:
     args = _arguments()
     started = datetime.now(UTC)
-    inputs = make_inputs(args.cache_dir, large=args.large)
+    inputs = make_inputs(args.cache_dir, large=args.large, seconds=args.seconds, matrix=args.matrix)
     work = args.cache_dir / "out"
     work.mkdir(exist_ok=True)
     client: MongoClient[Document] | None = (
@@ -80,17 +69,21 @@ def main() -> None:
     load_before = os.getloadavg()
 
     for round_number in range(max(case.runs for case in cases)):
-        for case in cases:
+        ordered = cases if round_number % 2 == 0 else cases[::-1]  # A B, then B A: each pair alternates
+        for case in ordered:
             if round_number < case.runs:
                 _run(case, client)
-        print(f"round {round_number + 1} done", flush=True)
+        print(f"round {round_number + 1} done (load {os.getloadavg()[0]:.1f})", flush=True)
 
-    summary = _summary(cases)
-    targets = _targets(summary, inputs)
+    summed = results.summary(cases)
+    matrix = results.matrix(cases, summed)
+    targets = results.targets(summed, inputs, matrix)
     print()
-    print(_table(summary, inputs))
+    print(results.table(summed, inputs))
     print()
-    print(_target_table(targets))
+    print(results.matrix_table(matrix, inputs))
+    print()
+    print(results.target_table(targets))
     RESULTS.mkdir(parents=True, exist_ok=True)
     result_file = RESULTS / f"converter-{started:%Y%m%d-%H%M%S}.json"
     result_file.write_text(
@@ -100,7 +93,8 @@ def main() -> None:
                 "command": " ".join(sys.argv),
                 "machine": _machine(load_before),
                 "inputs": {name: {**asdict(item), "path": str(item.path)} for name, item in inputs.items()},
-                "cases": summary,
+                "cases": summed,
+                "matrix": matrix,
                 "targets": targets,
             },
             indent=2,
@@ -112,7 +106,14 @@ def main() -> None:
 def _arguments() -> argparse.Namespace:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidmp3" / "bench"
     parser = argparse.ArgumentParser(prog="python -m bench.converter", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs of each case (default 3)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"for development: {QUICK_SECONDS} s inputs, {QUICK_RUNS} runs, no 1 GB input, no MoviePy",
+    )
+    parser.add_argument("--runs", type=int, help=f"runs of each case (default 3; {QUICK_RUNS} with --quick)")
+    parser.add_argument("--seconds", type=int, help=f"length of the inputs (default {SECONDS}; {QUICK_SECONDS} quick)")
+    parser.add_argument("--no-matrix", dest="matrix", action="store_false", help="only the 720p inputs")
     parser.add_argument("--cache-dir", type=Path, default=cache, help=f"where inputs are kept (default {cache})")
     parser.add_argument("--mongo-url", default=os.environ.get("VIDMP3_MONGO_URL", "mongodb://127.0.0.1:27017/"))
     parser.add_argument("--no-large", dest="large", action="store_false", help="skip the ~1 GB input")
@@ -120,7 +121,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--no-moviepy", dest="moviepy", action="store_false", help="skip the MoviePy reference")
     parser.add_argument("--moviepy-python", type=Path, help="a Python with MoviePy (default: a venv in the cache)")
     parser.add_argument("--cases", nargs="*", help="run only the cases whose names contain one of these")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.runs = args.runs or (QUICK_RUNS if args.quick else 3)
+    args.seconds = args.seconds or (QUICK_SECONDS if args.quick else SECONDS)
+    if args.quick:
+        args.large, args.moviepy = False, False
+    return args
 
 
 def _moviepy_python(args: argparse.Namespace) -> Path | None:
@@ -162,9 +168,9 @@ def _cases(
 
     def gridfs(name: str, item: Input, job: str) -> Case:
         assert client is not None
-        file_id = upload_once(client, item.name, item.path)
-        argv = [PYTHON, "-m", "bench.job", job, mongo_url, database_name(item.name), file_id]
-        return Case(name, item, argv, runs, gridfs=item.name if job == "gridfs" else None)
+        file_id = upload_once(client, item.path.stem, item.path)
+        argv = [PYTHON, "-m", "bench.job", job, mongo_url, database_name(item.path.stem), file_id]
+        return Case(name, item, argv, runs, gridfs=item.path.stem if job == "gridfs" else None)
 
     def in_process(name: str, item: Input, mode: str) -> Case:
         out = work / f"{name}.mp3"
@@ -181,6 +187,10 @@ def _cases(
                 gridfs(f"converter gridfs {key}", item, "gridfs"),
                 gridfs(f"gridfs read {key}", item, "gridfs-read"),
             ]
+    for signal in MATRIX:
+        if signal.name in inputs:
+            item = inputs[signal.name]
+            cases += [ffmpeg(f"ffmpeg {signal.name}", item, *lame), converter(f"converter {signal.name}", item)]
     copy = inputs["mp3-in-mp4"]
     cases += [
         ffmpeg("ffmpeg copy mp3-in-mp4", copy, "-c:a", "copy"),
@@ -201,7 +211,13 @@ def _cases(
         converter("option vbr V2 main", main, "--vbr", "2", repeat=1),
         converter("option 22.05k mono 64k main", main, "--rate", "22050", "--mono", "--bitrate", "64", repeat=1),
         converter("option normalize main", main, "--normalize", repeat=1),
-        converter("option trim 5:00-6:00 main", main, "--start", "300", "--end", "360", repeat=1, seconds=60.0),
+        converter(
+            "option trim middle tenth main",
+            main,
+            *("--start", f"{main.audio_seconds / 2:g}", "--end", f"{main.audio_seconds * 0.6:g}"),
+            repeat=1,
+            seconds=main.audio_seconds * 0.1,
+        ),
     ]
     if "large" in inputs:
         large = inputs["large"]
@@ -238,125 +254,6 @@ def _check(mp3: Path | io.BytesIO, source: Input, expected_seconds: float | None
             "error_s": round(abs(seconds - expected), 3),
             "bit_rate": stream.codec_context.bit_rate,
         }
-
-
-def _median(case: Case, key: Callable[[Run], float]) -> float:
-    return statistics.median(key(run) for run in case.results)
-
-
-def _summary(cases: list[Case]) -> dict[str, dict[str, Any]]:
-    summary: dict[str, dict[str, Any]] = {}
-    for case in cases:
-        entry: dict[str, Any] = {
-            "input": case.input.name,
-            "runs": len(case.results),
-            "wall_s": _median(case, lambda run: run.wall_s),
-            "cpu_s": _median(case, lambda run: run.cpu_s),
-            "peak_rss_mb": max(run.peak_rss_mb for run in case.results),
-            "all_wall_s": [round(run.wall_s, 3) for run in case.results],
-            "all_cpu_s": [round(run.cpu_s, 3) for run in case.results],
-            "check": case.checked,
-        }
-        report = case.results[0].report
-        if "job_wall_s" in report:
-            entry["job_wall_s"] = _median(case, lambda run: run.report["job_wall_s"])
-            entry["job_cpu_s"] = _median(case, lambda run: run.report["job_cpu_s"])
-            entry["all_job_wall_s"] = [round(run.report["job_wall_s"], 3) for run in case.results]
-        if "bytes_fetched" in report:
-            entry["fetched_ratio"] = max(run.report["bytes_fetched"] / case.input.size_bytes for run in case.results)
-        if "method" in report:
-            entry["method"] = report["method"]
-        summary[case.name] = entry
-    return summary
-
-
-def _targets(summary: dict[str, dict[str, Any]], inputs: dict[str, Input]) -> list[dict[str, Any]]:
-    """Each target of the issue, met or not, with the in-process (job) figure beside the process one."""
-    targets: list[dict[str, Any]] = []
-
-    def add(target: str, value: float, limit: float, *, at_most: bool = True, note: str = "") -> None:
-        met = value <= limit if at_most else value >= limit
-        targets.append({"target": target, "value": round(value, 3), "limit": limit, "met": met, "note": note})
-
-    def get(case: str, key: str) -> float | None:
-        value = summary.get(case, {}).get(key)
-        return None if value is None else float(value)
-
-    for key in ("main", "faststart"):
-        ffmpeg_wall, ffmpeg_cpu = get(f"ffmpeg {key}", "wall_s"), get(f"ffmpeg {key}", "cpu_s")
-        if ffmpeg_wall is None or ffmpeg_cpu is None:
-            continue
-        for what, reference in (("wall", ffmpeg_wall), ("cpu", ffmpeg_cpu)):
-            process, job = get(f"converter {key}", f"{what}_s"), get(f"job {key}", f"job_{what}_s")
-            if process is not None and job is not None:
-                note = f"job alone {job / reference:.3f}"
-                add(f"local {key}: converter {what} / ffmpeg", process / reference, LOCAL_RATIO, note=note)
-            gridfs, whole = get(f"converter gridfs {key}", f"job_{what}_s"), get(f"converter gridfs {key}", f"{what}_s")
-            store = get(f"gridfs read {key}", f"job_{what}_s")
-            if gridfs is not None and whole is not None and store is not None:
-                note = f"process {whole / reference:.3f}; store read alone {store / reference:.3f}"
-                add(f"gridfs {key}: job {what} / ffmpeg", gridfs / reference, GRIDFS_RATIO, note=note)
-    moviepy, converter, job = get("moviepy main", "cpu_s"), get("converter main", "cpu_s"), get("job main", "job_cpu_s")
-    if moviepy is not None and converter is not None and job is not None:
-        add(
-            "moviepy cpu / converter cpu",
-            moviepy / converter,
-            MOVIEPY_FACTOR,
-            at_most=False,
-            note=f"job {moviepy / job:.3f}",
-        )
-    for name in ("converter large", "converter gridfs large"):
-        large, main = get(name, "peak_rss_mb"), get(name.replace("large", "main"), "peak_rss_mb")
-        if large is not None and main is not None:
-            add(f"{name}: peak RSS MB", large, RSS_LIMIT_MB)
-            note = f"input x{inputs['large'].size_bytes / inputs['main'].size_bytes:.1f}"
-            add(f"{name}: RSS MB growth over main", large - main, RSS_FLAT_MB, note=note)
-    for name, entry in summary.items():
-        if name.startswith("converter gridfs") and "fetched_ratio" in entry:
-            add(f"{name}: bytes fetched / size", entry["fetched_ratio"], 1.0)
-    copy, transcode = get("job copy mp3-in-mp4", "job_wall_s"), get("job transcode mp3-in-mp4", "job_wall_s")
-    process_copy, process_transcode = (
-        get("converter copy mp3-in-mp4", "wall_s"),
-        get("converter transcode mp3-in-mp4", "wall_s"),
-    )
-    if copy and transcode and process_copy and process_transcode:
-        note = f"processes {process_transcode / process_copy:.1f}"
-        add("mp3-in-mp4: transcode wall / copy wall (job)", transcode / copy, COPY_FACTOR, at_most=False, note=note)
-    errors = [entry["check"]["error_s"] for name, entry in summary.items() if entry["check"] and "ffmpeg" not in name]
-    if errors:
-        add("converter MP3s: decoded duration error s", max(errors), DURATION_TOLERANCE_S)
-    return targets
-
-
-def _table(summary: dict[str, dict[str, Any]], inputs: dict[str, Input]) -> str:
-    header = f"{'case':<34} {'input MB':>8} {'wall s':>7} {'cpu s':>7} {'RSS MB':>7}  notes"
-    lines = [header, "-" * len(header)]
-    for name, entry in summary.items():
-        notes = []
-        if "job_wall_s" in entry:
-            notes.append(f"job {entry['job_wall_s']:.2f} s wall, {entry['job_cpu_s']:.2f} s cpu")
-        if "fetched_ratio" in entry:
-            notes.append(f"fetched/size {entry['fetched_ratio']:.3f}")
-        if "method" in entry:
-            notes.append(entry["method"])
-        if entry["check"]:
-            check = entry["check"]
-            notes.append(f"{check['decoded_seconds']:.2f} s decoded, {(check['bit_rate'] or 0) // 1000} kbit/s")
-        size = inputs[entry["input"]].size_bytes / 1e6
-        lines.append(
-            f"{name:<34} {size:>8.0f} {entry['wall_s']:>7.2f} {entry['cpu_s']:>7.2f} {entry['peak_rss_mb']:>7.0f}  "
-            + "; ".join(notes)
-        )
-    return "\n".join(lines)
-
-
-def _target_table(targets: list[dict[str, Any]]) -> str:
-    lines = [f"{'target':<48} {'value':>8} {'limit':>7}  result", "-" * 76]
-    for target in targets:
-        verdict = "met" if target["met"] else "NOT MET"
-        note = f"  ({target['note']})" if target["note"] else ""
-        lines.append(f"{target['target']:<48} {target['value']:>8.3f} {target['limit']:>7}  {verdict}{note}")
-    return "\n".join(lines)
 
 
 def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
