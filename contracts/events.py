@@ -61,9 +61,11 @@ class VideoUploaded(_Event):
     options: ConversionOptions = Field(default_factory=ConversionOptions, description="How to encode the MP3.")
     # v2 added options (VBR, sample rate, channels, trim, loudness) and lets the bitrate be null
     # when VBR is asked: a v1 reader cannot honour them, so it must refuse v2, not mis-encode.
-    # v1 events (stored, or in flight while services move) read as v2 with default options.
-    schema_version: Literal[1, 2] = Field(  # type: ignore[assignment]  # widens the base's Literal[1] on purpose
-        default=2, description="Version of this event type's schema."
+    # v3 added the cover_art option (the options refuse fields they do not know, so a v2 reader
+    # could not read a v3 event's options anyway: it refuses v3 by its version, clearly).
+    # v1 and v2 events (stored, or in flight while services move) read as v3 with default options.
+    schema_version: Literal[1, 2, 3] = Field(  # type: ignore[assignment]  # widens the base's Literal[1] on purpose
+        default=3, description="Version of this event type's schema."
     )
 
 

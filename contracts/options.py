@@ -63,6 +63,11 @@ class ConversionOptions(BaseModel):
         default=False,
         description="Normalize loudness to -16 LUFS (EBU R128, integrated; true peak at most -1.5 dBTP).",
     )
+    cover_art: bool = Field(
+        default=True,
+        description="Embed a cover picture in the MP3 (ID3 APIC, a JPEG of at most 600 px a side): the source's "
+        "own cover if it has one, else a frame of its video at about a tenth of its length. `false`: none.",
+    )
 
     @field_validator("bitrate_kbps", "sample_rate_hz", mode="before")
     @classmethod

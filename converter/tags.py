@@ -3,7 +3,8 @@
 ID3v2.3, not 2.4: it is what Windows Explorer, older car stereos and many phones read. The tag
 goes before the audio, so it is built up front from the container's and the audio stream's
 metadata (FFmpeg names those keys the same for MP4, Matroska, MP3 and others); the title falls
-back to the upload's file name. mutagen writes the bytes; nothing here touches a file.
+back to the upload's file name. A cover picture (``converter.cover``) goes in as an APIC frame
+("front cover"). mutagen writes the bytes; nothing here touches a file.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import io
 from collections.abc import Mapping
 from pathlib import PurePath
 
-from mutagen.id3 import COMM, ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, Frame
+from mutagen.id3 import APIC, COMM, ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TPE2, TPOS, TRCK, Frame, PictureType
 
 __all__ = ["id3_tag", "title_from_filename"]
 
 # UTF-16 with BOM: the only Unicode encoding ID3v2.3 has
 _UTF16 = 1
+_LATIN1 = 0
 # a tag is written in one piece before the audio: keep it small whatever the source carries
 _MAX_VALUE = 1024
 
@@ -41,11 +43,11 @@ def title_from_filename(filename: str | None) -> str | None:
     return PurePath(filename).stem.strip() or None
 
 
-def id3_tag(metadata: Mapping[str, str], fallback_title: str | None = None) -> bytes:
+def id3_tag(metadata: Mapping[str, str], fallback_title: str | None = None, cover_jpeg: bytes | None = None) -> bytes:
     """The ID3v2.3 tag (empty if there is nothing to say) for a source with these metadata.
 
     Keys are FFmpeg's (``title``, ``artist``, ``album``, ``date``, ``genre``, ``comment``,
-    ``track`` …), in any case; the first spelling found wins.
+    ``track`` …), in any case; the first spelling found wins. ``cover_jpeg`` is the front cover.
     """
     values: dict[str, str] = {}
     for key, value in metadata.items():
@@ -63,6 +65,8 @@ def id3_tag(metadata: Mapping[str, str], fallback_title: str | None = None) -> b
             tag.add(frame(encoding=_UTF16, text=[values[key]]))
     if "comment" in values:
         tag.add(COMM(encoding=_UTF16, lang="eng", desc="", text=[values["comment"]]))
+    if cover_jpeg:
+        tag.add(APIC(encoding=_LATIN1, mime="image/jpeg", type=PictureType.COVER_FRONT, desc="", data=cover_jpeg))
     if not tag:
         return b""
     written = io.BytesIO()

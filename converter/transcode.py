@@ -5,7 +5,8 @@ it is decoded. MP3 audio that already is what the job asks for is copied packet 
 rule is in ``converter.mp3``); other audio is decoded with PyAV, taken through
 ``converter.filters`` (resample into large blocks; trim and loudness when asked) and handed to
 the encoder ``converter.encoders`` picks. The output (``converter.output``) starts with an
-ID3v2.3 tag from the source's metadata and a Xing/Info frame, written in pieces to a sink that
+ID3v2.3 tag from the source's metadata (with a cover picture, ``converter.cover``, unless the
+job says no) and a Xing/Info frame, written in pieces to a sink that
 only needs ``write`` (the Xing frame also needs the sink to go back: see ``converter.output``).
 
 The source needs ``read``; with ``seek`` and ``tell`` too (a local file, a GridFS reader) it
@@ -32,6 +33,7 @@ from av.stream import Discard
 
 from contracts import ConversionOptions, FailureReason
 from contracts.options import MP3_SAMPLE_RATES
+from converter.cover import find_cover
 from converter.encoders import Engine, EngineName, Mp3Encoder, Mp3Engine, pick_engine
 from converter.filters import AudioPipeline, Trim
 from converter.mp3 import copies_as_is, frame_info, usable_bitrate
@@ -119,11 +121,14 @@ def transcode(
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"not a readable media file: {error}") from error
     with container:
         audio = _audio_stream(container)
-        tag = id3_tag(_metadata(container, audio), title)
+        cover = find_cover(container, can_seek=_can_seek(source, container)) if options.cover_art else None
+        tag = id3_tag(_metadata(container, audio), title, cover.jpeg if cover else None)
         expected = _expected_duration(container, audio, options)
         report = _reporter(progress, expected.seconds)
         if options.start_seconds > 0:
             _seek(container, audio, _origin(audio) + options.start_seconds - _SEEK_MARGIN_SECONDS)
+        elif cover is not None and cover.origin == "frame":
+            _rewind(container, audio)
         packets = _Packets(container, audio)
         try:
             first = next((packet for packet in packets if packet.size), None)
@@ -190,6 +195,19 @@ def _seek(container: av.container.InputContainer, audio: av.AudioStream, seconds
         container.seek(int(seconds / audio.time_base), stream=audio, backward=True)
     except av.FFmpegError as error:
         log.info("cannot seek to %.1f s (%s): decoding from the start", seconds, error)
+
+
+def _can_seek(source: Source, container: av.container.InputContainer) -> bool:
+    """Whether a frame may be taken for the cover: the source can go back (not a pipe) and the
+    container has an index to seek in, both ways (the audio starts again from the start)."""
+    seekable = getattr(source, "seekable", None)
+    indexed = bool(_INDEXED_CONTAINERS.intersection(container.format.name.split(",")))
+    return indexed and callable(seekable) and bool(seekable())
+
+
+def _rewind(container: av.container.InputContainer, audio: av.AudioStream) -> None:
+    """Back to the audio's first packet, after the cover's frame was taken further on."""
+    container.seek(audio.start_time or 0, stream=audio, backward=True)
 
 
 def _stated_duration(container: av.container.InputContainer, audio: av.AudioStream) -> float | None:

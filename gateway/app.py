@@ -17,6 +17,7 @@ from common.http import health_routes, log_exception, metrics_middleware, option
 from common.mongo import create_async_client, create_client
 from contracts import JobCancelled, JobDeleted, VideoUploaded
 from gateway.asyncapi_page import ASYNCAPI_ROUTES
+from gateway.cover import COVER_ROUTES
 from gateway.downloads import DOWNLOAD_ROUTES
 from gateway.files import JobFiles
 from gateway.identity import Authenticator, current_principal
@@ -108,7 +109,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     def provide(value: object) -> Provide:
         return Provide(lambda: value, sync_to_thread=False)
 
-    api = [*AUTH_ROUTES, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *TUS_ROUTES]
+    api = [*AUTH_ROUTES, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *COVER_ROUTES, *TUS_ROUTES]
     return Litestar(
         route_handlers=[
             *options_routes(api),

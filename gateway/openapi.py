@@ -128,7 +128,7 @@ UPLOAD_METADATA = HeaderParameter(
     description=(
         "Comma-separated `key base64(value)` pairs: `filename` (or `name`), `filetype` (or `type`) and the "
         "conversion options (`bitrate_kbps` or `vbr_quality`, `sample_rate_hz`, `channels`, `start_seconds`, "
-        "`end_seconds`, `normalize`; as in the multipart upload)."
+        "`end_seconds`, `normalize`, `cover_art`; as in the multipart upload)."
     ),
     examples=[Example(value="filename aG9saWRheS5tcDQ=,filetype dmlkZW8vbXA0,bitrate_kbps MTI4")],
 )

@@ -122,4 +122,19 @@ def test_a_version_1_event_still_reads_with_default_options() -> None:
 
     assert isinstance(event, VideoUploaded)
     assert event.options == ConversionOptions(bitrate_kbps=128)
-    assert uploaded(ConversionOptions()).schema_version == 2
+    assert uploaded(ConversionOptions()).schema_version == 3
+
+
+def test_a_version_2_event_reads_as_one_with_a_cover() -> None:
+    payload: dict[str, Any] = json.loads(uploaded(ConversionOptions(cover_art=False)).model_dump_json())
+    payload |= {"schema_version": 2, "options": {"bitrate_kbps": 128}}
+
+    event = EventAdapter.validate_python(payload)
+
+    assert isinstance(event, VideoUploaded)
+    assert event.options.cover_art
+
+
+def test_the_cover_can_be_turned_off_from_a_form() -> None:
+    assert from_form({"cover_art": "false"}).cover_art is False
+    assert from_form({}).cover_art is True
