@@ -33,6 +33,7 @@ from av.stream import Discard
 
 from contracts import ConversionOptions, FailureReason
 from contracts.options import MP3_SAMPLE_RATES
+from converter.chapters import chapters_of, on_output
 from converter.cover import find_cover
 from converter.encoders import Engine, EngineName, Mp3Encoder, Mp3Engine, pick_engine
 from converter.filters import AudioPipeline, Trim
@@ -121,9 +122,15 @@ def transcode(
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"not a readable media file: {error}") from error
     with container:
         audio = _audio_stream(container)
-        cover = find_cover(container, can_seek=_can_seek(source, container)) if options.cover_art else None
-        tag = id3_tag(_metadata(container, audio), title, cover.jpeg if cover else None)
         expected = _expected_duration(container, audio, options)
+        cover = find_cover(container, can_seek=_can_seek(source, container)) if options.cover_art else None
+        chapters = on_output(
+            chapters_of(container),
+            origin=_chapter_origin(container, audio),
+            start=options.start_seconds,
+            length=expected.seconds,
+        )
+        tag = id3_tag(_metadata(container, audio), title, cover.jpeg if cover else None, chapters)
         report = _reporter(progress, expected.seconds)
         if options.start_seconds > 0:
             _seek(container, audio, _origin(audio) + options.start_seconds - _SEEK_MARGIN_SECONDS)
@@ -195,6 +202,13 @@ def _seek(container: av.container.InputContainer, audio: av.AudioStream, seconds
         container.seek(int(seconds / audio.time_base), stream=audio, backward=True)
     except av.FFmpegError as error:
         log.info("cannot seek to %.1f s (%s): decoding from the start", seconds, error)
+
+
+def _chapter_origin(container: av.container.InputContainer, audio: av.AudioStream) -> float:
+    """Where chapter time 0 is on the audio's timestamps. An MP3's ID3 chapters count from the
+    first sample a player plays, which FFmpeg stamps after the encoder's delay (its start time):
+    their 0 is that. Other containers share one timeline: chapters are at their own times."""
+    return 0.0 if "mp3" in container.format.name.split(",") else _origin(audio)
 
 
 def _can_seek(source: Source, container: av.container.InputContainer) -> bool:

@@ -7,11 +7,14 @@ import io
 from pathlib import Path
 
 import pytest
+from mutagen.id3 import ID3
 from mutagen.mp3 import MP3, BitrateMode
 
 from contracts import ConversionOptions
+from converter.chapters import MAX_CHAPTERS, Chapter
+from converter.cover import MAX_BYTES
 from converter.samples import write_sample_video
-from converter.tags import id3_tag, title_from_filename
+from converter.tags import MAX_TAG_BYTES, id3_tag, title_from_filename
 from converter.transcode import transcode
 from tests.unit.mp3_facts import Seekable, decode, frame_seconds, tags
 from tests.unit.test_transcode import mp3_in_mp4, mp3_packets
@@ -110,3 +113,13 @@ def test_copied_mp3_gets_tags_and_an_info_frame(tmp_path: Path) -> None:
     info = MP3(io.BytesIO(mp3)).info
     assert info.bitrate_mode == BitrateMode.CBR
     assert abs(info.length - decode(source).seconds) <= 2 * frame_seconds(44_100)
+
+
+def test_a_tag_at_every_bound_still_fits_the_first_chunk() -> None:
+    chapters = [Chapter(n, n + 1, "a long chapter title " * 20) for n in range(MAX_CHAPTERS)]
+    values = dict.fromkeys(("title", "artist", "album", "composer", "genre", "comment", "date"), "x" * 2000)
+
+    tag = id3_tag(values, cover_jpeg=b"\xff\xd8" + bytes(MAX_BYTES - 2), chapters=chapters)
+
+    assert len(tag) <= MAX_TAG_BYTES
+    assert len(ID3(io.BytesIO(tag)).getall("APIC")) == 1
