@@ -206,9 +206,60 @@ def test_a_stored_mp3_has_its_tags_and_a_xing_frame_that_states_its_length(
     assert stored[len(tag_bytes(stored)) + 4 + 32 :][:4] == b"Xing"
 
 
+def test_a_stored_mp3_has_the_cover_and_chapters_within_its_first_chunk(
+    sync_database: Database, tmp_path: Path
+) -> None:
+    source = tmp_path / "talk.mp4"
+    seconds = write_sample_video(
+        source, seconds=4.0, width=640, height=360, cover=(1024, 768), chapters=[(0.0, "Intro"), (2.5, "Questions")]
+    )
+    event = uploaded(sync_database, source.read_bytes()).model_copy(
+        update={"options": ConversionOptions(start_seconds=0.5)}
+    )
+    mp3_id = ObjectId()
+
+    convert_stored(MediaStore(sync_database), event, mp3_id)
+
+    chunks = sync_database["mp3s.chunks"].find({"files_id": mp3_id}).sort("n", 1)
+    first = next(chunks)["data"]
+    head = tag_bytes(first)
+    assert len(head) < len(first)  # the whole tag (and the Xing frame after it) in the first chunk
+    tag = ID3(io.BytesIO(head))
+    (cover,) = tag.getall("APIC")
+    with av.open(io.BytesIO(cover.data), format="image2pipe") as picture:
+        frame = next(picture.decode(video=0))
+        assert (frame.width, frame.height) == (600, 450)
+    assert [(c.start_time, c.end_time, str(c.sub_frames["TIT2"])) for c in tag.getall("CHAP")] == [
+        (0, 2000, "Intro"),
+        (2000, 3500, "Questions"),
+    ]
+    stored = GridFSBucket(sync_database, bucket_name="mp3s").open_download_stream(mp3_id).read()
+    assert abs(MP3(io.BytesIO(stored)).info.length - (seconds - 0.5)) <= 1152 / 44_100
+
+
+def test_a_stored_video_without_a_cover_gets_a_frame_and_its_whole_audio(
+    watched_database: tuple[Database, ChunkFetches], index_at_end: tuple[bytes, float]
+) -> None:
+    database, fetches = watched_database
+    data, seconds = index_at_end
+    mp3_id = ObjectId()
+
+    convert_stored(MediaStore(database), uploaded(database, data), mp3_id)
+
+    stored = GridFSBucket(database, bucket_name="mp3s").open_download_stream(mp3_id).read()
+    (cover,) = ID3(io.BytesIO(stored)).getall("APIC")
+    with av.open(io.BytesIO(cover.data), format="image2pipe") as picture:
+        frame = next(picture.decode(video=0))
+        assert (frame.width, frame.height) == (600, 338)
+    with av.open(io.BytesIO(stored)) as container:
+        stream = container.streams.audio[0]
+        assert abs(sum(f.samples for f in container.decode(stream)) / stream.sample_rate - seconds) <= 1152 / 44_100
+    assert max(fetches.times.values()) == 1  # the frame and the audio: each chunk fetched once
+
+
 def tag_bytes(mp3: bytes) -> bytes:
     """The ID3v2 tag at the start of ``mp3`` (its size is four 7-bit bytes after the header)."""
-    size = int.from_bytes(bytes(b & 0x7F for b in mp3[6:10]), "big")
+    size = mp3[6] << 21 | mp3[7] << 14 | mp3[8] << 7 | mp3[9]
     return mp3[: 10 + size]
 
 
