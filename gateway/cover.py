@@ -25,6 +25,7 @@ from gateway.access import visible_job
 from gateway.downloads import etag_matches
 from gateway.files import JobFiles, StoredFile
 from gateway.outbox import Outbox
+from gateway.wording import job_not_found, mp3_not_ready
 from projections.store import JobStatusView
 
 __all__ = ["COVER_ROUTES", "HEAD_LIMIT", "cover_in", "tag_length"]
@@ -65,11 +66,19 @@ async def _head(files: JobFiles, stored: StoredFile) -> bytes:
     return head
 
 
+def _no_cover(job_id: object) -> str:
+    return (
+        f"The MP3 of job {job_id} has no cover picture: the upload asked for none, "
+        "or the video had neither a picture nor any frames."
+    )
+
+
 @get(
     "/v1/jobs/{job_id:uuid}/cover",
     security=docs.SECURITY,
     tags=["jobs"],
     media_type="image/jpeg",
+    summary="A job's cover picture",
     responses={
         200: ResponseSpec(
             bytes,
@@ -79,7 +88,10 @@ async def _head(files: JobFiles, stored: StoredFile) -> bytes:
             examples=[Example(summary="JPEG bytes", value="(binary JPEG data)")],
         ),
         304: docs.no_content("The cover still has the `ETag` sent in `If-None-Match`."),
-        **docs.problems(401, 404, 409),
+        **docs.problems(
+            "/v1/jobs/{job_id}/cover",
+            {404: job_not_found(docs.EXAMPLE_ID), 409: mp3_not_ready(docs.EXAMPLE_ID, "converting")},
+        ),
     },
 )
 async def job_cover(
@@ -98,7 +110,7 @@ async def job_cover(
     """
     status = await visible_job(view, outbox, job_id, principal)
     if status.mp3_file_id is None:
-        raise HTTPException(status_code=409, detail=f"job {job_id} is {status.state}, the MP3 is not ready")
+        raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
     # an MP3 never changes, so its id names its cover's version too
     etag = f'"{status.mp3_file_id}-cover"'
     headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL}
@@ -106,10 +118,10 @@ async def job_cover(
         return Response(content=b"", status_code=304, headers=headers)
     stored = await files.find_mp3(status.mp3_file_id)
     if stored is None:
-        raise NotFoundException(f"the MP3 of job {job_id} is gone")
+        raise NotFoundException(f"The MP3 of job {job_id} is no longer stored.")
     cover = cover_in(await _head(files, stored))
     if cover is None:
-        raise NotFoundException(f"the MP3 of job {job_id} has no cover picture")
+        raise NotFoundException(_no_cover(job_id))
     return Response(content=cover, media_type="image/jpeg", headers=headers)
 
 

@@ -53,4 +53,4 @@ def test_a_job_that_asked_for_no_cover_has_none(system: System, tmp_path_factory
     response = cover(system, token, job_id)
 
     assert response.status_code == 404
-    assert "no cover" in response.json()["detail"]
+    assert "has no cover picture" in response.json()["detail"]
