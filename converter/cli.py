@@ -43,6 +43,7 @@ _FLAGS = {
     "start_seconds": "--start",
     "end_seconds": "--end",
     "normalize": "--normalize",
+    "cover_art": "--cover-art/--no-cover-art",
 }
 
 
@@ -63,6 +64,9 @@ def convert(  # noqa: PLR0917  # one parameter per option, as typer wants them
     start: Annotated[float, typer.Option(help="Start at this second of the audio.")] = 0.0,
     end: Annotated[float | None, typer.Option(help="End at this second of the audio.")] = None,
     normalize: Annotated[bool, typer.Option(help="Normalize loudness to -16 LUFS (EBU R128).")] = False,
+    cover_art: Annotated[
+        bool, typer.Option(help="Embed a cover picture: the source's own, else a frame of its video.")
+    ] = True,
     encoder: Annotated[
         EngineChoice,
         typer.Option(help="MP3 encoder; auto is the system's libmp3lame if it loads, else lameenc, else PyAV's."),
@@ -92,6 +96,7 @@ def convert(  # noqa: PLR0917  # one parameter per option, as typer wants them
         "start_seconds": start,
         "end_seconds": end,
         "normalize": normalize,
+        "cover_art": cover_art,
     }
     try:
         options = ConversionOptions.model_validate({k: v for k, v in given.items() if v is not None})

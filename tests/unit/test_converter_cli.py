@@ -158,3 +158,15 @@ def test_the_system_library_is_used_by_default(runner: CliRunner, tmp_path: Path
 
     assert result.exit_code == 0, result.output
     assert "(system)" in result.stderr
+
+
+def test_the_cover_can_be_left_out(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    write_sample_video(source, seconds=1.0, width=64, height=48)
+    with_cover, without = tmp_path / "with.mp3", tmp_path / "without.mp3"
+
+    assert runner.invoke(cli, ["convert", str(source), str(with_cover)]).exit_code == 0
+    assert runner.invoke(cli, ["convert", str(source), str(without), "--no-cover-art"]).exit_code == 0
+
+    assert tags(with_cover.read_bytes()).getall("APIC")
+    assert not tags(without.read_bytes()).getall("APIC")
