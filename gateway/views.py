@@ -22,6 +22,9 @@ __all__ = [
     "job_view",
 ]
 
+_MAX_CURSOR = 200
+"""Characters of the longest cursor: the ones handed out are about 90."""
+
 _EXAMPLE_ID = "3f0c2b7e-8a41-4c4e-9d0b-6a5f1e2d3c4b"
 
 
@@ -106,6 +109,8 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> Cursor:
         """``ValueError`` unless ``text`` is a cursor this API handed out."""
+        if len(text) > _MAX_CURSOR:
+            raise ValueError("not a cursor this API returned")
         try:
             raw = base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4)).decode()
             moment, _, job_id = raw.partition("|")
@@ -113,7 +118,8 @@ class Cursor:
             if created_at.tzinfo is None:
                 raise ValueError("naive time")
             return cls(_to_millisecond(created_at), str(UUID(job_id)))
-        except (ValueError, UnicodeError, binascii.Error):
+        # OverflowError: a forged time at either end of the calendar, moved to UTC
+        except (ValueError, UnicodeError, binascii.Error, OverflowError):
             raise ValueError("not a cursor this API returned") from None
 
     def encode(self) -> str:
