@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from typing import Self
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,13 +60,29 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+def _credentials(url: str) -> tuple[str, str]:
+    """The user name and password in ``url`` (empty when absent); any scheme, several hosts too."""
+    userinfo, at, _ = urlsplit(url).netloc.rpartition("@")
+    if not at:
+        return "", ""
+    user, _, password = userinfo.partition(":")
+    return unquote(user), unquote(password)
+
+
+# Mongo mechanisms that authenticate without a password in the URL (a certificate, the cloud's identity)
+_PASSWORDLESS_MONGO = frozenset({"MONGODB-X509", "MONGODB-AWS", "MONGODB-OIDC"})
+
+
 class BrokerSettings(ServiceSettings):
     rabbit_url: SecretStr = SecretStr(DEV_RABBIT_URL)
     prefetch: int = 8
 
     def unsafe_defaults(self) -> list[str]:
         unsafe = super().unsafe_defaults()
-        if "guest:guest@" in self.rabbit_url.get_secret_value():
+        user, password = _credentials(self.rabbit_url.get_secret_value())
+        if not user or not password:
+            unsafe.append("rabbit_url (no user name and password)")
+        elif user == "guest":
             unsafe.append("rabbit_url (guest account)")
         return unsafe
 
@@ -76,6 +93,9 @@ class MongoSettings(ServiceSettings):
 
     def unsafe_defaults(self) -> list[str]:
         unsafe = super().unsafe_defaults()
-        if self.mongo_url.get_secret_value() == DEV_MONGO_URL:
-            unsafe.append("mongo_url (unauthenticated localhost)")
+        url = self.mongo_url.get_secret_value()
+        user, password = _credentials(url)
+        mechanism = {value.upper() for value in parse_qs(urlsplit(url).query).get("authMechanism", [])}
+        if not (user and password) and not mechanism & _PASSWORDLESS_MONGO:
+            unsafe.append("mongo_url (no user name and password)")
         return unsafe
