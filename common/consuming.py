@@ -5,7 +5,9 @@
   published again to a retry queue that holds it for the next delay of the schedule and
   then hands it back, and the original is acked. After the last delay it is rejected,
   which dead-letters it to ``<queue>.dead``.
-- The payload is not a valid event: rejected at once (dead-lettered); retrying cannot help.
+- The payload is not a valid event, or the handler raised ``Unprocessable`` (a message it
+  can never handle, whatever the state of the world): rejected at once (dead-lettered), with
+  the reason logged; retrying cannot help.
 - The handler raised ``Postpone`` (no capacity to take it now): the message goes round
   again through the first retry queue without counting as a failed attempt.
 - The worker died mid-message: the broker redelivers it; ``x-delivery-limit`` dead-letters a
@@ -27,7 +29,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from common.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_RETRIES
 from contracts.topology import EXCHANGE, RETRY_DELAYS, retry_queue
 
-__all__ = ["ATTEMPT_HEADER", "Postpone", "RetryPolicy", "subscribe"]
+__all__ = ["ATTEMPT_HEADER", "Postpone", "RetryPolicy", "Unprocessable", "subscribe"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ class Postpone(Exception):
 
     Holding it unacked instead could outlast RabbitMQ's ``consumer_timeout``.
     """
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a message it can never handle (its content, not the world, is
+    at fault): dead-lettered at once, its reason logged, instead of retried for an hour."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,12 @@ def subscribe(
         except Postpone as postponed:
             await _send_round(broker, message, policy.postponed(), attempt=_attempt(message))
             log.info("postponed: %s", postponed, extra=_ids(message))
+        except Unprocessable as error:
+            log.exception("dead-lettering at once, retrying cannot help", extra=_ids(message))
+            CONSUMER_DEAD_LETTERS.labels(policy.queue.name).inc()
+            if on_give_up is not None:
+                await on_give_up(event, error)
+            raise RejectMessage from error
         except Exception as error:
             if not await _retry_later(broker, policy, message, error):
                 if on_give_up is not None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from email.errors import MessageError
 from email.message import EmailMessage
 
 from prometheus_client import Counter
 
+from common.consuming import Unprocessable
+from common.filenames import sanitize_filename
 from contracts import Event, Mp3Converted, NotificationSent, RoutingKey
 from notifier.ledger import Claim, NotificationLedger
 from notifier.message import compose_ready_email
@@ -19,7 +22,8 @@ log = logging.getLogger(__name__)
 
 EMAILS = Counter(
     "notifier_emails_total",
-    "Emails to owners: sent, failed (tried again later) or duplicate (already sent, not sent again).",
+    "Emails to owners: sent, failed (tried again later), duplicate (already sent, not sent again) "
+    "or unsendable (the message cannot be built: dead-lettered at once).",
     ["result"],
 )
 
@@ -44,12 +48,13 @@ class Notifier:
     async def handle(self, event: Mp3Converted) -> None:
         """Email the owner once per job, then announce it (again, if this is a repeat)."""
         ids = {"job_id": str(event.job_id), "event_id": str(event.event_id)}
+        email = self._compose(event)
         claim = await self._ledger.claim(event.job_id)
         if claim is Claim.BUSY:
             raise NotificationInProgress(str(event.job_id))
         if claim is Claim.SEND:
             try:
-                await self._send(compose_ready_email(event, sender=self._sender, public_url=self._public_url))
+                await self._send(email)
             except BaseException:
                 EMAILS.labels("failed").inc()
                 await self._ledger.release(event.job_id)
@@ -68,3 +73,15 @@ class Notifier:
                 recipient=event.owner_email,
             )
         )
+
+    def _compose(self, event: Mp3Converted) -> EmailMessage:
+        """The email for ``event``, its file name sanitized again (the event may come from an
+        older gateway); ``Unprocessable`` if it still cannot be built: retrying cannot help."""
+        safe = event.model_copy(update={"filename": sanitize_filename(event.filename, default="audio.mp3")})
+        try:
+            email = compose_ready_email(safe, sender=self._sender, public_url=self._public_url)
+            email.as_bytes()  # what sending does first: fail here, not after the claim
+        except (ValueError, TypeError, MessageError) as error:
+            EMAILS.labels("unsendable").inc()
+            raise Unprocessable(f"the email for job {event.job_id} cannot be built: {error}") from error
+        return email

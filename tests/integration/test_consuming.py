@@ -13,7 +13,7 @@ import pytest
 from faststream.rabbit import RabbitBroker
 
 from common.broker import create_broker
-from common.consuming import ATTEMPT_HEADER, Postpone, RetryPolicy, subscribe
+from common.consuming import ATTEMPT_HEADER, Postpone, RetryPolicy, Unprocessable, subscribe
 from common.settings import BrokerSettings
 from contracts import NotificationSent
 from contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE, consumer_queue, dead_letter_queue
@@ -182,3 +182,29 @@ async def test_a_postponed_message_comes_back_later_without_using_up_an_attempt(
     assert len(calls) == 4
     assert all(later - earlier >= DELAYS[0] * 0.9 for earlier, later in itertools.pairwise(calls))
     assert await dead_letters(channel, queue_name, wait=0.5) == []
+
+
+async def test_an_unprocessable_message_is_dead_lettered_at_once(
+    endpoints: Endpoints, queue_name: str, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    calls, given_up = 0, []
+
+    async def handler(received: NotificationSent) -> None:
+        nonlocal calls
+        calls += 1
+        raise Unprocessable("its content can never be handled")
+
+    async def on_give_up(received: NotificationSent, error: Exception) -> None:
+        given_up.append(error)
+
+    broker = await run_consumer(endpoints, queue_name, handler, on_give_up)
+    try:
+        sent = event()
+        await broker.publish(sent, exchange=EXCHANGE, routing_key=queue_name, message_id=str(sent.event_id))
+        [dead] = await dead_letters(channel, queue_name)
+    finally:
+        await broker.stop()
+
+    assert calls == 1  # no retry round
+    assert [str(error) for error in given_up] == ["its content can never be handled"]
+    assert NotificationSent.model_validate_json(dead.body) == sent

@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common.consuming import Unprocessable
 from contracts import Event, Mp3Converted, NotificationSent
 from notifier.ledger import Claim, NotificationLedger
 from notifier.service import NotificationInProgress, Notifier
@@ -95,3 +96,24 @@ async def test_a_stale_claim_is_taken_over_by_exactly_one_of_many(mongo_database
         outcomes = await asyncio.gather(*(taker.claim(job_id) for taker in takers))
         assert outcomes.count(Claim.SEND) == 1, outcomes
         assert set(outcomes) == {Claim.SEND, Claim.BUSY}
+
+
+async def test_an_email_that_cannot_be_built_is_unprocessable_and_claims_nothing(
+    mongo_database: AsyncDatabase,
+) -> None:
+    outbox = Outbox()
+    event = converted()
+    broken = Notifier(
+        NotificationLedger(mongo_database),
+        outbox.send,
+        outbox.publish,
+        sender="n@example.com\nBcc: x@y",
+        public_url="x",
+    )
+
+    with pytest.raises(Unprocessable, match="cannot be built"):
+        await broken.handle(event)
+
+    assert (outbox.emails, outbox.events) == ([], [])
+    await notifier(mongo_database, outbox).handle(event)  # no claim was left behind
+    assert len(outbox.emails) == 1

@@ -66,6 +66,11 @@ async def test_a_non_multipart_body_is_an_error() -> None:
         ("", "video"),
         (None, "video"),
         ("a" * 300 + ".mp4", "a" * 196 + ".mp4"),
+        ("line\u2028para\u2029next\u0085.mp4", "line_para_next_.mp4"),
+        ("\u202eevil\u202d\u202a\u202b\u202c\u2066\u2067\u2068\u2069.mp4", "evil.mp4"),
+        ("zero\u200b\u200c\u200d\u2060\ufeff\u00adwidth.mp4", "zerowidth.mp4"),
+        ("no\u00a0break\u3000space.mp4", "no break space.mp4"),
+        ("\u202e\u200b", "video"),
     ],
 )
 def test_file_names_are_made_safe(raw: str | None, safe: str) -> None:
