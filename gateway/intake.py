@@ -17,12 +17,27 @@ from gateway.uploads import InvalidUpload, StoredVideo
 from gateway.views import JobAccepted, job_url
 from projections.job_status import JobState
 
-__all__ = ["create_job", "invalid_upload"]
+__all__ = ["MAX_ERRORS", "create_job", "invalid_upload"]
+
+MAX_ERRORS = 20
+"""Field errors a 422 lists at most: the answer stays small whatever the request held."""
+_MAX_NAME = 100
 
 
 def invalid_upload(error: InvalidUpload) -> HTTPException:
-    """The 422 problem of an upload that cannot become a job."""
-    return HTTPException(status_code=422, detail=str(error), extra={"errors": error.errors})
+    """The 422 problem of an upload that cannot become a job (its first ``MAX_ERRORS`` errors)."""
+    detail, errors = str(error), error.errors
+    if len(errors) > MAX_ERRORS:
+        detail = f"{detail} ({len(errors)} errors, the first {MAX_ERRORS} listed)"
+        errors = errors[:MAX_ERRORS]
+    shown = [{**item, "field": _shortened(item.get("field"))} for item in errors]
+    return HTTPException(status_code=422, detail=detail, extra={"errors": shown})
+
+
+def _shortened(name: object) -> object:
+    if isinstance(name, str) and len(name) > _MAX_NAME:
+        return name[:_MAX_NAME] + "…"
+    return name
 
 
 async def create_job(

@@ -93,11 +93,17 @@ async def upload_video(
     A file with no audio FFmpeg can decode is refused (422) before any job exists.
     Answers 202 with the job's id; poll `status_url` until the job is `notified`,
     `failed` or `cancelled`. For large files prefer the resumable `/v1/uploads` (tus).
+
+    Limits (defaults; each a `VIDMP3_*` setting): the file up to `MAX_UPLOAD_BYTES` (2 GiB);
+    besides it at most `MAX_FORM_FIELDS` (32) fields of up to 1 KiB each and
+    `MAX_FORM_FIELD_BYTES` (16 KiB) together: 413 beyond either, said before the rest of the
+    body is read. Each part may have 8 header lines of up to 4 KiB (400 beyond). A 422
+    lists at most 20 field errors.
     """
     job_id, limit = uuid4(), settings.max_upload_bytes
     try:
         chunks = body_chunks(request, limit + _FORM_OVERHEAD)
-        parts = read_multipart(chunks, request.headers.get("content-type", ""))
+        parts = read_multipart(chunks, request.headers.get("content-type", ""), settings.form_limits)
         stored = await videos.receive(parts, job_id=job_id, owner_id=principal.user_id, max_bytes=limit)
         accepted = await create_job(
             stored,

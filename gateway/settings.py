@@ -1,6 +1,7 @@
 from pydantic import Field
 
 from common.settings import BrokerSettings, MongoSettings
+from gateway.multipart import FormLimits
 
 __all__ = ["GatewaySettings"]
 
@@ -18,7 +19,18 @@ class GatewaySettings(BrokerSettings, MongoSettings):
     a little); tests that let tokens expire set it to 0."""
     max_upload_bytes: int = 2 * 1024**3
     """Largest video accepted, by either upload route (413 beyond it)."""
+    max_form_fields: int = 32
+    """Form fields a multipart upload may send besides its file (413 beyond)."""
+    max_form_field_bytes: int = 16 * 1024
+    """Bytes of those fields' values together (413 beyond)."""
     upload_idle_hours: float = 24.0
     """An unfinished resumable upload nobody added to for this long is removed."""
     outbox_relay_seconds: float = 5.0
     """How often events whose first publish failed are sent again."""
+
+    @property
+    def form_limits(self) -> FormLimits:
+        return FormLimits(
+            max_fields=self.max_form_fields,
+            max_field_bytes=self.max_form_field_bytes,
+        )
