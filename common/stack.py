@@ -131,12 +131,20 @@ class Stack:
         pid = self._pid(service)
         if pid is None:
             return None
+        process = self.processes.get(service)
+        if process is not None and process.poll() is not None:  # poll() reaps it, if killed
+            self.processes.pop(service)
+            self._pid_file(service).unlink(missing_ok=True)
+            return None
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             self._pid_file(service).unlink(missing_ok=True)
             return None
         except PermissionError:  # the pid was reused by another user's process
+            return None
+        if _zombie(pid):  # killed, not yet reaped by its parent: it answers kill(pid, 0) still
+            self._pid_file(service).unlink(missing_ok=True)
             return None
         return pid
 
@@ -224,6 +232,16 @@ class Stack:
             return False
 
 
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited and waits for its parent to reap it (state Z or X in /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile, or no /proc: kill(pid, 0) is all there is
+        return False
+    # "pid (command) state ...": the command may hold spaces and parentheses
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
+
+
 def _in_group(pid: int, leader: int) -> bool:
     """Whether ``pid`` is ``leader`` or runs in its process group (services start in their own)."""
     if pid == leader:
@@ -260,6 +278,8 @@ def _wait_gone(pid: int, process: subprocess.Popen[bytes] | None, timeout: float
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
+                return True
+            if _zombie(pid):
                 return True
         time.sleep(0.1)
     return False
