@@ -11,6 +11,7 @@ from faststream.rabbit import RabbitBroker
 from prometheus_client import make_asgi_app
 
 from common.broker import declare_topology
+from common.connections import timed_h11
 from common.logging import configure_logging
 from common.settings import ServiceSettings
 
@@ -49,6 +50,19 @@ def create_worker_app(
 
 
 def serve(app: object, settings: ServiceSettings, service: str) -> None:
-    """Run ``app`` under uvicorn with JSON logs, until SIGTERM or SIGINT."""
+    """Run ``app`` under uvicorn with JSON logs, until SIGTERM or SIGINT; slow clients are cut
+    off (``common.connections``) and every answer says ``X-Content-Type-Options: nosniff``."""
     configure_logging(service, settings.log_level)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)  # type: ignore[arg-type]
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        http=timed_h11(
+            settings.http_header_timeout_seconds, settings.http_body_timeout_seconds, settings.http_body_min_bytes
+        ),
+        # browsers must take every answer for the type it says it is (no sniffing a JSON or
+        # an MP3 as HTML); on the server, so errors and every service's answers carry it too
+        headers=[("X-Content-Type-Options", "nosniff")],
+    )

@@ -41,6 +41,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
+    http_header_timeout_seconds: float = 10.0
+    """A request's headers must arrive within this (408 and the connection closed otherwise)."""
+    http_body_timeout_seconds: float = 30.0
+    """While a request body is sent, each window this long must bring ``http_body_min_bytes``."""
+    http_body_min_bytes: int = 16 * 1024
+    """Fewer body bytes in a window (about 550 bytes a second by default) close the connection."""
 
     @classmethod
     def load(cls) -> Self:
