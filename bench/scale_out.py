@@ -100,7 +100,11 @@ class Workers:
         logs = self.config.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for index in range(self.count):
-            env = self.config.environment("converter") | {"VIDMP3_PORT": str(self.config.base_port + index)}
+            # one port each; no /metrics listener (they would share one port): the benchmark reads /proc
+            env = self.config.environment("converter") | {
+                "VIDMP3_PORT": str(self.config.base_port + index),
+                "VIDMP3_METRICS_PORT": "0",
+            }
             if self.conversions is not None:
                 env["VIDMP3_CONVERSIONS"] = str(self.conversions)
             with (logs / f"converter-{self.count}-{index}.log").open("ab") as log:

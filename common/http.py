@@ -12,7 +12,7 @@ from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException, ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
 from litestar.plugins import InitPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from pydantic import BaseModel, Field
 
 from common.problems import UNEXPECTED, FieldWords, missing_parameter, plain_detail
@@ -61,12 +61,9 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(default=None, description="Each invalid input, for validation problems.")
 
 
-class _Metrics(PrometheusController):
-    include_in_schema = False  # operations' endpoint, not the API's
-
-
-def health_routes(ready: Sequence[Check] = ()) -> list[HTTPRouteHandler | type[PrometheusController]]:
-    """``/health`` (the process answers), ``/ready`` (its dependencies answer) and ``/metrics``."""
+def health_routes(ready: Sequence[Check] = ()) -> list[HTTPRouteHandler]:
+    """``/health`` (the process answers) and ``/ready`` (its dependencies answer). ``/metrics``
+    is not among them: ``common.service.serve`` puts it on a port of its own."""
 
     @get("/health", include_in_schema=False, sync_to_thread=False)
     def health() -> dict[str, str]:
@@ -84,7 +81,7 @@ def health_routes(ready: Sequence[Check] = ()) -> list[HTTPRouteHandler | type[P
                 ) from error
         return {"status": "ready"}
 
-    return [health, readiness, _Metrics]
+    return [health, readiness]
 
 
 def options_routes(handlers: Iterable[HTTPRouteHandler]) -> list[HTTPRouteHandler]:

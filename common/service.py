@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get, make_ping_asgi
 from faststream.rabbit import RabbitBroker
-from prometheus_client import make_asgi_app
+from prometheus_client import start_http_server
 
 from common.broker import declare_topology
 from common.connections import timed_h11
@@ -26,7 +26,8 @@ def create_worker_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
 ) -> AsgiFastStream:
-    """A FastStream app with ``/health`` (alive), ``/ready`` (broker reachable) and ``/metrics``."""
+    """A FastStream app with ``/health`` (alive) and ``/ready`` (broker reachable); ``serve``
+    puts ``/metrics`` on a port of its own."""
 
     @get(include_in_schema=False)
     async def health(scope: object) -> AsgiResponse:  # noqa: ARG001
@@ -41,7 +42,6 @@ def create_worker_app(
         asgi_routes=[
             ("/health", health),
             ("/ready", make_ping_asgi(broker, timeout=5.0, include_in_schema=False)),
-            ("/metrics", make_asgi_app()),
         ],
         on_startup=[connect_and_declare, *on_startup],
         on_shutdown=list(on_shutdown),
@@ -51,8 +51,13 @@ def create_worker_app(
 
 def serve(app: object, settings: ServiceSettings, service: str) -> None:
     """Run ``app`` under uvicorn with JSON logs, until SIGTERM or SIGINT; slow clients are cut
-    off (``common.connections``) and every answer says ``X-Content-Type-Options: nosniff``."""
+    off (``common.connections``) and every answer says ``X-Content-Type-Options: nosniff``.
+    ``/metrics`` answers on ``settings.metrics_address``, a listener of its own."""
     configure_logging(service, settings.log_level)
+    if (metrics := settings.metrics_address) is not None:
+        # prometheus_client's own server, in a thread: the metrics of every library this
+        # process registers (its default registry), and not on the service's port
+        start_http_server(metrics[1], addr=metrics[0])
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host=settings.host,

@@ -41,12 +41,23 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_host: str | None = None
+    """Where ``/metrics`` listens; by default where the service does (``host``)."""
+    metrics_port: int | None = None
+    """The port of ``/metrics``, a listener of its own: never the service's port, which may be
+    public. By default the service's port + 1000; 0 serves no metrics."""
     http_header_timeout_seconds: float = 10.0
     """A request's headers must arrive within this (408 and the connection closed otherwise)."""
     http_body_timeout_seconds: float = 30.0
     """While a request body is sent, each window this long must bring ``http_body_min_bytes``."""
     http_body_min_bytes: int = 16 * 1024
     """Fewer body bytes in a window (about 550 bytes a second by default) close the connection."""
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of the metrics listener, or ``None`` when it is off."""
+        port = self.port + 1000 if self.metrics_port is None else self.metrics_port
+        return None if port == 0 else (self.metrics_host or self.host, port)
 
     @classmethod
     def load(cls) -> Self:

@@ -5,9 +5,10 @@
     python -m common.stack down     stop them
 
 Backing services (RabbitMQ, MariaDB, FerretDB) come from ``scripts/services up``. The services
-listen on 8000-8004 (``VIDMP3_STACK_BASE_PORT`` moves them). A service counts as running only
-when the process holding its port is the one this checkout started (its pid file under
-``.run/pids``); anything else on a port stops ``up`` with a message saying what holds it:
+listen on 8000-8004, their ``/metrics`` on 8005-8009 (``VIDMP3_STACK_BASE_PORT`` moves them).
+A service counts as running only when the process holding its port is the one this checkout
+started (its pid file under ``.run/pids``); anything else on a port stops ``up`` with a
+message saying what holds it:
 another checkout's stack answers ``/health`` just as well, with other code and settings.
 """
 
@@ -51,6 +52,13 @@ class StackConfig:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
 
+    def metrics_port(self, service: str) -> int:
+        """Where ``service``'s ``/metrics`` listens: the block of five after the services'."""
+        return self.port(service) + len(SERVICES)
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_port(service)}/metrics"
+
     @property
     def signing_key_file(self) -> Path:
         return self.state_dir / "auth-signing-key.pem"
@@ -59,6 +67,7 @@ class StackConfig:
         env = {key: value for key, value in os.environ.items() if not key.startswith("VIDMP3_")}
         env.update(
             VIDMP3_PORT=str(self.port(service)),
+            VIDMP3_METRICS_PORT=str(self.metrics_port(service)),
             VIDMP3_RABBIT_URL=self.rabbit_url,
             VIDMP3_MONGO_URL=self.mongo_url,
             VIDMP3_MONGO_DATABASE=self.mongo_database,

@@ -176,7 +176,7 @@ def running_system(
     smtp.start()
     config = StackConfig(
         state_dir=state_dir,
-        base_port=_free_port_block(5),
+        base_port=_free_port_block(2 * len(SERVICES)),  # the services', then their metrics ports
         rabbit_url=endpoints.rabbit_url,
         mongo_url=endpoints.mongo_url,
         mongo_database=database,

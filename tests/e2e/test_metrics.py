@@ -1,10 +1,12 @@
-"""Every service's /metrics, scraped after a job went through, counts it where it should."""
+"""Every service's /metrics, scraped after a job went through, counts it where it should; it
+answers on a port of its own, never on the service's (the gateway's is public)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.stack import SERVICES
@@ -12,8 +14,14 @@ from tests.e2e.test_flow import upload, wait_terminal
 from tests.system import System
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_metrics_are_not_on_the_service_port(system: System, service: str) -> None:
+    assert httpx.get(f"{system.stack.config.url(service)}/metrics").status_code == 404
+    assert httpx.get(system.stack.config.metrics_url(service)).status_code == 200
+
+
 def scrape(system: System, service: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = httpx.get(f"{system.stack.config.url(service)}/metrics")
+    response = httpx.get(system.stack.config.metrics_url(service))
     assert response.status_code == 200, service
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value

@@ -536,8 +536,12 @@ def test_a_scrape_target_is_a_port_and_path_its_service_serves(job: str, path: s
         return
     assert host in image_services(), f"job {job}: no known metrics endpoint on {host}"
     for module, settings in zip(modules_run(service), settings_for(service), strict=True):
-        assert settings.port == port, f"job {job}: {host} listens on {settings.port}, not {port}"
-        assert path in served_paths(module), f"job {job}: {module} serves no {path}"
+        metrics = settings.metrics_address
+        assert metrics is not None, f"job {job}: {module} serves no metrics"
+        assert metrics[1] == port, f"job {job}: {host}'s metrics listen on {metrics[1]}, not {port}"
+        assert metrics[1] != settings.port, f"job {job}: {host}'s metrics share its service port"
+        assert path == "/metrics", f"job {job}: {module}'s metrics listener serves /metrics"
+        assert "/metrics" not in served_paths(module), f"{module} serves /metrics on its service port too"
 
 
 def test_grafana_provisions_prometheus_and_the_dashboards_compose_mounts() -> None:

@@ -246,9 +246,13 @@ def test_prometheus_annotations_name_the_metrics_port(name: str) -> None:
     deployment = deployments()[name]
     annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
 
+    settings = settings_of(deployment)
     assert annotations.get("prometheus.io/scrape") == "true"
-    assert int(annotations["prometheus.io/port"]) == settings_of(deployment).port
-    assert annotations["prometheus.io/path"] in served_paths(module_run(deployment))
+    assert settings.metrics_address is not None
+    assert int(annotations["prometheus.io/port"]) == settings.metrics_address[1] != settings.port
+    assert container_port(deployment, "metrics") == settings.metrics_address[1]
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert "/metrics" not in served_paths(module_run(deployment))
 
 
 def quantity(value: str | int) -> float:
