@@ -108,6 +108,10 @@ class FailureReason(StrEnum):
     TIMED_OUT = "timed_out"
     RETRIES_EXHAUSTED = "retries_exhausted"
     INTERNAL_ERROR = "internal_error"
+    TOO_LONG = "too_long"
+    """The audio went on past the job's duration limit (whatever the file stated)."""
+    OUTPUT_TOO_LARGE = "output_too_large"
+    """The MP3 would have passed the size limit."""
 
 
 class ConversionFailed(_Event):
@@ -116,6 +120,11 @@ class ConversionFailed(_Event):
     type: Literal[RoutingKey.CONVERSION_FAILED] = Field(default=RoutingKey.CONVERSION_FAILED, description=_TYPE)
     reason: FailureReason = Field(description="Machine-readable cause.")
     message: str = Field(description="What went wrong, for people.")
+    # v2 added the reasons too_long and output_too_large: a v1 reader's enum refuses them, so it
+    # must refuse v2 as a whole, not fail on one value. v1 events read as v2 unchanged.
+    schema_version: Literal[1, 2] = Field(  # type: ignore[assignment]  # widens the base's Literal[1] on purpose
+        default=2, description="Version of this event type's schema."
+    )
 
 
 class NotificationSent(_Event):

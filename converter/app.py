@@ -12,6 +12,7 @@ from pydantic import Field
 
 from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
+from common.limits import MediaLimits
 from common.mongo import create_client
 from common.service import create_worker_app
 from contracts import (
@@ -46,11 +47,19 @@ def register(
     engine: Mp3Engine = "auto",
     conversions: int = 1,
     hold: timedelta = timedelta(minutes=10),
+    limits: MediaLimits | None = None,
 ) -> Converter:
     """Subscribe a converter to ``VideoUploaded``, ``JobCancelled`` and ``JobDeleted`` on ``broker``."""
     events = EventPublisher(broker, [ConversionStarted, ConversionProgress, Mp3Converted, ConversionFailed])
     converter = Converter(
-        store, claims, events.publish, worker_name(), engine=engine, conversions=conversions, hold=hold
+        store,
+        claims,
+        events.publish,
+        worker_name(),
+        engine=engine,
+        conversions=conversions,
+        hold=hold,
+        limits=limits,
     )
 
     async def give_up(uploaded: VideoUploaded, error: Exception) -> None:
@@ -101,6 +110,7 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
         engine=engine,
         conversions=settings.conversions,
         hold=timedelta(seconds=settings.hold_seconds),
+        limits=settings.media_limits,
     )
     reclaimer = Reclaimer(converter, settings.reclaim_interval)
 

@@ -2,13 +2,14 @@ from typing import Self
 
 from pydantic import model_validator
 
+from common.limits import MediaLimitSettings
 from common.settings import BrokerSettings, MongoSettings
 from converter.encoders import DEFAULT_LIBRARY, EngineChoice
 
 __all__ = ["ConverterSettings"]
 
 
-class ConverterSettings(BrokerSettings, MongoSettings):
+class ConverterSettings(BrokerSettings, MongoSettings, MediaLimitSettings):
     """Settings of the converter (``VIDMP3_*`` variables).
 
     ``VIDMP3_CONVERSIONS`` is how many conversions one process runs at once (the broker's

@@ -42,6 +42,7 @@ from uuid import UUID
 from bson import ObjectId
 
 from common.consuming import Postpone
+from common.limits import MediaLimits
 from contracts import (
     ConversionFailed,
     ConversionProgress,
@@ -120,6 +121,7 @@ class Converter:
         retry_delays: Sequence[float] = RETRY_DELAYS,
         poll: timedelta = timedelta(seconds=1),
         progress_interval: float = 2.0,
+        limits: MediaLimits | None = None,
     ) -> None:
         self._store, self._claims = store, claims
         self._cancellations = cancellations or Cancellations(claims.database)
@@ -128,6 +130,7 @@ class Converter:
         self._hold, self._poll = hold.total_seconds(), poll.total_seconds()
         self._max_attempts, self._retry_delays = max_attempts, tuple(retry_delays)
         self._progress_interval = progress_interval
+        self._limits = limits or MediaLimits()
         self._conversions = conversions
         self._slots = asyncio.Semaphore(conversions)
         self._running: dict[UUID, _Running] = {}
@@ -308,6 +311,7 @@ class Converter:
                 running.attempt.pending_mp3,
                 engine=self._engine,
                 progress=progress,
+                limits=self._limits,
             )
         finally:
             watching.cancel()

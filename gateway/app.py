@@ -65,8 +65,8 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     view = JobStatusView(database)
     videos = VideoStore(database)
     files = JobFiles(database)
-    uploads = ResumableUploads(database)
-    probe = MediaProbe(blocking_mongo[settings.mongo_database])
+    uploads = ResumableUploads(database, max_pending=settings.max_pending_uploads)
+    probe = MediaProbe(blocking_mongo[settings.mongo_database], limits=settings.media_limits)
     idle = timedelta(hours=settings.upload_idle_hours)
 
     async def connect_broker() -> None:

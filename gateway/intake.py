@@ -50,12 +50,14 @@ async def create_job(
     discard: Callable[[], Awaitable[object]],
     event_id: UUID | None = None,
 ) -> JobAccepted:
-    """Check that ``stored`` has decodable audio, then store and publish ``VideoUploaded``.
+    """Check that ``stored`` has decodable audio within the duration limit of its options,
+    then store and publish ``VideoUploaded``.
 
-    A file without usable audio is ``discard``-ed and refused (``InvalidUpload``), so no job
-    exists for it. ``event_id`` makes a retried completion store the same event once.
+    A file without usable audio, or stating more than the limit, is ``discard``-ed and
+    refused (``InvalidUpload``), so no job exists for it. ``event_id`` makes a retried
+    completion store the same event once.
     """
-    if (problem := await probe.audio_problem(stored.file_id)) is not None:
+    if (problem := await probe.audio_problem(stored.file_id, stored.options)) is not None:
         await discard()
         raise InvalidUpload(problem.detail, [{"field": "file", "message": problem.reason, "source": "body"}])
     event = VideoUploaded(

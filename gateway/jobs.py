@@ -97,8 +97,10 @@ async def upload_video(
     Limits (defaults; each a `VIDMP3_*` setting): the file up to `MAX_UPLOAD_BYTES` (2 GiB);
     besides it at most `MAX_FORM_FIELDS` (32) fields of up to 1 KiB each and
     `MAX_FORM_FIELD_BYTES` (16 KiB) together: 413 beyond either, said before the rest of the
-    body is read. Each part may have 8 header lines of up to 4 KiB (400 beyond). A 422
-    lists at most 20 field errors.
+    body is read. Each part may have 8 header lines of up to 4 KiB (400 beyond). The audio,
+    trim applied, may last `MAX_MEDIA_SECONDS` (3 h), or `MAX_NORMALIZE_SECONDS` (30 min) with
+    `normalize`: 422 beyond, from the duration the file states (a file holding more than it
+    states fails while converting, `too_long`). A 422 lists at most 20 field errors.
     """
     job_id, limit = uuid4(), settings.max_upload_bytes
     try:

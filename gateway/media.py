@@ -1,4 +1,6 @@
-"""The quick media check before a job is created: does the stored file hold audio FFmpeg decodes?
+"""The quick media check before a job is created: does the stored file hold audio FFmpeg
+decodes, within the job's duration limit (``common.limits``, from the duration the file
+states; the converter enforces it again as it converts, since a file can state less)?
 
 Only the container's header and the first audio packets are read (GridFS files are
 seekable, so an MP4 with its index at the end costs one seek, not a full read).
@@ -17,10 +19,12 @@ import av
 from bson import ObjectId
 from pymongo.database import Database
 
+from common.limits import MediaLimits
 from common.mongo import Document
+from contracts import ConversionOptions
 from gateway.chunks import BlockingChunkReader
 
-__all__ = ["NO_AUDIO", "AudioProblem", "MediaProbe", "audio_problem"]
+__all__ = ["NO_AUDIO", "AudioProblem", "MediaProbe", "audio_problem", "stated_seconds"]
 
 # FFmpeg reads any text as ANSI art ("tty"); the converter refuses it too
 _TEXT_DEMUXERS = frozenset({"tty"})
@@ -46,9 +50,45 @@ _UNREADABLE = (
 )
 
 
-def audio_problem(source: BinaryIO, max_packets: int = _MAX_PACKETS) -> AudioProblem | None:
+def stated_seconds(container: av.container.InputContainer, audio: av.AudioStream) -> float | None:
+    """The audio's duration as the file states it (the stream's, else the container's), as
+    the converter reads it."""
+    if audio.duration is not None and audio.time_base is not None:
+        return float(audio.duration * audio.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _to_convert(stated: float, options: ConversionOptions) -> float:
+    end = stated if options.end_seconds is None else min(stated, options.end_seconds)
+    return max(0.0, end - options.start_seconds)
+
+
+def _too_long(
+    container: av.container.InputContainer, audio: av.AudioStream, limits: MediaLimits, options: ConversionOptions
+) -> AudioProblem | None:
+    stated = stated_seconds(container, audio)
+    if stated is None:
+        return None  # the converter enforces the limit as the audio comes out
+    seconds = _to_convert(stated, options)
+    if (detail := limits.duration_problem(seconds, options)) is None:
+        return None
+    return AudioProblem(
+        detail, f"states {seconds:.1f} s of audio to convert, over {limits.max_seconds_for(options):g} s"
+    )
+
+
+def audio_problem(
+    source: BinaryIO,
+    max_packets: int = _MAX_PACKETS,
+    *,
+    limits: MediaLimits | None = None,
+    options: ConversionOptions | None = None,
+) -> AudioProblem | None:
     """``None`` if ``source``'s first audio stream (the one the converter uses) decodes to at
-    least one frame within its first ``max_packets`` packets; otherwise what is wrong."""
+    least one frame within its first ``max_packets`` packets and, given ``limits``, states no
+    more audio to convert than a job with ``options`` may; otherwise what is wrong."""
     try:
         # FFmpeg's default probe size and duration, as the converter opens files with
         with av.open(source, mode="r") as container:
@@ -60,6 +100,8 @@ def audio_problem(source: BinaryIO, max_packets: int = _MAX_PACKETS) -> AudioPro
             if not container.streams.audio:
                 return NO_AUDIO
             audio = container.streams.audio[0]
+            if limits is not None and (too_long := _too_long(container, audio, limits, options or ConversionOptions())):
+                return too_long
             for count, packet in enumerate(container.demux(audio)):
                 if any(True for _ in packet.decode()):
                     return None
@@ -96,23 +138,27 @@ class MediaProbe:
     """Runs ``audio_problem`` on a stored video, in a worker thread, over a blocking client,
     fetching only the chunks FFmpeg reads, one at a time."""
 
-    def __init__(self, database: Database[Document], bucket_name: str = "videos") -> None:
+    def __init__(
+        self, database: Database[Document], bucket_name: str = "videos", limits: MediaLimits | None = None
+    ) -> None:
         self._files = database[f"{bucket_name}.files"]
         self._chunks = database[f"{bucket_name}.chunks"]
+        self._limits = limits or MediaLimits()
 
-    def _check(self, file_id: ObjectId) -> AudioProblem | None:
+    def _check(self, file_id: ObjectId, options: ConversionOptions | None = None) -> AudioProblem | None:
         try:
-            return self._probe(file_id)
+            return self._probe(file_id, options or ConversionOptions())
         finally:
             _give_back_memory()
 
-    def _probe(self, file_id: ObjectId) -> AudioProblem | None:
+    def _probe(self, file_id: ObjectId, options: ConversionOptions) -> AudioProblem | None:
         document = self._files.find_one({"_id": file_id})
         if document is None:
             return AudioProblem("The upload was lost before it could be checked: upload it again.", "the file is gone")
         reader = BlockingChunkReader(self._chunks, file_id, length=document["length"], chunk_size=document["chunkSize"])
         with io.BufferedReader(reader, buffer_size=64 * 1024) as source:
-            return audio_problem(source)
+            return audio_problem(source, limits=self._limits, options=options)
 
-    async def audio_problem(self, file_id: str) -> AudioProblem | None:
-        return await asyncio.to_thread(self._check, ObjectId(file_id))
+    async def audio_problem(self, file_id: str, options: ConversionOptions | None = None) -> AudioProblem | None:
+        """What keeps the stored video from becoming a job with ``options`` (``None``: nothing)."""
+        return await asyncio.to_thread(self._check, ObjectId(file_id), options)

@@ -12,6 +12,13 @@ also when the client drops the connection. Nothing is deleted on the way: on Fer
 lookups by ``_id`` are cheap, a delete by ``files_id`` scans every chunk. Completing the upload
 inserts the files document: the chunks already are the video.
 
+A user has at most ``max_pending`` unfinished uploads: counting them in ``uploads`` would
+read the whole collection on FerretDB (only ``_id`` lookups are indexed), so each holds one of
+the user's numbered slots in ``upload_slots`` (``<owner>:<n>``), taken by an insert (atomic
+under the unique ``_id``) and given back when the upload completes or is removed. A slot
+whose upload is gone or complete (a gateway that died in between) is freed when the user
+runs out of them.
+
 One append at a time per upload: a lease in the upload's document (expiring, so a crashed
 process does not hold it) guards against other gateway processes; FerretDB does not apply
 conditional updates atomically, so requests within this process are also checked in memory.
@@ -38,13 +45,70 @@ from gateway.body import ClientDisconnected, TooLarge
 from gateway.chunks import CHUNK_SIZE, ChunkWriter, chunk_id, files_document
 from gateway.uploads import StoredVideo
 
-__all__ = ["OffsetMismatch", "PendingUpload", "ResumableUploads", "UploadBusy"]
+__all__ = ["OffsetMismatch", "PendingUpload", "ResumableUploads", "TooManyUploads", "UploadBusy"]
 
 log = logging.getLogger(__name__)
 
 
 class UploadBusy(Exception):
     """Another request is appending to this upload right now."""
+
+
+class TooManyUploads(Exception):
+    """The user has as many unfinished uploads as allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You have {limit} unfinished uploads, the most allowed at once. Finish one, or remove one "
+            "(DELETE /v1/uploads/{id}), before starting another."
+        )
+        self.limit = limit
+
+
+class _Slots:
+    """Each user's numbered slots for unfinished uploads: ``_id`` lookups and inserts only."""
+
+    # a slot taken this recently may belong to an upload being created right now
+    _SETTLING = timedelta(minutes=1)
+
+    def __init__(self, database: AsyncDatabase[Document], uploads: Any, limit: int) -> None:
+        self._slots = database["upload_slots"]
+        self._uploads = uploads
+        self._limit = limit
+
+    def _ids(self, owner_id: str) -> list[str]:
+        return [f"{owner_id}:{n}" for n in range(self._limit)]
+
+    async def take(self, owner_id: str, upload_id: str) -> str:
+        """A free slot of ``owner_id``'s, now held by ``upload_id``; ``TooManyUploads`` if none is."""
+        for looked_for_stale in (False, True):
+            for slot in self._ids(owner_id):
+                with suppress(DuplicateKeyError):
+                    await self._slots.insert_one({"_id": slot, "upload_id": upload_id, "taken_at": datetime.now(UTC)})
+                    return slot
+            if looked_for_stale or not await self._free_stale(owner_id):
+                break
+        raise TooManyUploads(self._limit)
+
+    async def _free_stale(self, owner_id: str) -> bool:
+        freed, settled = False, datetime.now(UTC) - self._SETTLING
+        for slot in self._ids(owner_id):
+            held = await self._slots.find_one({"_id": slot})
+            if held is None or held["taken_at"] > settled:
+                continue
+            upload = await self._uploads.find_one({"_id": held["upload_id"]}, {"completed_at": 1})
+            if upload is None or upload.get("completed_at") is not None:
+                await self.give_back(slot, held["upload_id"])
+                freed = True
+        return freed
+
+    async def give_back(self, slot: str | None, upload_id: str) -> None:
+        """Free ``slot`` if ``upload_id`` still holds it (a freed slot may be another's now)."""
+        if slot is None:
+            return
+        held = await self._slots.find_one({"_id": slot}, {"upload_id": 1})
+        if held is not None and held["upload_id"] == upload_id:
+            await self._slots.delete_one({"_id": slot})
 
 
 class OffsetMismatch(Exception):
@@ -71,6 +135,8 @@ class PendingUpload:
     """The ``Upload-Metadata`` header it was created with, echoed by ``HEAD``."""
     updated_at: datetime
     completed: bool
+    slot: str | None = None
+    """The owner's slot it holds while unfinished (``None`` for uploads older than slots)."""
 
     @classmethod
     def from_document(cls, document: Document) -> PendingUpload:
@@ -87,6 +153,7 @@ class PendingUpload:
             metadata=document.get("metadata"),
             updated_at=document["updated_at"],
             completed=document.get("completed_at") is not None,
+            slot=document.get("slot"),
         )
 
 
@@ -98,8 +165,10 @@ class ResumableUploads:
         chunk_size: int = CHUNK_SIZE,
         record_every_bytes: int = 2 * 1024 * 1024,
         lease_seconds: float = 60.0,
+        max_pending: int = 10,
     ) -> None:
         self._uploads = database["uploads"]
+        self._slots = _Slots(database, self._uploads, max_pending)
         self._files = database["videos.files"]
         self._chunks = database["videos.chunks"]
         self._chunk_size = chunk_size
@@ -123,9 +192,13 @@ class ResumableUploads:
         options: ConversionOptions,
         metadata: str | None,
     ) -> PendingUpload:
-        now = datetime.now(UTC)
+        """A new pending upload of ``owner_id``'s; ``TooManyUploads`` when they have the most
+        unfinished ones allowed."""
+        now, upload_id = datetime.now(UTC), str(uuid4())
+        slot = await self._slots.take(owner_id, upload_id)
         document: Document = {
-            "_id": str(uuid4()),
+            "_id": upload_id,
+            "slot": slot,
             "owner_id": owner_id,
             "length": length,
             "offset": 0,
@@ -141,7 +214,11 @@ class ResumableUploads:
             "lease_until": None,
             "completed_at": None,
         }
-        await self._uploads.insert_one(document)
+        try:
+            await self._uploads.insert_one(document)
+        except BaseException:
+            await self._slots.give_back(slot, upload_id)
+            raise
         return PendingUpload.from_document(document)
 
     async def get(self, upload_id: UUID) -> PendingUpload | None:
@@ -243,6 +320,8 @@ class ResumableUploads:
 
     async def mark_completed(self, upload_id: UUID) -> None:
         await self._uploads.update_one({"_id": str(upload_id)}, {"$set": {"completed_at": datetime.now(UTC)}})
+        if (upload := await self.get(upload_id)) is not None:
+            await self._slots.give_back(upload.slot, str(upload_id))
 
     async def terminate(self, upload: PendingUpload) -> None:
         """Remove an unfinished upload for its owner; ``UploadBusy`` while bytes are arriving."""
@@ -256,10 +335,14 @@ class ResumableUploads:
         await self._chunks.delete_many({"files_id": upload.file_id})
         await self._files.delete_one({"_id": upload.file_id})
         await self._uploads.delete_one({"_id": str(upload.upload_id)})
+        await self._slots.give_back(upload.slot, str(upload.upload_id))
 
     async def forget(self, upload_id: UUID) -> None:
         """Drop the record of an upload whose job is being deleted (the job's files go with it)."""
+        upload = await self.get(upload_id)
         await self._uploads.delete_one({"_id": str(upload_id)})
+        if upload is not None:
+            await self._slots.give_back(upload.slot, str(upload_id))
 
     async def sweep(self, idle: timedelta) -> int:
         """Remove the uploads nobody added to for ``idle`` and never completed; how many."""

@@ -1,12 +1,13 @@
 from pydantic import Field
 
+from common.limits import MediaLimitSettings
 from common.settings import BrokerSettings, MongoSettings
 from gateway.multipart import FormLimits
 
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(BrokerSettings, MongoSettings):
+class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings):
     """Settings of the gateway (``VIDMP3_*`` variables)."""
 
     port: int = 8000
@@ -23,6 +24,8 @@ class GatewaySettings(BrokerSettings, MongoSettings):
     """Form fields a multipart upload may send besides its file (413 beyond)."""
     max_form_field_bytes: int = 16 * 1024
     """Bytes of those fields' values together (413 beyond)."""
+    max_pending_uploads: int = 10
+    """Unfinished resumable uploads one user may have at once (429 beyond)."""
     upload_idle_hours: float = 24.0
     """An unfinished resumable upload nobody added to for this long is removed."""
     outbox_relay_seconds: float = 5.0

@@ -36,7 +36,7 @@ from gateway.filenames import sanitize_filename
 from gateway.intake import create_job, invalid_upload
 from gateway.media import NO_AUDIO, MediaProbe
 from gateway.outbox import Outbox
-from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, UploadBusy
+from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, TooManyUploads, UploadBusy
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, options_from_fields
 from gateway.views import job_url
@@ -194,7 +194,10 @@ async def tus_options(settings: NamedDependency[GatewaySettings]) -> Response[No
         201: docs.no_content("The upload exists; send its bytes."),
         **docs.problems(
             _UPLOADS,
-            {422: (str(_CLIP_BACKWARDS), _CLIP_BACKWARDS.errors)},
+            {
+                422: (str(_CLIP_BACKWARDS), _CLIP_BACKWARDS.errors),
+                429: str(TooManyUploads(10)),
+            },
             invalid=docs.Invalid("Upload-Length", "header", "Expected `int` >= 0"),
             same=(401, 412, 413),
         ),
@@ -215,6 +218,12 @@ async def create_upload(
     `Upload-Metadata` carries the file name (`filename`), its type (`filetype`) and the
     conversion options (`bitrate_kbps`), each base64-encoded. Send the bytes with PATCH to
     the `Location`; the PATCH that completes them creates the job.
+
+    Limits (defaults; each a `VIDMP3_*` setting): `Upload-Length` up to `MAX_UPLOAD_BYTES`
+    (2 GiB, 413 beyond); at most `MAX_PENDING_UPLOADS` (10) unfinished uploads per user
+    (429 beyond: finish or remove one first); an upload nobody adds to for
+    `UPLOAD_IDLE_HOURS` (24) is removed. The completed file's audio, trim applied, may last
+    `MAX_MEDIA_SECONDS` (3 h), or `MAX_NORMALIZE_SECONDS` (30 min) with `normalize` (422 beyond).
     """
     _require_version(tus_resumable)
     if upload_length > (limit := settings.max_upload_bytes):
@@ -238,14 +247,17 @@ async def create_upload(
         ) from None
     name = metadata.get("filename", metadata.get("name"))
     kind = metadata.get("filetype", metadata.get("type"))
-    upload = await uploads.create(
-        owner_id=principal.user_id,
-        length=upload_length,
-        filename=sanitize_filename(None if name is None else name.decode("utf-8", "replace")),
-        content_type=None if kind is None else kind.decode("latin-1")[:255],
-        options=options,
-        metadata=upload_metadata,
-    )
+    try:
+        upload = await uploads.create(
+            owner_id=principal.user_id,
+            length=upload_length,
+            filename=sanitize_filename(None if name is None else name.decode("utf-8", "replace")),
+            content_type=None if kind is None else kind.decode("latin-1")[:255],
+            options=options,
+            metadata=upload_metadata,
+        )
+    except TooManyUploads as error:
+        raise HTTPException(status_code=429, detail=str(error)) from None
     return _empty(
         201,
         {"Location": _upload_url(upload.upload_id), "Upload-Offset": "0", **_expires(upload, settings)},

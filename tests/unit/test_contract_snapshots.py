@@ -116,7 +116,7 @@ class _FewerReasons(StrEnum):
 
 
 _FewerReasons.__name__ = _FewerReasons.__qualname__ = "FailureReason"
-_MoreReasons = StrEnum("FailureReason", {**{r.name: r.value for r in FailureReason}, "TOO_LONG": "too_long"})  # type: ignore[misc]
+_MoreReasons = StrEnum("FailureReason", {**{r.name: r.value for r in FailureReason}, "DISK_FULL": "disk_full"})  # type: ignore[misc]
 _LowBitrates = Literal[32, 64, 128]
 
 

@@ -51,7 +51,8 @@ def test_every_event_type_has_a_routing_key_docstring_and_version() -> None:
     for event in ALL_EVENTS:
         assert event.__doc__
         assert event.__doc__.startswith("Sent when")
-        assert event.model_fields["schema_version"].default == (3 if event is VideoUploaded else 1)
+        expected = {VideoUploaded: 3, ConversionFailed: 2}.get(event, 1)
+        assert event.model_fields["schema_version"].default == expected
         for name, field in event.model_fields.items():
             assert field.description, f"{event.__name__}.{name} has no description"
 
@@ -91,3 +92,20 @@ def test_every_queue_dead_letters_after_bounded_deliveries() -> None:
         assert queue.arguments["x-queue-type"] == "quorum"
         assert queue.arguments["x-delivery-limit"] > 0
         assert queue.arguments["x-dead-letter-routing-key"] == queue.name
+
+
+def test_a_v1_conversion_failed_still_reads_and_v2_names_the_limit_reasons() -> None:
+    """v2 added ``too_long`` and ``output_too_large``; events stored as v1 read unchanged."""
+    job_id = "3f0c2b7e-8a41-4c4e-9d0b-6a5f1e2d3c4b"
+    v1 = {
+        "type": "conversion.failed",
+        "job_id": job_id,
+        "reason": "no_audio_stream",
+        "message": "m",
+        "schema_version": 1,
+    }
+    assert EventAdapter.validate_python(v1).schema_version == 1
+    for reason in ("too_long", "output_too_large"):
+        event = EventAdapter.validate_python(v1 | {"reason": reason, "schema_version": 2})
+        assert isinstance(event, ConversionFailed)
+        assert event.reason == reason
