@@ -93,10 +93,10 @@ def run_case(system: System, token: str, name: str, data: bytes, **fields: str) 
         row |= {"state": job["state"], "detail": (job.get("error") or {}).get("message", "")}
         row["mp3_bytes"] = 0
         if job.get("mp3"):
-            head = httpx.head(
-                f"{system.gateway}{job['mp3']['download_url']}", headers={"Authorization": f"Bearer {token}"}
-            )
-            row["mp3_bytes"] = int(head.headers.get("content-length", 0))
+            with httpx.stream(
+                "GET", f"{system.gateway}{job['mp3']['download_url']}", headers={"Authorization": f"Bearer {token}"}
+            ) as download:
+                row["mp3_bytes"] = int(download.headers.get("content-length", 0))
     row["converter_cpu_s"] = round(cpu_seconds(converter) - cpu_before, 2)
     row["wall_s"] = round(time.perf_counter() - started, 2)
     return row

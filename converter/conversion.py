@@ -21,7 +21,7 @@ from pathlib import PurePath
 from bson import ObjectId
 from gridfs.errors import CorruptGridFile
 
-from common.limits import MediaLimits, clock
+from common.limits import MediaLimits
 from contracts import FailureReason, VideoUploaded
 from converter.encoders import Mp3Engine
 from converter.output import Rewritable
@@ -66,12 +66,7 @@ def convert_stored(
         def within_limit(done_seconds: float, total_seconds: float | None) -> None:
             # told after every block of about a second: the overrun is at most that
             if done_seconds > max_seconds:
-                raise ConversionError(
-                    FailureReason.TOO_LONG,
-                    (limits.duration_problem(done_seconds, uploaded.options) or "")
-                    + f" (the file stated {clock(total_seconds) if total_seconds else 'no duration'};"
-                    f" stopped after {clock(done_seconds)})",
-                )
+                raise ConversionError(FailureReason.TOO_LONG, limits.overrun_problem(uploaded.options, total_seconds))
             if progress is not None:
                 progress(done_seconds, total_seconds)
 
