@@ -62,16 +62,6 @@ class MediaLimits:
             "stopped there. Choose a start and an end closer together, or split the file."
         )
 
-    def overrun_problem(self, options: ConversionOptions, stated_seconds: float | None) -> str:
-        """Why a conversion stopped at the duration limit of ``options`` (the audio went on)."""
-        limit = self.max_seconds_for(options)
-        which = " with loudness normalization" if options.normalize and limit < self.max_seconds else ""
-        stated = f"it stated {clock(stated_seconds)}" if stated_seconds else "it stated no duration"
-        return (
-            f"the audio goes on past {clock(limit)}, the limit{which}, though {stated}: "
-            "converting stopped there; trim it (start_seconds, end_seconds) or split the file"
-        )
-
 
 class MediaLimitSettings(ServiceSettings):
     """The media limits as settings, for the gateway and the converter alike."""

@@ -15,6 +15,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from gateway.body import TooLarge
+from gateway.wording import size_words
 
 __all__ = ["FormLimits", "FormTooLarge", "MultipartError", "PartEnd", "PartStart", "read_multipart"]
 
@@ -73,8 +74,8 @@ async def read_multipart(
             field_bytes += end - start
             if field_bytes > limits.max_field_bytes:
                 raise FormTooLarge(
-                    f"the form's fields hold more than {limits.max_field_bytes} bytes together "
-                    f"(the file part '{limits.file_field}' does not count)"
+                    f"The form's fields hold more than {size_words(limits.max_field_bytes)} together (the file "
+                    "does not count): send the video and the conversion options only."
                 )
         pending.append(bytes(data[start:end]))
 
@@ -95,8 +96,8 @@ async def read_multipart(
             fields += 1
             if fields > limits.max_fields:
                 raise FormTooLarge(
-                    f"the form has more than {limits.max_fields} fields: send the file part "
-                    f"'{limits.file_field}' and the conversion options only"
+                    f"The form has more than {limits.max_fields} fields: send the video and the "
+                    "conversion options only."
                 )
         filename = options.get(b"filename")
         pending.append(

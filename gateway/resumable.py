@@ -59,8 +59,8 @@ class TooManyUploads(Exception):
 
     def __init__(self, limit: int) -> None:
         super().__init__(
-            f"You have {limit} unfinished uploads, the most allowed at once. Finish one, or remove one "
-            "(DELETE /v1/uploads/{id}), before starting another."
+            f"You have {limit} unfinished uploads, the most allowed at once. Finish one, or remove "
+            "one (tus termination), before starting another."
         )
         self.limit = limit
 

@@ -39,7 +39,7 @@ async def test_audio_longer_than_it_states_stops_at_the_limit(sync_database: Dat
     [failed] = published.of(ConversionFailed)
     assert isinstance(failed, ConversionFailed)
     assert failed.reason is FailureReason.TOO_LONG
-    assert failed.message.startswith("the audio goes on past 0:10, the limit, though it stated 0:02")
+    assert failed.message.startswith("The audio goes on past 0:10, the limit, though the file stated 0:02")
     assert mp3s_of(sync_database, event) == []
     assert chunks(sync_database) == before
 
@@ -73,7 +73,7 @@ async def test_normalization_has_its_own_lower_limit(sync_database: Database, ly
     assert isinstance(failed, ConversionFailed)
     assert (converted.job_id, failed.job_id) == (plain.job_id, normalized.job_id)
     assert failed.reason is FailureReason.TOO_LONG
-    assert "past 0:05, the limit with loudness normalization, though it stated 0:02" in failed.message
+    assert "past 0:05, the limit with loudness normalization, though the file stated 0:02" in failed.message
 
 
 async def test_an_mp3_over_the_size_limit_stops_there(
