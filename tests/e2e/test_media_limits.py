@@ -147,4 +147,4 @@ def test_a_completed_upload_frees_its_slot(
 
 def test_an_upload_length_over_the_size_limit_is_413(system: System) -> None:
     response = create(system.gateway, system.new_user_token(), 2 * 1024**3 + 1)
-    assert "over the limit of 2147483648 bytes" in assert_problem(response, 413)["detail"]
+    assert "larger than the 2 GiB limit" in assert_problem(response, 413)["detail"]
