@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["Endpoints", "PrivateFerretDB", "own_vhost", "provide_endpoints"]
+__all__ = ["Endpoints", "PrivateFerretDB", "own_mysql_database", "own_vhost", "provide_endpoints"]
 
 _HOW_TO_START = (
     "start the services with `scripts/services up` (it installs rabbitmq-server, mariadb-server and FerretDB)"
@@ -106,7 +106,7 @@ def provide_endpoints() -> Iterator[Endpoints]:
         ("MySQL (MariaDB)", NATIVE.mysql_url),
     ):
         _check_reachable(name, url)
-    with own_vhost(NATIVE) as endpoints:
+    with own_vhost(NATIVE) as with_vhost, own_mysql_database(with_vhost) as endpoints:
         yield endpoints
 
 
@@ -139,6 +139,38 @@ def own_vhost(endpoints: Endpoints) -> Iterator[Endpoints]:
         yield replace(endpoints, rabbit_url=parts._replace(path=f"/{vhost}").geturl(), rabbitmqctl=control)
     finally:
         ctl("delete_vhost", vhost)
+
+
+@contextmanager
+def own_mysql_database(endpoints: Endpoints) -> Iterator[Endpoints]:
+    """A MySQL database for this test session alone (``vidmp3_test_<random>``), dropped afterwards.
+
+    Sessions then never see each other's tables, nor the migrations another checkout of the
+    code recorded. ``scripts/services up`` grants the test user every ``vidmp3_test_*`` name;
+    where it may not create one, the shared database in the URL is used.
+    """
+    import mysql.connector
+
+    parts = urlsplit(endpoints.mysql_url)
+    name = f"vidmp3_test_{uuid.uuid4().hex[:8]}"
+    login = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": parts.username or "",
+        "password": parts.password or "",
+        "ssl_disabled": "ssl-mode=disabled" in parts.query,
+    }
+    try:
+        with mysql.connector.connect(**login) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+    except mysql.connector.Error:
+        yield endpoints
+        return
+    try:
+        yield replace(endpoints, mysql_url=parts._replace(path=f"/{name}").geturl())
+    finally:
+        with mysql.connector.connect(**login) as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 class PrivateFerretDB:
