@@ -37,6 +37,7 @@ from contracts.snapshots import event_types
 from contracts.topology import Queues, routing_keys
 from converter.claims import ConversionClaims
 from converter.storage import MediaStore
+from notifier.contacts import JobContacts
 from notifier.ledger import NotificationLedger
 from notifier.settings import NotifierSettings
 from projections.store import EventStore, JobStatusView
@@ -63,11 +64,11 @@ def _services() -> list[tuple[str, str, Callable[[RabbitBroker], object]]]:
         ),
         (
             "notifier",
-            "Emails owners when their MP3 is ready.",
+            "Emails owners when their MP3 is ready, or when their video could not be converted.",
             # defaults, not this process's VIDMP3_* variables: the document is the same wherever it
             # is built, and the production gateway serving it has no notifier settings to give
             lambda broker: notifier.app.register(
-                broker, NotifierSettings.model_construct(), NotificationLedger(database)
+                broker, NotifierSettings.model_construct(), NotificationLedger(database), JobContacts(database)
             ),
         ),
         (

@@ -59,10 +59,13 @@ class Queues:
         "converter.job-cancelled", RoutingKey.JOB_CANCELLED, RoutingKey.JOB_DELETED
     )
     NOTIFIER = consumer_queue("notifier.mp3-converted", RoutingKey.MP3_CONVERTED)
+    # the failure email needs the owner's address and the video's name: the upload event has them
+    NOTIFIER_UPLOADS = consumer_queue("notifier.video-uploaded", RoutingKey.VIDEO_UPLOADED)
+    NOTIFIER_FAILURES = consumer_queue("notifier.conversion-failed", RoutingKey.CONVERSION_FAILED)
     # one writer of the read model at a time: further projection processes stand by
     PROJECTIONS = consumer_queue("projections.job-status", "#", single_active_consumer=True)
 
-    ALL = (CONVERTER, CONVERTER_CANCELLATIONS, NOTIFIER, PROJECTIONS)
+    ALL = (CONVERTER, CONVERTER_CANCELLATIONS, NOTIFIER, NOTIFIER_UPLOADS, NOTIFIER_FAILURES, PROJECTIONS)
 
 
 def routing_keys(queue: RabbitQueue) -> tuple[str, ...]:

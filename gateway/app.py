@@ -68,6 +68,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     uploads = ResumableUploads(database, max_pending=settings.max_pending_uploads)
     probe = MediaProbe(blocking_mongo[settings.mongo_database], limits=settings.media_limits)
     idle = timedelta(hours=settings.upload_idle_hours)
+    links = settings.link_signer()
 
     async def connect_broker() -> None:
         """Connect unless connected; uploads never wait for this: the outbox holds their events."""
@@ -129,6 +130,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "files": provide(files),
             "uploads": provide(uploads),
             "probe": provide(probe),
+            "links": provide(links),
         },
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Stream
 
 from auth.tokens import Principal
+from common.links import ExpiredLink, InvalidLink, LinkSigner
 from gateway import openapi as docs
 from gateway.access import visible_job
-from gateway.files import JobFiles
+from gateway.files import JobFiles, StoredFile
 from gateway.outbox import Outbox
 from gateway.wording import job_not_found, mp3_not_ready, outside_the_mp3
 from projections.store import JobStatusView
@@ -24,14 +26,18 @@ from projections.store import JobStatusView
 __all__ = [
     "DOWNLOAD_ROUTES",
     "ByteRange",
+    "HtmlRefusal",
     "Unsatisfiable",
     "content_disposition",
     "etag_matches",
+    "refusal_page",
     "requested_range",
+    "serve_mp3",
 ]
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
-_CACHE_CONTROL = "private, no-cache"  # per user (it needs a token); revalidate with the ETag
+# per user (a token or a link that can be revoked): no shared cache; revalidate with the ETag
+_CACHE_CONTROL = "private, no-cache"
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ async def download_mp3(
     Send `Range: bytes=start-end` for part of it (206; 416 past the end) and
     `If-None-Match` with the `ETag` you have to get 304 while it is unchanged. The file's
     name is the video's, as `.mp3` (`Content-Disposition`, UTF-8 names included).
+    The job's `mp3.download_url` serves the same bytes with no token.
     """
     status = await visible_job(view, outbox, job_id, principal)
     if status.mp3_file_id is None:
@@ -135,8 +142,117 @@ async def download_mp3(
     stored = await files.find_mp3(status.mp3_file_id)
     if stored is None:
         raise NotFoundException(f"The MP3 of job {job_id} is no longer stored.")
+    return serve_mp3(
+        files,
+        stored,
+        filename=status.mp3_filename or "audio.mp3",
+        range_header=range_header,
+        if_none_match=if_none_match,
+        if_range=if_range,
+    )
+
+
+_EXPIRED = "This download link has expired. Sign in and open the job for a new one."
+_NOT_A_LINK = "This is not a working download link. Check that the whole link was copied."
+_DELETED = "This MP3 has been deleted, so its link no longer works."
+
+
+def _link_refused(request: Request[Any, Any, Any], status_code: int, detail: str) -> HTTPException:
+    """A refusal as a problem document, or as a page for a person's browser."""
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept:
+        return HtmlRefusal(status_code=status_code, detail=detail)
+    return HTTPException(status_code=status_code, detail=detail)
+
+
+class HtmlRefusal(HTTPException):
+    """Rendered by ``refusal_page``: a person who opened a link from an email reads a page."""
+
+
+def refusal_page(_: Request[Any, Any, Any], error: HtmlRefusal) -> Response[str]:
+    text = escape(error.detail)
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>vidmp3: link not working</title>'
+        "</head><body><main><h1>This link does not work</h1>"
+        f'<p>{text}</p><p><a href="/">Open vidmp3</a></p></main></body></html>'
+    )
+    return Response(
+        body,
+        status_code=error.status_code,
+        media_type=MediaType.HTML,
+        headers={"Content-Security-Policy": "default-src 'none'", "Cache-Control": "no-store"},
+    )
+
+
+@get(
+    "/v1/downloads/{token:str}",
+    tags=["jobs"],
+    media_type="audio/mpeg",
+    operation_class=docs.DownloadOperation,
+    summary="Download an MP3 through its signed link",
+    responses={
+        **docs.download_responses(),
+        **docs.problems(
+            "/v1/downloads/{token}",
+            {404: _NOT_A_LINK, 410: _EXPIRED, 416: outside_the_mp3(2_934_784)},
+            same=(),
+        ),
+    },
+    exception_handlers={HtmlRefusal: refusal_page},
+)
+async def download_by_link(
+    *,
+    token: Annotated[str, docs.LINK_TOKEN],
+    request: Request[Any, Any, Any],
+    links: NamedDependency[LinkSigner],
+    view: NamedDependency[JobStatusView],
+    files: NamedDependency[JobFiles],
+    range_header: Annotated[str | None, docs.RANGE] = None,
+    if_none_match: Annotated[str | None, docs.IF_NONE_MATCH] = None,
+    if_range: Annotated[str | None, docs.IF_RANGE] = None,
+) -> Response[Any]:
+    """Download an MP3 through a signed link (a job's `mp3.download_url`, or the email's link):
+    no token needed, so it opens in a browser, a player or a download manager.
+
+    A link is for one job's MP3 and works until it expires (410) or the job is deleted
+    (410). Ranges and validators work as for `GET /v1/jobs/{job_id}/mp3`. A browser asking
+    for HTML gets a short page explaining a refusal instead of a problem document.
+    """
+    try:
+        link = links.verify(token)
+    except ExpiredLink:
+        raise _link_refused(request, 410, _EXPIRED) from None
+    except InvalidLink:
+        raise _link_refused(request, 404, _NOT_A_LINK) from None
+    # two primary-key reads: the job still exists (deleting it revokes its links) and so does the file
+    status = await view.get(link.job_id)
+    gone = status is None or status.deleted_at is not None or status.mp3_file_id not in (None, link.file_id)
+    stored = None if gone else await files.find_mp3(link.file_id)
+    if stored is None:
+        raise _link_refused(request, 410, _DELETED)
+    return serve_mp3(
+        files,
+        stored,
+        filename=(status.mp3_filename if status else None) or "audio.mp3",
+        range_header=range_header,
+        if_none_match=if_none_match,
+        if_range=if_range,
+    )
+
+
+def serve_mp3(
+    files: JobFiles,
+    stored: StoredFile,
+    *,
+    filename: str,
+    range_header: str | None,
+    if_none_match: str | None,
+    if_range: str | None,
+) -> Response[Any]:
+    """A stored MP3, whole or the range asked for, with its validators."""
     # a GridFS file never changes, so its id is a strong validator
-    etag = f'"{status.mp3_file_id}"'
+    etag = f'"{stored.file_id}"'
     headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL, "Accept-Ranges": "bytes"}
     size = stored.length
     if etag_matches(if_none_match, etag):
@@ -150,7 +266,7 @@ async def download_mp3(
             detail=outside_the_mp3(size),
             headers={"Content-Range": f"bytes */{size}"},
         ) from None
-    headers["Content-Disposition"] = content_disposition(status.mp3_filename or "audio.mp3")
+    headers["Content-Disposition"] = content_disposition(filename)
     if wanted is None:
         headers["Content-Length"] = str(size)
         return Stream(files.read_mp3(stored, 0, size), media_type="audio/mpeg", headers=headers)
@@ -159,4 +275,4 @@ async def download_mp3(
     return Stream(body, status_code=206, media_type="audio/mpeg", headers=headers)
 
 
-DOWNLOAD_ROUTES: list[HTTPRouteHandler] = [download_mp3]
+DOWNLOAD_ROUTES: list[HTTPRouteHandler] = [download_mp3, download_by_link]

@@ -11,6 +11,7 @@ from litestar.exceptions import ClientException, HTTPException, PermissionDenied
 from litestar.handlers import HTTPRouteHandler
 
 from auth.tokens import Principal
+from common.links import LinkSigner
 from contracts import JobCancelled, JobDeleted
 from gateway import openapi as docs
 from gateway.access import uploaded_event, visible_job
@@ -138,8 +139,10 @@ async def upload_video(
     },
 )
 async def list_jobs(
+    *,
     principal: NamedDependency[Principal],
     view: NamedDependency[JobStatusView],
+    links: NamedDependency[LinkSigner],
     limit: Annotated[int, docs.LIMIT] = 20,
     cursor: Annotated[str | None, docs.CURSOR] = None,
     all_users: Annotated[bool, docs.ALL_USERS] = False,
@@ -163,7 +166,7 @@ async def list_jobs(
     next_url = None
     if next_cursor is not None:
         next_url = f"/v1/jobs?limit={limit}&cursor={next_cursor}" + ("&all=true" if all_users else "")
-    return JobPage(items=[job_view(job) for job in items], next_cursor=next_cursor, next_url=next_url)
+    return JobPage(items=[job_view(job, links) for job in items], next_cursor=next_cursor, next_url=next_url)
 
 
 @get(
@@ -178,9 +181,14 @@ async def get_job(
     principal: NamedDependency[Principal],
     view: NamedDependency[JobStatusView],
     outbox: NamedDependency[Outbox],
+    links: NamedDependency[LinkSigner],
 ) -> JobView:
-    """A job's state, its history and, once converted, where to download the MP3."""
-    return job_view(await visible_job(view, outbox, job_id, principal))
+    """A job's state, its history and, once converted, where to download the MP3.
+
+    `mp3.download_url` is a signed link that needs no token (for a player, a browser, an
+    email); `mp3.api_url` is the same file for callers sending their token.
+    """
+    return job_view(await visible_job(view, outbox, job_id, principal), links)
 
 
 @post(
@@ -202,6 +210,7 @@ async def cancel_job(
     principal: NamedDependency[Principal],
     view: NamedDependency[JobStatusView],
     outbox: NamedDependency[Outbox],
+    links: NamedDependency[LinkSigner],
 ) -> JobView:
     """Cancel a job that is `queued` or `converting`: it ends `cancelled` and no MP3 is made.
 
@@ -210,13 +219,13 @@ async def cancel_job(
     """
     status = await visible_job(view, outbox, job_id, principal)
     if status.state is JobState.CANCELLED:
-        return job_view(status)
+        return job_view(status, links)
     if status.state not in CANCELLABLE:
         raise HTTPException(status_code=409, detail=nothing_to_cancel(job_id, status.state))
     event = JobCancelled(job_id=job_id, requested_by=principal.user_id)
     await outbox.store(event)
     await outbox.publish(event)
-    return job_view(apply(status, event))
+    return job_view(apply(status, event), links)
 
 
 @delete(

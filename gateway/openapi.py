@@ -41,6 +41,7 @@ __all__ = [
     "IF_NONE_MATCH",
     "IF_RANGE",
     "LIMIT",
+    "LINK_TOKEN",
     "RANGE",
     "SECURITY",
     "TUS_RESUMABLE",
@@ -70,6 +71,7 @@ EXAMPLE_ID = UUID(_JOB_ID)
 _MP3_ID = "6650a1f2c3d4e5f601234567"
 _EVENT_IDS = ("9b1d7c1e-0f4a-4e55-8f0e-1c2d3e4f5a6b", "0c3e5a7b-2d4f-4a6b-9c8d-7e6f5a4b3c2d")
 _NOW = "2026-05-04T10:15:30.123000Z"
+_LINK = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJ2aWRtcDMtZG93bmxvYWQiLCJzdWIiOi..."
 
 JobId = Annotated[
     UUID,
@@ -132,6 +134,11 @@ UPLOAD_METADATA = HeaderParameter(
     ),
     examples=[Example(value="filename aG9saWRheS5tcDQ=,filetype dmlkZW8vbXA0,bitrate_kbps MTI4")],
 )
+LINK_TOKEN = PathParameter(
+    description="The signed part of a download link (from a job's `mp3.download_url` or an email).",
+    max_length=1000,
+    examples=[Example(value="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJ2aWRtcDMtZG93bmxvYWQiLCJzdWIiOi...")],
+)
 UPLOAD_OFFSET = HeaderParameter(
     name="Upload-Offset",
     ge=0,
@@ -145,6 +152,7 @@ _MEANING: dict[int, str] = {
     403: "The token's user may not do this.",
     404: "No such resource, or not yours.",
     409: "The resource is not in a state that allows this.",
+    410: "The download link expired, or its job was deleted.",
     412: "The tus version is missing or not supported.",
     413: "The upload is over the size limit.",
     415: "The body has the wrong media type.",
@@ -248,7 +256,14 @@ def _job_example(state: str) -> dict[str, Any]:
         "history": _history(*steps),
         "progress_percent": 100.0 if done else (42.5 if state == "converting" else None),
         "mp3": (
-            {"filename": "holiday.mp3", "duration_seconds": 183.4, "download_url": f"/v1/jobs/{_JOB_ID}/mp3"}
+            {
+                "filename": "holiday.mp3",
+                "duration_seconds": 183.4,
+                "size_bytes": 4_402_176,
+                "download_url": f"/v1/downloads/{_LINK}",
+                "download_expires_at": "2026-05-11T11:00:00Z",
+                "api_url": f"/v1/jobs/{_JOB_ID}/mp3",
+            }
             if done
             else None
         ),

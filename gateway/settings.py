@@ -1,13 +1,14 @@
 from pydantic import Field
 
 from common.limits import MediaLimitSettings
+from common.links import LinkSettings
 from common.settings import BrokerSettings, MongoSettings
 from gateway.multipart import FormLimits
 
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings):
+class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSettings):
     """Settings of the gateway (``VIDMP3_*`` variables)."""
 
     port: int = 8000

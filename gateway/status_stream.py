@@ -24,6 +24,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from pydantic import BaseModel, Field
 
 from auth.tokens import Principal
+from common.links import LinkSigner
 from gateway import openapi as docs
 from gateway.access import current_status, visible_job
 from gateway.outbox import Outbox
@@ -65,7 +66,7 @@ _EXAMPLE = {
 
 
 async def status_events(
-    view: JobStatusView, outbox: Outbox, job_id: UUID, *, poll_seconds: float = POLL_SECONDS
+    view: JobStatusView, outbox: Outbox, job_id: UUID, links: LinkSigner, *, poll_seconds: float = POLL_SECONDS
 ) -> AsyncIterator[ServerSentEventMessage]:
     """``status`` events (the job as ``GET /v1/jobs/{id}`` shows it) on every change, until
     the job ends or is deleted (one ``deleted`` event)."""
@@ -77,7 +78,7 @@ async def status_events(
         if status is None or status.deleted_at is not None:
             yield ServerSentEventMessage(event="deleted", data=f'{{"job_id": "{job_id}"}}')
             return
-        body = job_view(status).model_dump_json()
+        body = job_view(status, links).model_dump_json()
         if body != sent:
             sent, number, last_sent = body, number + 1, time.monotonic()
             yield ServerSentEventMessage(id=number, event="status", data=body)
@@ -115,6 +116,7 @@ async def job_events(
     principal: NamedDependency[Principal],
     view: NamedDependency[JobStatusView],
     outbox: NamedDependency[Outbox],
+    links: NamedDependency[LinkSigner],
 ) -> ServerSentEvent:
     """Follow a job live: its status as server-sent events, sent whenever it changes
     (state, progress), ending once the job is finished.
@@ -123,7 +125,7 @@ async def job_events(
     `EventSource` cannot send one, so read the stream with `fetch`.
     """
     await visible_job(view, outbox, job_id, principal)
-    return ServerSentEvent(status_events(view, outbox, job_id), headers={"Cache-Control": "no-store"})
+    return ServerSentEvent(status_events(view, outbox, job_id, links), headers={"Cache-Control": "no-store"})
 
 
 STATUS_STREAM_ROUTES: list[HTTPRouteHandler] = [job_events]

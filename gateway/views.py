@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from common.links import LinkSigner
 from projections.job_status import JobError, JobState, JobStatus, StateChange
 
 __all__ = [
@@ -37,7 +38,19 @@ class JobAccepted(BaseModel):
 class Mp3Info(BaseModel):
     filename: str = Field(examples=["holiday.mp3"])
     duration_seconds: float | None = Field(description="Length of the audio.")
-    download_url: str = Field(description="Where to download the MP3 (with your token).")
+    size_bytes: int | None = Field(default=None, description="Size of the MP3.")
+    download_url: str = Field(
+        description=(
+            "A signed link to the MP3: it needs no token, so it can go in a player, a browser or an email. "
+            "It works until `download_expires_at` or until the job is deleted; fetch the job again for a new one."
+        ),
+        examples=["/v1/downloads/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOi..."],
+    )
+    download_expires_at: datetime = Field(description="When `download_url` stops working.")
+    api_url: str = Field(
+        description="The MP3 at its API address, for callers sending their bearer token.",
+        examples=[f"/v1/jobs/{_EXAMPLE_ID}/mp3"],
+    )
 
 
 class JobView(BaseModel):
@@ -64,13 +77,18 @@ def job_url(job_id: UUID) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-def job_view(status: JobStatus) -> JobView:
+def job_view(status: JobStatus, links: LinkSigner) -> JobView:
+    """``status`` as the API shows it; ``links`` signs the MP3's download link."""
     mp3 = None
     if status.mp3_file_id is not None:
+        link = links.sign(status.job_id, status.mp3_file_id)
         mp3 = Mp3Info(
             filename=status.mp3_filename or "audio.mp3",
             duration_seconds=status.duration_seconds,
-            download_url=f"{job_url(status.job_id)}/mp3",
+            size_bytes=status.mp3_size_bytes,
+            download_url=link.path,
+            download_expires_at=link.expires_at,
+            api_url=f"{job_url(status.job_id)}/mp3",
         )
     return JobView(
         job_id=status.job_id,

@@ -1,4 +1,5 @@
-"""Which jobs' owners have been emailed: a claim per job, so one email goes out per job.
+"""Which jobs' owners have been emailed: a claim per job and kind of email (ready, failed),
+so one email of each kind goes out per job, and a failure email never blocks a ready one.
 
 Claiming is a single-document insert (atomic on MongoDB and on FerretDB alike): the one
 process whose insert lands sends; the others see "sending" and try later, or "sent" and
@@ -21,13 +22,23 @@ from pymongo.errors import DuplicateKeyError
 
 from common.mongo import Document
 
-__all__ = ["Claim", "NotificationLedger"]
+__all__ = ["Claim", "EmailKind", "NotificationLedger"]
 
 
 class Claim(StrEnum):
     SEND = "send"
     ALREADY_SENT = "already_sent"
     BUSY = "busy"
+
+
+class EmailKind(StrEnum):
+    READY = "ready"
+    FAILED = "failed"
+
+
+def _key(job_id: UUID, kind: EmailKind) -> str:
+    # a ready email's claim is the bare job id, as claims were named before there were kinds
+    return str(job_id) if kind is EmailKind.READY else f"{job_id}:{kind}"
 
 
 class NotificationLedger:
@@ -39,32 +50,38 @@ class NotificationLedger:
         self._takeovers = database["notification_takeovers"]
         self._stale_after = stale_after
 
-    async def claim(self, job_id: UUID) -> Claim:
-        now = datetime.now(UTC)
+    async def claim(self, job_id: UUID, kind: EmailKind = EmailKind.READY) -> Claim:
+        key, now = _key(job_id, kind), datetime.now(UTC)
         try:
-            await self._claims.insert_one({"_id": str(job_id), "state": "sending", "claimed_at": now})
+            await self._claims.insert_one({"_id": key, "state": "sending", "claimed_at": now})
         except DuplicateKeyError:
             pass
         else:
             return Claim.SEND
-        existing = await self._claims.find_one({"_id": str(job_id)})
+        existing = await self._claims.find_one({"_id": key})
         if existing is None:  # released in between: claim again
-            return await self.claim(job_id)
+            return await self.claim(job_id, kind)
         if existing["state"] == "sent":
             return Claim.ALREADY_SENT
         stale_since: datetime = existing["claimed_at"]
         if stale_since > now - self._stale_after:
             return Claim.BUSY
         try:  # of all who found this same stale claim, one inserts this
-            await self._takeovers.insert_one({"_id": f"{job_id}@{stale_since.isoformat()}", "taken_at": now})
+            await self._takeovers.insert_one({"_id": f"{key}@{stale_since.isoformat()}", "taken_at": now})
         except DuplicateKeyError:
             return Claim.BUSY
-        await self._claims.update_one({"_id": str(job_id)}, {"$set": {"claimed_at": now}})
+        await self._claims.update_one({"_id": key}, {"$set": {"claimed_at": now}})
         return Claim.SEND
 
-    async def mark_sent(self, job_id: UUID) -> None:
-        await self._claims.update_one({"_id": str(job_id)}, {"$set": {"state": "sent", "sent_at": datetime.now(UTC)}})
+    async def claimed(self, job_id: UUID, kind: EmailKind) -> bool:
+        """Whether an email of ``kind`` was sent, or is being sent, for ``job_id``."""
+        return await self._claims.find_one({"_id": _key(job_id, kind)}, {"_id": 1}) is not None
 
-    async def release(self, job_id: UUID) -> None:
+    async def mark_sent(self, job_id: UUID, kind: EmailKind = EmailKind.READY) -> None:
+        await self._claims.update_one(
+            {"_id": _key(job_id, kind)}, {"$set": {"state": "sent", "sent_at": datetime.now(UTC)}}
+        )
+
+    async def release(self, job_id: UUID, kind: EmailKind = EmailKind.READY) -> None:
         """Give a claim back after a failed send, so the retry can take it."""
-        await self._claims.delete_one({"_id": str(job_id), "state": "sending"})
+        await self._claims.delete_one({"_id": _key(job_id, kind), "state": "sending"})

@@ -1,10 +1,12 @@
-"""What the notifier does with one converted job."""
+"""What the notifier does with a job's events: remember whom to tell (upload), email the owner
+that the MP3 is ready (converted) or that the video could not be converted (failed)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from email.errors import MessageError
 from email.message import EmailMessage
 
@@ -12,24 +14,32 @@ from prometheus_client import Counter
 
 from common.consuming import Unprocessable
 from common.filenames import sanitize_filename
-from contracts import Event, Mp3Converted, NotificationSent, RoutingKey
-from notifier.ledger import Claim, NotificationLedger
-from notifier.message import compose_ready_email
+from common.links import LinkSigner
+from contracts import ConversionFailed, Event, Mp3Converted, NotificationSent, RoutingKey, VideoUploaded
+from notifier.contacts import JobContacts
+from notifier.ledger import Claim, EmailKind, NotificationLedger
+from notifier.message import compose_failure_email, compose_ready_email
 
-__all__ = ["NotificationInProgress", "Notifier"]
+__all__ = ["ContactUnknown", "NotificationInProgress", "Notifier"]
 
 log = logging.getLogger(__name__)
 
 EMAILS = Counter(
     "notifier_emails_total",
-    "Emails to owners: sent, failed (tried again later), duplicate (already sent, not sent again) "
-    "or unsendable (the message cannot be built: dead-lettered at once).",
-    ["result"],
+    "Emails to owners by kind (ready, failed): sent, failed (tried again later), duplicate (already sent, "
+    "not sent again), skipped (a failure after the ready email) or unsendable (the message cannot be built: "
+    "dead-lettered at once).",
+    ["result", "kind"],
 )
 
 
 class NotificationInProgress(Exception):
     """Another notifier is sending this job's email right now; try again later."""
+
+
+class ContactUnknown(Exception):
+    """The job's upload event has not been recorded here yet (events of different services may
+    arrive in either order); try again later."""
 
 
 class Notifier:
@@ -39,32 +49,35 @@ class Notifier:
         send: Callable[[EmailMessage], Awaitable[None]],
         publish: Callable[[Event], Awaitable[None]],
         *,
+        contacts: JobContacts,
+        links: LinkSigner,
         sender: str,
         public_url: str,
     ) -> None:
         self._ledger, self._send, self._publish = ledger, send, publish
+        self._contacts, self._links = contacts, links
         self._sender, self._public_url = sender, public_url
 
+    async def handle_uploaded(self, event: VideoUploaded) -> None:
+        """Remember whom to tell about the job (a failure event names neither owner nor file)."""
+        await self._contacts.record(event)
+
     async def handle(self, event: Mp3Converted) -> None:
-        """Email the owner once per job, then announce it (again, if this is a repeat)."""
+        """Email the owner the links once per job, then announce it (again, if this is a repeat)."""
         ids = {"job_id": str(event.job_id), "event_id": str(event.event_id)}
-        email = self._compose(event)
-        claim = await self._ledger.claim(event.job_id)
-        if claim is Claim.BUSY:
-            raise NotificationInProgress(str(event.job_id))
-        if claim is Claim.SEND:
-            try:
-                await self._send(email)
-            except BaseException:
-                EMAILS.labels("failed").inc()
-                await self._ledger.release(event.job_id)
-                raise
-            await self._ledger.mark_sent(event.job_id)
-            EMAILS.labels("sent").inc()
-            log.info("emailed %s", event.owner_email, extra=ids)
+        link = self._links.sign(event.job_id, event.mp3_file_id)
+        # the name sanitized again: the event may come from an older gateway
+        safe = event.model_copy(update={"filename": sanitize_filename(event.filename, default="audio.mp3")})
+        sent = await self._once(
+            event.job_id,
+            EmailKind.READY,
+            lambda: compose_ready_email(safe, sender=self._sender, public_url=self._public_url, link=link),
+        )
+        if sent:
+            log.info("emailed %s that the MP3 is ready", event.owner_email, extra=ids)
         else:
-            EMAILS.labels("duplicate").inc()
             log.info("already emailed about this job; announcing it again", extra=ids)
+        await self._contacts.forget(event.job_id)
         await self._publish(
             NotificationSent(
                 # the same fact always has the same id, so every repeat is recognised downstream
@@ -74,14 +87,61 @@ class Notifier:
             )
         )
 
-    def _compose(self, event: Mp3Converted) -> EmailMessage:
-        """The email for ``event``, its file name sanitized again (the event may come from an
-        older gateway); ``Unprocessable`` if it still cannot be built: retrying cannot help."""
-        safe = event.model_copy(update={"filename": sanitize_filename(event.filename, default="audio.mp3")})
+    async def handle_failed(self, event: ConversionFailed) -> None:
+        """Email the owner, once per job, why the video could not be converted and what to try.
+
+        No email when the ready email went out (a watchdog's late verdict on a job that did
+        convert): the MP3 exists, and two contradicting emails would only confuse.
+        """
+        ids = {"job_id": str(event.job_id), "event_id": str(event.event_id)}
+        if await self._ledger.claimed(event.job_id, EmailKind.READY):
+            EMAILS.labels("skipped", EmailKind.FAILED).inc()
+            log.info("not emailing a failure: the MP3 was announced", extra=ids)
+            return
+        contact = await self._contacts.get(event.job_id)
+        if contact is None:
+            if await self._ledger.claimed(event.job_id, EmailKind.FAILED):
+                return  # emailed already; the contact went with it
+            raise ContactUnknown(str(event.job_id))
+        contact = replace(contact, filename=sanitize_filename(contact.filename, default="video"))
+        sent = await self._once(
+            event.job_id,
+            EmailKind.FAILED,
+            lambda: compose_failure_email(event, contact, sender=self._sender, public_url=self._public_url),
+        )
+        if sent:
+            log.info("emailed %s that the conversion failed (%s)", contact.owner_email, event.reason, extra=ids)
+        await self._contacts.forget(event.job_id)
+
+    async def _once(self, job_id: uuid.UUID, kind: EmailKind, compose: Callable[[], EmailMessage]) -> bool:
+        """Send the email of ``kind`` unless it was sent; ``False`` for a repeat.
+
+        The email is built before the claim: one that cannot be built claims nothing and is
+        ``Unprocessable`` (retrying cannot help).
+        """
+        email = self._build(job_id, kind, compose)
+        claim = await self._ledger.claim(job_id, kind)
+        if claim is Claim.BUSY:
+            raise NotificationInProgress(f"{job_id} ({kind})")
+        if claim is Claim.ALREADY_SENT:
+            EMAILS.labels("duplicate", kind).inc()
+            return False
         try:
-            email = compose_ready_email(safe, sender=self._sender, public_url=self._public_url)
+            await self._send(email)
+        except BaseException:
+            EMAILS.labels("failed", kind).inc()
+            await self._ledger.release(job_id, kind)
+            raise
+        await self._ledger.mark_sent(job_id, kind)
+        EMAILS.labels("sent", kind).inc()
+        return True
+
+    @staticmethod
+    def _build(job_id: uuid.UUID, kind: EmailKind, compose: Callable[[], EmailMessage]) -> EmailMessage:
+        try:
+            email = compose()
             email.as_bytes()  # what sending does first: fail here, not after the claim
         except (ValueError, TypeError, MessageError) as error:
-            EMAILS.labels("unsendable").inc()
-            raise Unprocessable(f"the email for job {event.job_id} cannot be built: {error}") from error
+            EMAILS.labels("unsendable", kind).inc()
+            raise Unprocessable(f"the {kind} email for job {job_id} cannot be built: {error}") from error
         return email

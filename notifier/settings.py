@@ -2,6 +2,7 @@ from enum import StrEnum
 
 from pydantic import SecretStr
 
+from common.links import LinkSettings
 from common.settings import BrokerSettings, MongoSettings
 
 __all__ = ["NotifierSettings", "SmtpSecurity"]
@@ -13,7 +14,7 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class NotifierSettings(BrokerSettings, MongoSettings):
+class NotifierSettings(BrokerSettings, MongoSettings, LinkSettings):
     """Settings of the notifier (``VIDMP3_*`` variables)."""
 
     port: int = 8003
@@ -25,7 +26,7 @@ class NotifierSettings(BrokerSettings, MongoSettings):
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "vidmp3 <no-reply@vidmp3.localhost>"
     public_url: str = "http://127.0.0.1:8000"
-    """Base URL of the gateway as users reach it; download links start with it."""
+    """Base URL of the gateway as users reach it; the emails' links (download, job page) start with it."""
 
     def unsafe_defaults(self) -> list[str]:
         unsafe = super().unsafe_defaults()

@@ -86,6 +86,7 @@ class JobStatus(BaseModel):
     history: tuple[StateChange, ...] = ()
     mp3_file_id: str | None = None
     mp3_filename: str | None = None
+    mp3_size_bytes: int | None = None
     duration_seconds: float | None = None
     error: JobError | None = None
     progress_percent: float | None = Field(default=None, description="Latest progress report while converting.")
@@ -139,6 +140,7 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
             updates |= {
                 "mp3_file_id": event.mp3_file_id,
                 "mp3_filename": event.filename,
+                "mp3_size_bytes": event.size_bytes,
                 "duration_seconds": event.duration_seconds,
             }
         case ConversionFailed():

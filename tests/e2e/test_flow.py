@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,12 @@ def test_a_video_becomes_an_mp3_the_owner_is_emailed_about_and_downloads(
     assert len(mail) == 1
     text = mail[0].get_payload()[0].get_payload(decode=True).decode()
     assert job_id in text
-    assert f"{system.gateway}/v1/jobs/{job_id}/mp3" in text
+    assert f"{system.gateway}/jobs/{job_id}" in text
+    [emailed] = re.findall(rf"{re.escape(system.gateway)}/v1/downloads/\S+", text)
+    assert (
+        httpx.get(emailed).content
+        == httpx.get(f"{system.gateway}{status['mp3']['api_url']}", headers=bearer(token)).content
+    )
 
     download = httpx.get(f"{system.gateway}{status['mp3']['download_url']}", headers=bearer(token))
     assert download.status_code == 200
