@@ -54,9 +54,7 @@ def test_the_job_views_link_downloads_without_a_token(system: System, converted:
     assert again.status_code == 304
 
 
-def test_refused_links_say_why_to_programs_and_to_people(
-    system: System, converted: tuple[str, dict[str, Any]]
-) -> None:
+def test_refused_links_say_why_to_programs_and_to_people(system: System, converted: tuple[str, dict[str, Any]]) -> None:
     _, status = converted
     job_id, url = UUID(status["job_id"]), status["mp3"]["download_url"]
     # the stack runs with the development key, so the test can sign as the services do
@@ -96,9 +94,7 @@ def test_deleting_the_job_revokes_its_links(system: System, sample_video: tuple[
     assert "deleted" in gone.json()["detail"]
 
 
-def test_the_ready_email_links_to_the_mp3_and_to_the_job(
-    system: System, converted: tuple[str, dict[str, Any]]
-) -> None:
+def test_the_ready_email_links_to_the_mp3_and_to_the_job(system: System, converted: tuple[str, dict[str, Any]]) -> None:
     _, status = converted
     job_id = status["job_id"]
     [email] = wait_for(lambda: system.mailbox.for_job(job_id), timeout=30)

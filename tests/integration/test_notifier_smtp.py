@@ -29,7 +29,9 @@ class Inbox:
         self.received: list[tuple[list[str], Message]] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.original_content or b"", policy=policy.default)))
+        self.received.append(
+            (list(envelope.rcpt_tos), message_from_bytes(envelope.original_content or b"", policy=policy.default))
+        )
         return "250 OK"
 
 

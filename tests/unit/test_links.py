@@ -25,13 +25,19 @@ def test_a_link_grants_one_file_of_one_job_until_it_expires() -> None:
     # a week on, rounded up to the hour
     assert link.expires_at == (now + WEEK).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     granted = signer.verify(link.token)
-    assert (granted.job_id, granted.file_id, granted.expires_at) == (job_id, "6650a1f2c3d4e5f601234567", link.expires_at)
+    assert (granted.job_id, granted.file_id, granted.expires_at) == (
+        job_id,
+        "6650a1f2c3d4e5f601234567",
+        link.expires_at,
+    )
 
 
 def test_links_made_within_the_same_hour_are_the_same_url() -> None:
     signer, job_id = LinkSigner(KEY, lifetime=WEEK), uuid4()
     start = datetime(2026, 5, 4, 10, 0, 1, tzinfo=UTC)
-    assert signer.sign(job_id, "f", now=start).token == signer.sign(job_id, "f", now=start + timedelta(minutes=59)).token
+    assert (
+        signer.sign(job_id, "f", now=start).token == signer.sign(job_id, "f", now=start + timedelta(minutes=59)).token
+    )
 
 
 def test_a_file_that_expires_sooner_shortens_the_link() -> None:
