@@ -5,6 +5,13 @@
 # Set VIDMP3_PORT to the service's port: the health check below asks that port.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-slim
+
+# The web page's browser libraries, as package-lock.json pins them (served by the gateway).
+FROM ${NODE_IMAGE} AS web
+WORKDIR /web
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --omit=dev
 
 FROM ${PYTHON_IMAGE} AS build
 
@@ -55,11 +62,13 @@ RUN groupadd --system --gid 10001 vidmp3 \
 # inherits that ownership and `auth generate-key` can write into it.
 
 COPY --from=build --chown=root:root /app/.venv /app/.venv
+COPY --from=web --chown=root:root /web/node_modules /app/node_modules
 
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    VIDMP3_HOST=0.0.0.0
+    VIDMP3_HOST=0.0.0.0 \
+    VIDMP3_WEB_MODULES_DIR=/app/node_modules
 
 WORKDIR /app
 USER vidmp3:vidmp3

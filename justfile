@@ -7,9 +7,10 @@ export UV_PYTHON_DOWNLOADS := "never"
 default:
     @just --list
 
-# install the locked dependencies into .venv
+# install the locked dependencies: Python's into .venv, the web page's (npm ci) into node_modules
 setup:
     uv sync --locked --quiet
+    scripts/web-assets
 
 # start RabbitMQ, MariaDB and FerretDB (installing them on first use); idempotent
 services:

@@ -117,7 +117,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             *api,
             *health_routes([ping_mongo, ping_broker]),
             *ASYNCAPI_ROUTES,
-            *web_routes(),
+            *web_routes(settings.web_modules_dir),
         ],
         dependencies={
             "settings": provide(settings),

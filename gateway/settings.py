@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field
 
 from common.limits import MediaLimitSettings
@@ -31,6 +33,8 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
     """An unfinished resumable upload nobody added to for this long is removed."""
     outbox_relay_seconds: float = 5.0
     """How often events whose first publish failed are sent again."""
+    web_modules_dir: Path | None = None
+    """Where ``npm ci`` installed the web page's libraries; by default the checkout's ``node_modules``."""
 
     @property
     def form_limits(self) -> FormLimits:

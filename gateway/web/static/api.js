@@ -1,72 +1,36 @@
-// The public API from the browser: every call sends the bearer token; errors are the
-// server's problem documents (RFC 9457), turned into ApiError with a readable message.
+// The public API from the browser: every call carries the session's access token; a 401
+// renews it (or waits for the person to sign in again) and the call is made once more.
 
-// "title: detail (field: message; ...)" of a problem document
-export function problemMessage(problem, fallback) {
-  const title = problem.title || fallback;
-  const detail = problem.detail || "";
-  let message = detail && detail !== title ? `${title}: ${detail}` : title;
-  const fields = (problem.errors || [])
-    .filter((error) => error.message && error.message !== detail)
-    .map((error) => (error.field ? `${error.field}: ${error.message}` : error.message));
-  if (fields.length) message += ` (${fields.join("; ")})`;
-  return message;
-}
-
-export class ApiError extends Error {
-  constructor(status, title, detail, message = null) {
-    super(message || (detail && detail !== title ? `${title}: ${detail}` : title));
-    this.status = status;
-    this.title = title;
-    this.detail = detail;
-  }
-}
-
-export async function problemOf(response) {
-  const fallback = response.statusText || `HTTP ${response.status}`;
-  let problem = {};
-  try {
-    problem = await response.json();
-  } catch {
-    // not a problem document: the status says enough
-  }
-  return new ApiError(response.status, problem.title || fallback, problem.detail || "", problemMessage(problem, fallback));
-}
-
-export async function login(email, password) {
-  const response = await fetch("/v1/auth/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email, password }),
-  });
-  if (!response.ok) throw await problemOf(response);
-  return response.json();
-}
+import { ApiError, networkError, problemOf } from "./problems.js";
 
 export class Api {
-  constructor(token, onUnauthorized) {
-    this.token = token;
-    this.onUnauthorized = onUnauthorized;
-  }
-
-  headers(extra = {}) {
-    return { Authorization: `Bearer ${this.token}`, ...extra };
+  constructor(session) {
+    this.session = session;
   }
 
   async request(method, path, { ok = [200], headers = {}, body, signal } = {}) {
-    let response;
-    try {
-      response = await fetch(path, { method, headers: this.headers(headers), body, signal });
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      throw new ApiError(0, "The server cannot be reached", "check your connection and try again");
+    for (let attempt = 0; ; attempt += 1) {
+      const token = await this.session.accessToken();
+      let response;
+      try {
+        response = await fetch(path, {
+          method,
+          headers: { Authorization: `Bearer ${token}`, ...headers },
+          body,
+          signal,
+          cache: "no-store",
+        });
+      } catch (error) {
+        if (error.name === "AbortError") throw error;
+        throw networkError();
+      }
+      if (response.status === 401 && attempt === 0) {
+        await this.session.rejected(token);
+        continue;
+      }
+      if (!ok.includes(response.status)) throw await problemOf(response);
+      return response;
     }
-    if (!ok.includes(response.status)) {
-      const error = await problemOf(response);
-      if (response.status === 401) this.onUnauthorized(error);
-      throw error;
-    }
-    return response;
   }
 
   async jobs(limit = 50) {
@@ -85,9 +49,16 @@ export class Api {
     await this.request("DELETE", `/v1/jobs/${jobId}`, { ok: [204] });
   }
 
-  async mp3(job) {
-    const response = await this.request("GET", job.mp3.download_url);
-    return response.blob();
+  // The MP3's cover image as an object URL, or null when it has none (404) or the server
+  // does not offer covers yet.
+  async cover(jobId) {
+    try {
+      const response = await this.request("GET", `/v1/jobs/${jobId}/cover`, { ok: [200] });
+      return URL.createObjectURL(await response.blob());
+    } catch (error) {
+      if (error instanceof ApiError) return null;
+      throw error;
+    }
   }
 
   // The job's status as server-sent events, read with fetch (EventSource cannot send the

@@ -1,95 +1,97 @@
-// The options form, built from the conversion options' JSON schema (/app/options.json):
-// a choice is a select, yes/no a checkbox, a number a number field. Only values that differ
-// from the server's defaults are sent.
+// "More options": a sound quality preset in words, a part of the video, even loudness, and
+// custom settings for those who want them. The choices of the custom settings (bitrates,
+// sample rates, VBR levels) come from the options' JSON schema (/app/options.json), so they
+// match what the server accepts. Only what differs from the defaults is sent.
 
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.append(...children);
+const PRESETS = {
+  standard: {},
+  high: { bitrate_kbps: "320" },
+  small: { vbr_quality: "5" },
+  voice: { bitrate_kbps: "64", channels: "mono" },
+};
+
+const $ = (root, selector) => root.querySelector(selector);
+
+function option(value, text) {
+  const node = document.createElement("option");
+  node.value = value;
+  node.textContent = text;
   return node;
 }
 
-// The schema of a field, without the "or null" of an optional one.
-function bare(schema) {
-  if (!schema.anyOf) return schema;
-  const kept = schema.anyOf.filter((part) => part.type !== "null");
-  return kept.length === 1 ? { ...schema, ...kept[0] } : schema;
+function choices(schema, name) {
+  const field = schema.properties?.[name] || {};
+  const branch = (field.anyOf || [field]).find((part) => part.enum || part.type === "integer") || field;
+  return branch;
 }
 
-const ACRONYMS = new Set(["vbr", "cbr", "mp3", "id3"]);
-const UNITS = { kbps: "kbit/s", hz: "Hz", seconds: "s", ms: "ms", db: "dB", lufs: "LUFS", percent: "%" };
-
-// "bitrate_kbps" -> "Bitrate (kbit/s)"
-function labelOf(name) {
-  const words = name.split("_");
-  const unit = UNITS[words[words.length - 1]];
-  if (unit) words.pop();
-  const text = words.map((word) => (ACRONYMS.has(word) ? word.toUpperCase() : word)).join(" ");
-  return text.charAt(0).toUpperCase() + text.slice(1) + (unit ? ` (${unit})` : "");
-}
-
-// A description's `names` as <code>, the rest as text (never as HTML).
-function prose(text) {
-  return text.split("`").map((part, index) => (index % 2 ? element("code", {}, part) : part));
-}
-
-function control(name, schema) {
-  const id = `option-${name}`;
-  const title = labelOf(name);
-  const hintId = `${id}-hint`;
-  const hint = schema.description ? element("span", { class: "field-hint", id: hintId }, ...prose(schema.description)) : null;
-  let input;
-  if (schema.enum) {
-    input = element("select", { id, name });
-    if (schema.default === null || schema.default === undefined) {
-      input.append(element("option", { value: "" }, "default"));
-    }
-    for (const choice of schema.enum) {
-      const option = element("option", { value: String(choice) }, String(choice));
-      if (choice === schema.default) option.selected = true;
-      input.append(option);
-    }
-  } else if (schema.type === "boolean") {
-    input = element("input", { id, name, type: "checkbox" });
-    input.checked = schema.default === true;
-    input.dataset.default = String(schema.default === true);
-    const field = element("div", { class: "field check" }, input, element("label", { for: id }, title));
-    if (hint) {
-      input.setAttribute("aria-describedby", hintId);
-      return element("div", {}, field, hint);
-    }
-    return field;
-  } else if (schema.type === "integer" || schema.type === "number") {
-    input = element("input", { id, name, type: "number", step: schema.type === "integer" ? "1" : "any", inputmode: "decimal" });
-    for (const [key, attribute] of [["minimum", "min"], ["exclusiveMinimum", "min"], ["maximum", "max"], ["exclusiveMaximum", "max"]]) {
-      if (schema[key] !== undefined) input.setAttribute(attribute, String(schema[key]));
-    }
-    if (schema.default !== undefined && schema.default !== null) input.value = String(schema.default);
-  } else {
-    input = element("input", { id, name, type: "text" });
-    if (schema.default) input.value = String(schema.default);
+export function setUpOptions(form, schema) {
+  const bitrate = $(form, "#custom-bitrate");
+  const rate = $(form, "#custom-rate");
+  const vbr = $(form, "#custom-vbr");
+  for (const value of choices(schema, "bitrate_kbps").enum || []) {
+    bitrate.append(option(String(value), `${value} kbit/s`));
   }
-  input.dataset.default = schema.default === undefined || schema.default === null ? "" : String(schema.default);
-  if (hint) input.setAttribute("aria-describedby", hintId);
-  return element("div", { class: "field" }, element("label", { for: id }, title), input, ...(hint ? [hint] : []));
+  bitrate.value = "192";
+  const levels = choices(schema, "vbr_quality");
+  for (let level = levels.minimum ?? 0; level <= (levels.maximum ?? 9); level += 1) {
+    const words = level === 0 ? " (best, largest)" : level === (levels.maximum ?? 9) ? " (smallest)" : "";
+    vbr.append(option(String(level), `V${level}${words}`));
+  }
+  for (const value of choices(schema, "sample_rate_hz").enum || []) {
+    rate.append(option(String(value), `${(value / 1000).toLocaleString("en")} kHz`));
+  }
+  const custom = $(form, "#custom-settings");
+  const sync = () => {
+    custom.hidden = form.elements.preset.value !== "custom";
+    const variable = $(form, "#custom-mode").value === "vbr";
+    vbr.closest(".field").hidden = !variable;
+    bitrate.closest(".field").hidden = variable;
+  };
+  form.addEventListener("change", sync);
+  sync();
 }
 
-export function renderOptions(fieldset, schema) {
-  for (const [name, property] of Object.entries(schema.properties || {})) {
-    fieldset.append(control(name, bare(property)));
-  }
+// "90", "1:30" or "1:02:03" in seconds; null for empty; NaN when unreadable.
+export function seconds(text) {
+  const value = text.trim();
+  if (!value) return null;
+  if (!/^\d+(:\d{1,2}){0,2}(\.\d+)?$/.test(value)) return Number.NaN;
+  return value.split(":").reduce((total, part) => total * 60 + Number(part), 0);
 }
 
-// The options to send, as text (the way tus metadata carries them).
-export function optionValues(fieldset) {
-  const values = {};
-  for (const input of fieldset.querySelectorAll("input, select")) {
-    if (input.type === "checkbox") {
-      const checked = String(input.checked);
-      if (checked !== (input.dataset.default || "false")) values[input.name] = checked;
-    } else if (input.value !== "" && input.value !== input.dataset.default) {
-      values[input.name] = input.value;
-    }
+// The options to send, or throws an Error whose message says what to fix (in words).
+export function optionValues(form) {
+  const preset = form.elements.preset.value;
+  const values = { ...(PRESETS[preset] || {}) };
+  if (preset === "custom") {
+    if ($(form, "#custom-mode").value === "vbr") values.vbr_quality = $(form, "#custom-vbr").value;
+    else if ($(form, "#custom-bitrate").value !== "192") values.bitrate_kbps = $(form, "#custom-bitrate").value;
+    if ($(form, "#custom-rate").value) values.sample_rate_hz = $(form, "#custom-rate").value;
+    if ($(form, "#custom-channels").value) values.channels = $(form, "#custom-channels").value;
   }
+  const start = seconds($(form, "#trim-start").value);
+  const end = seconds($(form, "#trim-end").value);
+  if (Number.isNaN(start) || Number.isNaN(end)) {
+    throw new Error("Write the start and end of the part as minutes:seconds, for example 1:30.");
+  }
+  if (start !== null && end !== null && end <= start) {
+    throw new Error("The part's end must come after its start.");
+  }
+  if (start) values.start_seconds = String(start);
+  if (end !== null) values.end_seconds = String(end);
+  if ($(form, "#normalize").checked) values.normalize = "true";
   return values;
+}
+
+// A few words on the choices, for the upload's row: "High 320 kbit/s · 1:30 to 2:00".
+export function optionSummary(form) {
+  const preset = form.elements.preset;
+  const label = [...form.querySelectorAll("input[name=preset]")].find((input) => input.checked);
+  const parts = [preset.value === "standard" ? "" : label?.dataset.short || ""];
+  const start = $(form, "#trim-start").value.trim();
+  const end = $(form, "#trim-end").value.trim();
+  if (start || end) parts.push(`${start || "0:00"} to ${end || "the end"}`);
+  if ($(form, "#normalize").checked) parts.push("even loudness");
+  return parts.filter(Boolean).join(" · ");
 }
