@@ -37,6 +37,7 @@ const api = new Api(session);
 let failures = {};
 let entered = false;
 let wanted = JOB_PATH.exec(location.pathname)?.[1] || null; // the job an email's link opened
+const pending = []; // files dropped while the session waits for a sign-in: uploaded after it
 
 function announce(text) {
   ui.announcer.textContent = text;
@@ -84,7 +85,11 @@ async function enter() {
   ui.signInScreen.hidden = true;
   ui.appScreen.hidden = false;
   files.pauseUploads(false);
-  if (entered) return; // back from signing in again: the list and its uploads are as they were
+  if (entered) {
+    // back from signing in again: the list and its uploads are as they were
+    startUploads(pending.splice(0));
+    return;
+  }
   entered = true;
   showError(null);
   try {
@@ -147,7 +152,15 @@ async function loadFailures() {
 // --- uploads ---------------------------------------------------------------
 
 function startUploads(chosen) {
-  if (!session.active || !chosen.length) return;
+  if (!chosen.length) return;
+  if (!session.active) {
+    if (!entered) return; // nobody signed in on this page yet: there is no list to put them in
+    pending.push(...chosen);
+    const count = pending.length === 1 ? "1 file is" : `${pending.length} files are`;
+    ui.signInWhy.textContent = `Please sign in again: ${count} waiting to upload.`;
+    announce(ui.signInWhy.textContent);
+    return;
+  }
   let options;
   try {
     options = optionValues(ui.uploadForm);

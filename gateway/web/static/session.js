@@ -132,7 +132,7 @@ export class Session {
     this.email = claimsOf(this.token).email || this.email;
     clearTimeout(this.timer);
     const early = Math.max(answer.expires_in * 1000 - REFRESH_EARLY_MS, (answer.expires_in * 1000) / 2);
-    this.timer = setTimeout(() => this.refresh({ quiet: true }).then((token) => token || this.lapse()), early);
+    this.timer = setTimeout(() => this.renewOrLapse(), early);
     for (const resolve of this.waiters.splice(0)) resolve(this.token);
     if (!wasActive) this.emit("signedIn", this.email);
     return this.token;
@@ -142,6 +142,13 @@ export class Session {
     clearTimeout(this.timer);
     this.token = null;
     this.expiresAt = 0;
+  }
+
+  // Renew ahead of expiry; if that fails, the token still serves until it expires.
+  async renewOrLapse() {
+    if (await this.refresh({ quiet: true })) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.lapse(), Math.max(0, this.expiresAt - Date.now()));
   }
 
   // The session ended on its own (the refresh token expired or was revoked).

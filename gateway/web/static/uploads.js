@@ -55,9 +55,9 @@ export function startUpload(session, file, options, events) {
     onShouldRetry(error) {
       const status = statusOf(error);
       if (status === 401) session.expiresAt = 0; // the next request asks for a fresh token first
-      if (stopped) return false;
+      // (after stop() this is the removal, which a PATCH still being cut off may hold up: 423)
       const retry = status === 0 || status >= 500 || RETRY_STATUSES.has(status);
-      if (retry) events.retrying();
+      if (retry && !stopped) events.retrying();
       return retry;
     },
     onAfterResponse(request, response) {
