@@ -1,8 +1,8 @@
 """The web page in headless Chromium (Debian's package, driven by Playwright) against the
 running system, used as a person would: sign in, drop a video, play and download the MP3,
-delete it; an email's links opened signed out; a session that survives a reload, a second
-tab and the access token's expiry; the drop zone on a laptop and a phone screen; keyboard
-only; contrast. A screenshot of each screen is saved under ``tests/artifacts/web/``."""
+delete it; an email's links opened signed out; the drop zone on a laptop and a phone screen;
+keyboard only; contrast; uploads resumed and stopped (sessions: ``test_web_sessions.py``).
+A screenshot of each screen is saved under ``tests/artifacts/web/``."""
 
 from __future__ import annotations
 
@@ -18,18 +18,14 @@ import av
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Error, Locator, Page, Playwright, expect, sync_playwright
-from pymongo import MongoClient
 
 from converter.samples import write_sample_video
 from tests.e2e.conftest import System, wait_for
 from tests.e2e.test_flow import bearer, decoded_duration, upload, wait_terminal
-from tests.services import Endpoints, own_vhost
-from tests.system import print_log_tails, running_system
 
 CHROMIUM = Path(os.environ.get("VIDMP3_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(os.environ.get("VIDMP3_TEST_ARTIFACTS", Path(__file__).parents[1] / "artifacts")) / "web"
 WAIT_MS = 60_000
-SHORT_TOKEN_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
@@ -251,32 +247,6 @@ def test_an_emails_links_open_the_mp3_signed_out_and_the_job_after_signing_in(
         context.close()
 
 
-def test_a_session_survives_a_reload_and_a_second_tab(browser: Browser, system: System) -> None:
-    email, password = system.create_user()
-    context, page = open_page(browser)
-    try:
-        sign_in(page, system.gateway, email, password)
-        page.reload()
-        expect(page.get_by_role("heading", name="Convert videos")).to_be_visible()
-        expect(page.locator("#who")).to_have_text(email)
-        expect(page.get_by_role("heading", name="Sign in")).to_be_hidden()
-
-        second = context.new_page()
-        second.goto(f"{system.gateway}/")
-        expect(second.get_by_role("heading", name="Convert videos")).to_be_visible()
-        expect(second.locator("#who")).to_have_text(email)
-        screenshot(second, "12-second-tab")
-
-        second.get_by_role("button", name="Sign out").click()
-        expect(second.get_by_role("heading", name="Sign in")).to_be_visible()
-        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # told by the other tab
-        page.reload()
-        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # the session is gone
-        assert page.errors == []  # type: ignore[attr-defined]
-    finally:
-        context.close()
-
-
 def test_the_page_works_by_keyboard_alone(browser: Browser, system: System, sample_video: tuple[Path, float]) -> None:
     email, password = system.create_user()
     context, page = open_page(browser, 390, 844, is_mobile=True, has_touch=True)
@@ -426,90 +396,6 @@ def test_the_page_and_its_library_are_served_and_not_part_of_the_api_document(sy
     assert b"tus" in library.content
     assert httpx.get(f"{system.gateway}/app/vendor/package.json").status_code == 404  # an allow-list
     assert set(httpx.get(f"{system.gateway}/app/failures.json").json()) >= {"no_audio_stream", "timed_out"}
-
-
-# --- sessions that outlive the access token: a stack whose tokens last seconds --------------
-
-
-@pytest.fixture(scope="module")
-def short_tokens(
-    endpoints: Endpoints, mongo_database_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[System]:
-    """A stack of its own (its own RabbitMQ virtual host and database) whose access tokens
-    last ``SHORT_TOKEN_SECONDS``."""
-    database = f"{mongo_database_name}_short"
-    with (
-        own_vhost(endpoints) as private,
-        running_system(
-            private,
-            database,
-            tmp_path_factory.mktemp("short-tokens"),
-            show_logs=False,
-            VIDMP3_TOKEN_TTL_SECONDS=str(SHORT_TOKEN_SECONDS),
-        ) as system,
-    ):
-        try:
-            yield system
-        except BaseException:
-            print_log_tails(system.stack)
-            raise
-        finally:
-            with MongoClient(private.mongo_url) as client:
-                client.drop_database(database)
-
-
-def write_large_video(path: Path, seconds: float) -> None:
-    """Uncompressed sound makes a file of ~176 kB a second: several tus chunks in a minute."""
-    write_sample_video(path, seconds=seconds, width=64, height=48, audio_codec="pcm_s16le", container_format="matroska")
-
-
-def test_an_upload_outlives_the_access_token(browser: Browser, short_tokens: System, tmp_path: Path) -> None:
-    system = short_tokens
-    video = tmp_path / "long talk.mkv"
-    write_large_video(video, seconds=60.0)
-    assert video.stat().st_size > 9 * 1024 * 1024  # two PATCHes of 8 MiB at least
-    context, page = open_page(browser)
-    statuses: dict[str, list[int]] = {"refresh": [], "uploads": []}
-
-    def record(response: Any) -> None:
-        if "/v1/auth/refresh" in response.url:
-            statuses["refresh"].append(response.status)
-        elif "/v1/uploads" in response.url:
-            statuses["uploads"].append(response.status)
-
-    page.on("response", record)
-    try:
-        sign_in(page, system.gateway, *system.create_user())
-        throttle(context, page, 300 * 1024)  # 8 MiB take ~27 s: the token expires during the first PATCH
-        page.set_input_files("#files", video)
-        item = row(page, "long talk.mkv")
-        expect(item.locator(".state")).to_have_text("Ready", timeout=240_000)
-        assert statuses["refresh"].count(200) >= 2, statuses  # renewed while it uploaded
-        assert len(statuses["uploads"]) >= 3, statuses  # created, then patched more than once
-        screenshot(page, "15-upload-outlived-the-token")
-    finally:
-        context.close()
-
-
-def test_a_file_dropped_after_the_session_ended_uploads_once_signed_in_again(
-    browser: Browser, short_tokens: System, sample_video: tuple[Path, float]
-) -> None:
-    system = short_tokens
-    email, password = system.create_user()
-    context, page = open_page(browser)
-    try:
-        sign_in(page, system.gateway, email, password)
-        context.clear_cookies()  # the refresh token is gone: the session ends with the access token
-        expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=(SHORT_TOKEN_SECONDS + 30) * 1000)
-        page.set_input_files("#files", sample_video[0])  # dropped on the page as it asks to sign in
-        expect(page.locator("#sign-in-why")).to_have_text("Please sign in again: 1 file is waiting to upload.")
-        screenshot(page, "16-sign-in-again")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(row(page, "sample.mp4").locator(".state")).to_have_text("Ready")  # not lost
-    finally:
-        context.close()
 
 
 _CONTRAST = """

@@ -47,6 +47,7 @@ export class Session {
     this.token = null;
     this.email = "";
     this.expiresAt = 0;
+    this.margin = REFRESH_EARLY_MS;
     this.timer = null;
     this.refreshing = null;
     this.waiters = [];
@@ -93,9 +94,11 @@ export class Session {
   // A token good for at least the next minute, refreshed if need be; waits for a sign-in
   // when the session cannot be renewed.
   async accessToken() {
-    if (this.token && Date.now() < this.expiresAt - REFRESH_EARLY_MS) return this.token;
+    if (this.token && Date.now() < this.expiresAt - this.margin) return this.token;
     const token = await this.refresh();
-    return token ?? this.signInAgain();
+    if (token) return token;
+    if (this.token && Date.now() < this.expiresAt - 2000) return this.token; // not renewed, still good
+    return this.signInAgain();
   }
 
   // The server refused `token` (401): renew it unless that happened already, then hand out the new one.
@@ -130,9 +133,11 @@ export class Session {
     this.token = answer.access_token;
     this.expiresAt = Date.now() + answer.expires_in * 1000;
     this.email = claimsOf(this.token).email || this.email;
+    // renew a minute ahead, or a quarter of the lifetime ahead for short-lived tokens
+    const lifetime = answer.expires_in * 1000;
+    this.margin = Math.min(REFRESH_EARLY_MS, lifetime / 4);
     clearTimeout(this.timer);
-    const early = Math.max(answer.expires_in * 1000 - REFRESH_EARLY_MS, (answer.expires_in * 1000) / 2);
-    this.timer = setTimeout(() => this.renewOrLapse(), early);
+    this.timer = setTimeout(() => this.renewOrLapse(), lifetime - this.margin);
     for (const resolve of this.waiters.splice(0)) resolve(this.token);
     if (!wasActive) this.emit("signedIn", this.email);
     return this.token;
