@@ -8,6 +8,7 @@ from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from bson import ObjectId
 from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
@@ -227,7 +228,12 @@ async def download_by_link(
         raise _link_refused(request, 404, _NOT_A_LINK) from None
     # two primary-key reads: the job still exists (deleting it revokes its links) and so does the file
     status = await view.get(link.job_id)
-    gone = status is None or status.deleted_at is not None or status.mp3_file_id not in (None, link.file_id)
+    gone = (
+        status is None
+        or status.deleted_at is not None
+        or status.mp3_file_id not in (None, link.file_id)
+        or not ObjectId.is_valid(link.file_id)
+    )
     stored = None if gone else await files.find_mp3(link.file_id)
     if stored is None:
         raise _link_refused(request, 410, _DELETED)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from litestar import MediaType, Response, get
 from litestar.datastructures import CacheControlHeader
@@ -59,7 +60,7 @@ def web_page() -> Response[bytes]:
 
 
 @get("/jobs/{job_id:uuid}", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
-def job_page(job_id: Any) -> Response[bytes]:  # noqa: ARG001 (the page reads the id from its address)
+def job_page(job_id: UUID) -> Response[bytes]:  # noqa: ARG001 (the page reads the id from its address)
     """The page, opening one job once signed in: the emails link here."""
     return _page()
 
