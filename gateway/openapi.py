@@ -4,6 +4,7 @@ and response, problems included."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -184,7 +185,7 @@ class Invalid:
 
 
 def _instance(path: str) -> str:
-    return path.replace("{job_id}", _JOB_ID).replace("{upload_id}", _JOB_ID)
+    return re.sub(r"\{\w+\}", _JOB_ID, path)  # every path parameter, a token's too
 
 
 def _problem_example(path: str, status: int, detail: str, errors: list[dict[str, Any]] | None) -> dict[str, Any]:
