@@ -19,7 +19,7 @@ class FailureText:
     what_to_try: str
 
 
-_TEXTS = {
+_TEXTS: dict[str, FailureText] = {
     FailureReason.NO_AUDIO_STREAM: FailureText(
         "The video has no sound, so there is nothing to turn into an MP3.",
         "Check that the video plays with sound on your device, then upload it again.",
@@ -52,20 +52,26 @@ _TEXTS = {
         "Something went wrong on our side.",
         "Try again in a little while. If it keeps failing, tell whoever runs this service.",
     ),
+    # the limits' reasons (ConversionFailed v2), by value: words ready before the enum has them
+    "too_long": FailureText(
+        "The sound goes on longer than this service converts in one job.",
+        "Convert a part of it at a time: set where it starts and ends under More options.",
+    ),
+    "output_too_large": FailureText(
+        "The MP3 would be larger than this service stores.",
+        "Choose a smaller sound quality (Small or Voice), or convert a part of the video at a time.",
+    ),
 }
 
 
 def failure_text(reason: FailureReason | str) -> FailureText:
     """The words for ``reason``; a reason this code does not know yet gets general words."""
-    try:
-        return _TEXTS[FailureReason(reason)]
-    except ValueError:
-        return _TEXTS[FailureReason.INTERNAL_ERROR]
+    return _TEXTS.get(str(reason), _TEXTS[FailureReason.INTERNAL_ERROR])
 
 
 def failure_texts() -> dict[str, dict[str, str]]:
     """Every reason's words, as JSON for the web page."""
     return {
-        reason.value: {"what_happened": text.what_happened, "what_to_try": text.what_to_try}
+        str(reason): {"what_happened": text.what_happened, "what_to_try": text.what_to_try}
         for reason, text in _TEXTS.items()
     }
