@@ -282,6 +282,8 @@ export class FileList {
     const keep = () => {
       item.confirming = false;
       item.actionsKey = "";
+      item.actions.removeAttribute("role");
+      item.actions.removeAttribute("aria-labelledby");
       this.renderActions(item);
       item.actions.querySelector('[data-action="delete"]')?.focus();
     };
@@ -315,6 +317,7 @@ export class FileList {
       item.confirming = false;
       item.actionsKey = "";
       item.actions.removeAttribute("role");
+      item.actions.removeAttribute("aria-labelledby");
       this.renderActions(item);
       this.showError(error);
     }
