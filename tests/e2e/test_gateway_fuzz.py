@@ -11,6 +11,7 @@ the fuzzing also reaches downloads with odd ranges and validators, cancels and a
 from __future__ import annotations
 
 import os
+import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from tests.e2e.conftest import System
 from tests.e2e.test_flow import bearer, upload, wait_terminal
 
 EXAMPLES = int(os.environ.get("VIDMP3_FUZZ_EXAMPLES", "300"))
+_TOKEN_REUSE_SECONDS = 600.0
 """Generated requests per operation (hypothesis may stop sooner when an operation's input
 space runs out, as it does for the parameterless ones)."""
 
@@ -69,26 +71,41 @@ class _OtherClient(HTTPAdapter):
 
 
 class Fuzzing:
-    def __init__(self, system: System, token: str, job_id: str, upload_id: str) -> None:
-        self.system, self.token = system, token
-        self.real_ids = {"job_id": job_id, "upload_id": upload_id}
+    def __init__(self, system: System, credentials: tuple[str, str], real_ids: dict[str, str]) -> None:
+        self.system, self._credentials = system, credentials
+        self._token, self._token_at = system.login(*credentials), time.monotonic()
+        self.real_ids = real_ids
         self.session = requests.Session()
         self.session.mount("http://", _OtherClient())
         self.calls: Counter[str] = Counter()
         self.statuses: Counter[tuple[str, int]] = Counter()
 
+    @property
+    def token(self) -> str:
+        """A token that has not expired: on a busy machine the fuzzing outlasts one (15 min)."""
+        if time.monotonic() - self._token_at > _TOKEN_REUSE_SECONDS:
+            self._token, self._token_at = self.system.login(*self._credentials), time.monotonic()
+        return self._token
+
 
 @pytest.fixture(scope="module")
 def fuzzing(system: System, sample_video: tuple[Path, float]) -> Iterator[Fuzzing]:
-    token = system.new_user_token()
+    credentials = system.create_user()
+    token = system.login(*credentials)
     job_id = upload(system, token, "fuzzed.mp4", sample_video[0].read_bytes()).json()["job_id"]
-    assert wait_terminal(system, token, job_id)["state"] == "notified"
+    converted = wait_terminal(system, token, job_id)
+    assert converted["state"] == "notified"
     created = httpx.post(
         f"{system.gateway}/v1/uploads",
         headers={**bearer(token), "Tus-Resumable": "1.0.0", "Upload-Length": str(10**6)},
     )
     assert created.status_code == 201, created.text
-    state = Fuzzing(system, token, job_id, created.headers["location"].rsplit("/", 1)[1])
+    real_ids = {
+        "job_id": job_id,
+        "upload_id": created.headers["location"].rsplit("/", 1)[1],
+        "token": converted["mp3"]["download_url"].rsplit("/", 1)[1],  # a signed download link's
+    }
+    state = Fuzzing(system, credentials, real_ids)
     yield state
     state.session.close()
 
