@@ -19,6 +19,7 @@ from litestar import MediaType, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
@@ -60,7 +61,7 @@ def web_page() -> Response[bytes]:
 
 
 @get("/jobs/{job_id:uuid}", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
-def job_page(job_id: UUID) -> Response[bytes]:  # noqa: ARG001 (the page reads the id from its address)
+def job_page(job_id: FromPath[UUID]) -> Response[bytes]:  # noqa: ARG001 (the page reads the id from its address)
     """The page, opening one job once signed in: the emails link here."""
     return _page()
 
@@ -84,7 +85,7 @@ def _vendor_route(modules_dir: Path) -> HTTPRouteHandler:
         log.error("the web page's libraries are missing (%s): run scripts/web-assets (npm ci)", ", ".join(missing))
 
     @get("/app/vendor/{name:str}", include_in_schema=False, sync_to_thread=True)
-    def vendored(name: str) -> Response[bytes]:
+    def vendored(name: FromPath[str]) -> Response[bytes]:
         """A library file installed by npm (an allow-list: nothing else of node_modules is served)."""
         path = VENDORED.get(name)
         if path is None or not (modules_dir / path).is_file():
