@@ -154,6 +154,9 @@ def test_a_person_signs_in_converts_a_video_plays_and_downloads_the_mp3(
 
     item.get_by_role("button", name="Play Holiday été.mp3").click()
     wait_for(lambda: played_seconds(page) > 0.5, timeout=30)  # the player plays
+    cover = item.get_by_role("img", name="Cover of Holiday été.mp3")  # beside it, the MP3's cover picture
+    expect(cover).to_be_visible()
+    assert page.evaluate("() => document.querySelector('img.cover').naturalWidth") > 0
     screenshot(page, "06-playing")
 
     with page.expect_download() as download:
