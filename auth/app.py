@@ -19,6 +19,7 @@ from auth.lockouts import Lockouts
 from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
 from auth.refresh import RefreshPolicy
+from auth.revocations import Revocations
 from auth.routes import account_routes, route_dependencies
 from auth.service import Accounts
 from auth.sessions import Sessions
@@ -68,12 +69,12 @@ def refresh_policy(settings: AuthSettings) -> RefreshPolicy:
     )
 
 
-async def _prune_forever(sessions: Sessions) -> None:
-    """Expired refresh tokens and sessions go, a batch every ten minutes."""
+async def _prune_forever(sessions: Sessions, revocations: Revocations) -> None:
+    """Expired refresh tokens, sessions and revocations go, a batch every ten minutes."""
     while True:
         try:
-            if removed := await sessions.prune():
-                log.info("removed %d expired refresh tokens and sessions", removed)
+            if removed := await sessions.prune() + await revocations.prune():
+                log.info("removed %d expired refresh tokens, sessions and revocations", removed)
         except Exception as error:  # MySQL away: try again next round
             log.warning("pruning sessions failed: %s", error)
         await asyncio.sleep(_PRUNE_SECONDS)
@@ -88,7 +89,8 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
         ttl_seconds=settings.token_ttl_seconds,
     )
     database = Database(settings.mysql_url.get_secret_value(), settings.mysql_pool_size)
-    sessions = Sessions(database, refresh_policy(settings))
+    revocations = Revocations(database)
+    sessions = Sessions(database, refresh_policy(settings), hooks=revocations)
     accounts = Accounts(Users(database), Passwords(), issuer, Lockouts(database, lockout_policy(settings)), sessions)
     login_throttle = Throttle(
         TokenBuckets(settings.login_attempts_burst, settings.login_attempts_per_minute / 60),
@@ -108,7 +110,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
         await AUTH_SCHEMA.migrate(database)
 
     async def start_pruning() -> None:
-        tasks.append(asyncio.create_task(_prune_forever(sessions)))
+        tasks.append(asyncio.create_task(_prune_forever(sessions, revocations)))
 
     async def stop_pruning() -> None:
         for task in tasks:
@@ -119,6 +121,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
     singletons = {
         "accounts": accounts,
         "issuer": issuer,
+        "revocation_log": revocations,
         "bearer": bearer,
         "login_throttle": login_throttle,
         "registration_throttle": registration_throttle,

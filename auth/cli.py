@@ -16,6 +16,7 @@ from auth.database import Database
 from auth.keys import SigningKey, generate_key_pem, load_private_key, retire_keys, write_new_key
 from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
+from auth.revocations import Revocations
 from auth.service import UserChanges
 from auth.sessions import Sessions
 from auth.settings import AuthSettings
@@ -59,7 +60,8 @@ async def _tables() -> AsyncIterator[_Tables]:
     try:
         await AUTH_SCHEMA.migrate(database)
         users = Users(database)
-        yield _Tables(users, UserChanges(users, Sessions(database, refresh_policy(settings))))
+        sessions = Sessions(database, refresh_policy(settings), hooks=Revocations(database))
+        yield _Tables(users, UserChanges(users, sessions))
     finally:
         await database.close()
 
@@ -149,6 +151,29 @@ def disable_user(email: str) -> None:
 def enable_user(email: str) -> None:
     """Enable a disabled user again."""
     _set_active(email, active=True)
+
+
+def _set_admin(email: str, *, admin: bool) -> None:
+    async def update(tables: _Tables) -> bool:
+        user = await tables.users.by_email(email)
+        return user is not None and await tables.changes.set_admin(user.id, admin=admin)
+
+    if not _with_tables(update):
+        typer.echo(f"no user with email {email}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"<{normalize_email(email)}> {'is' if admin else 'is no longer'} an admin")
+
+
+@cli.command("grant-admin")
+def grant_admin(email: str) -> None:
+    """Give a user the admin role (from their next login or refresh)."""
+    _set_admin(email, admin=True)
+
+
+@cli.command("revoke-admin")
+def revoke_admin(email: str) -> None:
+    """Take the admin role from a user; every session of theirs ends."""
+    _set_admin(email, admin=False)
 
 
 @cli.command("delete-user")

@@ -94,6 +94,33 @@ MIGRATIONS = (
         ) ENGINE=InnoDB
         """,
     ),
+    Migration(
+        5,
+        "revocations: what verifiers must refuse before it expires, numbered for them to follow",
+        # ``subject`` names what is revoked (``session:<uuid>``); ``expires_at``: when every
+        # credential it revokes has expired anyway, so the row can go
+        """
+        CREATE TABLE IF NOT EXISTS revocations (
+            seq BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+            subject VARCHAR(100) NOT NULL,
+            revoked_at DOUBLE NOT NULL,
+            expires_at DOUBLE NOT NULL,
+            KEY revocations_expires_at (expires_at)
+        ) ENGINE=InnoDB
+        """,
+    ),
+    Migration(
+        6,
+        "the last revocation's number",
+        # one row, locked by each revocation until it commits: numbers become visible in order
+        """
+        CREATE TABLE IF NOT EXISTS revocation_sequence (
+            id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+            last BIGINT UNSIGNED NOT NULL
+        ) ENGINE=InnoDB
+        """,
+    ),
+    Migration(7, "the revocation counter's row", "INSERT IGNORE INTO revocation_sequence (id, last) VALUES (1, 0)"),
 )
 
 

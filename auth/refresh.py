@@ -53,6 +53,7 @@ class WhyEnded(StrEnum):
     DELETED = "deleted"
     REUSE = "reuse"
     CROWDED = "crowded"
+    RIGHTS = "rights"
     REVOKED = "revoked"
 
     @property
@@ -71,6 +72,7 @@ _DETAILS = {
         "this refresh token had already been used, so the session was ended to protect the account; log in again"
     ),
     WhyEnded.CROWDED: "this session was ended because the account started too many newer ones; log in again",
+    WhyEnded.RIGHTS: "the account's rights changed, which ends every session; log in again",
 }
 
 

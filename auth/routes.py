@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from auth.revocations import Revocations
 from auth.schemas import (
     LoginRequest,
     NewUser,
     PasswordChange,
     RefreshRequest,
     Registration,
+    RevocationEntry,
+    RevocationPage,
     TokenResponse,
     UserResponse,
 )
 from auth.service import Accounts, Tokens
 from auth.tokens import Principal, TokenIssuer
 from auth.users import User
-from auth.web import BearerTokens, Throttle, problems
+from auth.web import CHALLENGE, BearerTokens, Throttle, problems
 
 __all__ = ["account_routes", "route_dependencies"]
 
@@ -36,8 +40,14 @@ def _user_response(user: User) -> UserResponse:
     return UserResponse(id=user.id, email=user.email, roles=sorted(user.roles), active=user.is_active)
 
 
-async def _principal(request: Request[Any, Any, Any], bearer: NamedDependency[BearerTokens]) -> Principal:
-    return bearer.principal(request)
+async def _principal(
+    request: Request[Any, Any, Any], bearer: NamedDependency[BearerTokens], accounts: NamedDependency[Accounts]
+) -> Principal:
+    principal = bearer.principal(request)
+    # this service reads its own tables: an ended session's token stops here at once
+    if not await accounts.signed_in(principal):
+        raise NotAuthorizedException("this session has ended; log in again", headers=CHALLENGE)
+    return principal
 
 
 async def _admin(principal: NamedDependency[Principal], accounts: NamedDependency[Accounts]) -> User:
@@ -104,6 +114,28 @@ async def jwks(issuer: NamedDependency[TokenIssuer]) -> dict[str, Any]:
     """The public keys that verify this service's tokens (RFC 7517): the signing key and the
     keys that signed before it, until they are retired."""
     return issuer.jwks()
+
+
+@get("/v1/revocations", tags=["auth"])
+async def revocations(
+    revocation_log: NamedDependency[Revocations],
+    after: Annotated[int, QueryParameter(ge=0, description="The last `seq` you have; 0 for all.")] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=5000, description="How many at most.")] = 1000,
+) -> RevocationPage:
+    """The revocation log, for verifiers of access tokens (the gateway), from `after` on.
+
+    Each entry names a session whose access tokens must be refused until `expires_at`. A
+    verifier reads it all at start, then asks for what follows its last `seq` every second or
+    so. Numbers appear in order: having seen `seq` N means having seen every one below it.
+    """
+    found = await revocation_log.after(after, limit + 1)
+    return RevocationPage(
+        revocations=[
+            RevocationEntry(seq=entry.seq, subject=entry.subject, expires_at=entry.expires_at)
+            for entry in found[:limit]
+        ],
+        more=len(found) > limit,
+    )
 
 
 @post("/v1/me/password", status_code=HTTP_204_NO_CONTENT, tags=["auth"])
@@ -188,5 +220,16 @@ async def register(
 
 def account_routes(*, registration: bool) -> list[HTTPRouteHandler]:
     """Every route but the probes; ``/v1/register`` only when self-registration is enabled."""
-    routes = [login, refresh, logout, jwks, change_password, create_user, disable_user, enable_user, delete_user]
+    routes = [
+        login,
+        refresh,
+        logout,
+        jwks,
+        revocations,
+        change_password,
+        create_user,
+        disable_user,
+        enable_user,
+        delete_user,
+    ]
     return [*routes, register] if registration else routes

@@ -8,6 +8,8 @@ __all__ = [
     "PasswordChange",
     "RefreshRequest",
     "Registration",
+    "RevocationEntry",
+    "RevocationPage",
     "TokenResponse",
     "UserResponse",
 ]
@@ -78,3 +80,20 @@ class UserResponse(BaseModel):
     email: str
     roles: list[str] = Field(description="`user`, and `admin` for admins.", examples=[["user"]])
     active: bool = Field(description="Whether the user can log in.")
+
+
+class RevocationEntry(BaseModel):
+    seq: int = Field(description="Its number: each is one above the last.", examples=[42])
+    subject: str = Field(
+        description="What is revoked: `session:<sid>` (every access token whose `sid` claim is that).",
+        examples=["session:3af3026f-ef25-48cc-b082-c88f37755dbd"],
+    )
+    expires_at: float = Field(
+        description="Unix time after which nothing it revokes can still be valid: forget it then.",
+        examples=[1796484486.0],
+    )
+
+
+class RevocationPage(BaseModel):
+    revocations: list[RevocationEntry] = Field(description="In order of `seq`, all above `after`.")
+    more: bool = Field(description="Whether more follow: ask again with `after` = the last `seq`.")

@@ -57,6 +57,7 @@ class UserStore(Protocol):
     async def by_id(self, user_id: int) -> User | None: ...
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
     async def set_active(self, user_id: int, *, active: bool) -> bool: ...
+    async def set_admin(self, user_id: int, *, admin: bool) -> bool: ...
     async def delete(self, user_id: int) -> bool: ...
 
 
@@ -71,6 +72,7 @@ class SessionStore(Protocol):
     async def end(self, session_id: uuid.UUID, why: WhyEnded) -> None: ...
     async def end_by_token(self, token: str, why: WhyEnded = WhyEnded.LOGOUT) -> uuid.UUID | None: ...
     async def end_all(self, user_id: int, why: WhyEnded) -> int: ...
+    async def going(self, session_id: uuid.UUID) -> bool: ...
 
 
 class UserChanges:
@@ -91,6 +93,15 @@ class UserChanges:
             return False
         if not active:
             await self._sessions.end_all(user_id, WhyEnded.DISABLED)
+        return True
+
+    async def set_admin(self, user_id: int, *, admin: bool) -> bool:
+        """``False`` when there is no such user. Taking the role away ends the user's sessions:
+        their tokens claim it until they expire."""
+        if not await self._users.set_admin(user_id, admin=admin):
+            return False
+        if not admin:
+            await self._sessions.end_all(user_id, WhyEnded.RIGHTS)
         return True
 
     async def delete(self, user_id: int) -> bool:
@@ -220,6 +231,16 @@ class Accounts:
     async def delete(self, user_id: int) -> None:
         if not await self._changes.delete(user_id):
             raise UnknownUser
+
+    async def signed_in(self, principal: Principal) -> bool:
+        """Whether the session of ``principal``'s token goes on (tokens without one: yes)."""
+        if principal.session_id is None:
+            return True
+        try:
+            session_id = uuid.UUID(principal.session_id)
+        except ValueError:
+            return False
+        return await self._sessions.going(session_id)
 
     async def require_admin(self, principal: Principal) -> User:
         """The admin the token speaks for, checked against the users table as it is now: a

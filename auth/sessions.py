@@ -225,6 +225,15 @@ class Sessions:
         if access_until:
             await self._hooks.sessions_ended(cursor, access_until, now)
 
+    async def going(self, session_id: uuid.UUID) -> bool:
+        """Whether the session has neither ended nor expired."""
+        async with self._database.connection() as connection, await connection.cursor() as cursor:
+            await cursor.execute(
+                "SELECT 1 FROM sessions WHERE id = %s AND ended_at IS NULL AND expires_at > %s",
+                (session_id.bytes, self._clock()),
+            )
+            return await cursor.fetchone() is not None
+
     async def active(self, user_id: int) -> int:
         """How many sessions of the user are going."""
         async with self._database.connection() as connection, await connection.cursor() as cursor:

@@ -87,6 +87,15 @@ class Users:
             await cursor.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
             return await cursor.fetchone() is not None
 
+    async def set_admin(self, user_id: int, *, admin: bool) -> bool:
+        """Give or take the admin role; ``False`` when there is no such user."""
+        async with self._database.connection() as connection, await connection.cursor() as cursor:
+            await cursor.execute("UPDATE users SET is_admin = %s WHERE id = %s", (admin, user_id))
+            if cursor.rowcount:
+                return True
+            await cursor.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
+            return await cursor.fetchone() is not None
+
     async def delete(self, user_id: int) -> bool:
         """Remove a user; ``False`` when there is no such user."""
         async with self._database.connection() as connection, await connection.cursor() as cursor:

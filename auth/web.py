@@ -23,9 +23,9 @@ from auth.throttling import TokenBuckets, TooManyAttempts
 from auth.tokens import InvalidToken, Principal, TokenIssuer, TokenVerifier
 from auth.users import UserExists
 
-__all__ = ["BearerTokens", "Throttle", "problems"]
+__all__ = ["CHALLENGE", "BearerTokens", "Throttle", "problems"]
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vidmp3"'}
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="vidmp3"'}
 
 
 @contextmanager
@@ -87,8 +87,8 @@ class BearerTokens:
         """Who the bearer token speaks for; 401 without a valid one."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("a bearer token is required", headers=_CHALLENGE)
+            raise NotAuthorizedException("a bearer token is required", headers=CHALLENGE)
         try:
             return self._current_verifier().verify(token.strip())
         except InvalidToken as error:
-            raise NotAuthorizedException(f"invalid token: {error}", headers=_CHALLENGE) from None
+            raise NotAuthorizedException(f"invalid token: {error}", headers=CHALLENGE) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from gateway.media import MediaProbe
 from gateway.openapi import openapi_config
 from gateway.outbox import Outbox
 from gateway.resumable import ResumableUploads
+from gateway.revocations import RevocationFeed
 from gateway.sessions import AUTH_ROUTES
 from gateway.settings import GatewaySettings
 from gateway.status_stream import STATUS_STREAM_ROUTES
@@ -54,12 +56,19 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     # PyAV reads files through blocking calls, in worker threads: the media check's own client
     blocking_mongo = create_client(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    revocations = RevocationFeed(
+        http,
+        f"{settings.auth_url}/v1/revocations",
+        poll_seconds=settings.revocation_poll_seconds,
+        max_stale_seconds=settings.revocation_max_stale_seconds,
+    )
     authenticator = Authenticator(
         http,
         f"{settings.auth_url}/.well-known/jwks.json",
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         leeway_seconds=settings.token_leeway_seconds,
+        revocations=revocations,
     )
     outbox = Outbox(database, publisher)
     view = JobStatusView(database)
@@ -86,7 +95,11 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         await files.ensure_indexes()
         await uploads.ensure_indexes()
         await connect_broker()
+        with contextlib.suppress(httpx.HTTPError, ValueError, TimeoutError):
+            # ready at once when auth answers; otherwise the follower keeps trying
+            await asyncio.wait_for(revocations.catch_up(), 10.0)
         tasks = [
+            asyncio.create_task(revocations.follow()),
             asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds, before_round=connect_broker)),
             asyncio.create_task(uploads.sweep_forever(_SWEEP_SECONDS, idle=idle)),
         ]
@@ -115,7 +128,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         route_handlers=[
             *options_routes(api),
             *api,
-            *health_routes([ping_mongo, ping_broker]),
+            *health_routes([ping_mongo, ping_broker, revocations.ready]),
             *ASYNCAPI_ROUTES,
             *web_routes(settings.web_modules_dir),
         ],

@@ -1,4 +1,5 @@
-"""Who is calling: bearer tokens verified locally against the auth service's JWKS."""
+"""Who is calling: bearer tokens verified locally against the auth service's JWKS, and refused
+once their session has ended (``gateway.revocations``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import httpx
 import jwt
 from litestar import Request
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 
 from auth.tokens import InvalidToken, Principal, TokenVerifier
-from gateway.wording import NEED_LOGIN, SESSION_EXPIRED, TOKEN_INVALID
+from gateway.revocations import RevocationFeed, RevocationsUnknown, SessionEnded
+from gateway.wording import NEED_LOGIN, SESSION_ENDED, SESSION_EXPIRED, SESSIONS_UNCHECKED, TOKEN_INVALID
 
 __all__ = ["Authenticator", "current_principal"]
 
@@ -33,10 +35,11 @@ class Authenticator:
         audience: str,
         refresh_seconds: float = 30.0,
         leeway_seconds: float = 5.0,
+        revocations: RevocationFeed | None = None,
     ) -> None:
         self._http, self._jwks_url = http, jwks_url
         self._issuer, self._audience, self._refresh_seconds = issuer, audience, refresh_seconds
-        self._leeway = leeway_seconds
+        self._leeway, self._revocations = leeway_seconds, revocations
         self._verifier: TokenVerifier | None = None
         self._fetched_at = -float("inf")
         self._lock = asyncio.Lock()
@@ -60,7 +63,10 @@ class Authenticator:
                 if self._verifier is None:
                     raise InvalidToken("the token keys are unavailable") from error
         assert self._verifier is not None
-        return self._verifier.verify(token)
+        principal = self._verifier.verify(token)
+        if self._revocations is not None:
+            self._revocations.check(principal)
+        return principal
 
 
 async def current_principal(
@@ -77,8 +83,11 @@ async def current_principal(
         return await authenticator.authenticate(token.strip())
     except InvalidToken as error:
         expired = isinstance(error.__cause__, jwt.ExpiredSignatureError)
+        words = SESSION_ENDED if isinstance(error, SessionEnded) else SESSION_EXPIRED if expired else TOKEN_INVALID
         raise NotAuthorizedException(
-            SESSION_EXPIRED if expired else TOKEN_INVALID,
+            words,
             headers=_CHALLENGE,
             extra={"errors": [{"field": "Authorization", "message": str(error), "source": "header"}]},
         ) from None
+    except RevocationsUnknown:
+        raise ServiceUnavailableException(SESSIONS_UNCHECKED, headers={"Retry-After": "5"}) from None

@@ -21,6 +21,12 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
     token_leeway_seconds: float = Field(default=5.0, ge=0, le=60)
     """How far past its expiry an access token is still taken (clocks of auth and gateway differ
     a little); tests that let tokens expire set it to 0."""
+    revocation_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often the auth service's revocation log is read: a logout, a new password or a
+    disabled user stops their access tokens within about this long."""
+    revocation_max_stale_seconds: float = Field(default=60.0, gt=0)
+    """How long tokens are still taken while the revocation log cannot be read (auth away);
+    past it they get 503 until it is read again."""
     max_upload_bytes: int = 2 * 1024**3
     """Largest video accepted, by either upload route (413 beyond it)."""
     max_form_fields: int = 32

@@ -15,6 +15,8 @@ __all__ = [
     "NEED_LOGIN",
     "NOT_MULTIPART",
     "OFFSET_STREAM_ONLY",
+    "SESSIONS_UNCHECKED",
+    "SESSION_ENDED",
     "SESSION_EXPIRED",
     "STATE_WORDS",
     "TOKEN_INVALID",
@@ -93,6 +95,12 @@ def size_words(size: int) -> str:
 NEED_LOGIN = "You need to log in: send the access token the login gave as Authorization: Bearer <token>."
 SESSION_EXPIRED = "Your session has expired: log in again."
 TOKEN_INVALID = "This access token is not valid: log in again."  # noqa: S105 (words, not a secret)
+SESSION_ENDED = (
+    "Your session has ended (you logged out, the password was changed, or the account was disabled): log in again."
+)
+SESSIONS_UNCHECKED = (
+    "Your access token cannot be checked right now (the sign-in service does not answer): try again in a few seconds."
+)
 WRONG_LOGIN = "The email or password is wrong."
 LOGIN_UNAVAILABLE = "Logging in is not possible right now (the sign-in service does not answer): try again in a minute."
 ADMIN_ONLY = "Only an admin can list every user's jobs."

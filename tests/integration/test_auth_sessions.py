@@ -319,26 +319,36 @@ async def run_cli(mysql_url: str, *args: str, stdin: str = "") -> tuple[int, str
 async def test_the_commands_that_take_rights_away_end_sessions(
     client: AsyncTestClient[Any], endpoints: Endpoints, users: Users, passwords: Passwords
 ) -> None:
-    def new_user() -> Any:
-        return users.create(f"cli-{uuid.uuid4().hex}@example.com", passwords.hash(PASSWORD))
+    async def new_user(*, admin: bool = False) -> User:
+        return await users.create(f"cli-{uuid.uuid4().hex}@example.com", passwords.hash(PASSWORD), is_admin=admin)
 
-    reset, disabled, deleted = await new_user(), await new_user(), await new_user()
-    tokens = {user.id: (await login(client, user))["refresh_token"] for user in (reset, disabled, deleted)}
+    reset, disabled, deleted, demoted = await new_user(), await new_user(), await new_user(), await new_user(admin=True)
+    people = (reset, disabled, deleted, demoted)
+    tokens = {user.id: (await login(client, user))["refresh_token"] for user in people}
 
     results = [
         await run_cli(endpoints.mysql_url, "set-password", reset.email, "--password-stdin", stdin="a new password\n"),
         await run_cli(endpoints.mysql_url, "disable-user", disabled.email),
         await run_cli(endpoints.mysql_url, "delete-user", deleted.email.upper()),
+        await run_cli(endpoints.mysql_url, "revoke-admin", demoted.email),
     ]
 
-    assert [code for code, _, _ in results] == [0, 0, 0], [stderr for _, _, stderr in results]
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [stderr for _, _, stderr in results]
     assert f"<{deleted.email}> deleted" in results[2][1]
+    assert f"<{demoted.email}> is no longer an admin" in results[3][1]
     assert_ended(await refresh(client, tokens[reset.id]), "password")
     assert_ended(await refresh(client, tokens[disabled.id]), "disabled")
     assert_ended(await refresh(client, tokens[deleted.id]), "no longer exists")
+    assert_ended(await refresh(client, tokens[demoted.id]), "rights changed")
+    demoted_now = await users.by_id(demoted.id)
+    assert demoted_now is not None
+    assert not demoted_now.is_admin
     missing = await run_cli(endpoints.mysql_url, "delete-user", deleted.email)
     assert missing[0] == 1
     assert "no user with email" in missing[2]
+    granted = await run_cli(endpoints.mysql_url, "grant-admin", reset.email)
+    assert granted[0] == 0, granted[2]
+    assert (await users.by_id(reset.id)).is_admin  # type: ignore[union-attr]
 
 
 # --- the table stays bounded --------------------------------------------------------------

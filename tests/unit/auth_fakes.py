@@ -60,6 +60,12 @@ class MemoryUsers:
         self.rows[user_id] = dataclasses.replace(self.rows[user_id], is_active=active)
         return True
 
+    async def set_admin(self, user_id: int, *, admin: bool) -> bool:
+        if user_id not in self.rows:
+            return False
+        self.rows[user_id] = dataclasses.replace(self.rows[user_id], is_admin=admin)
+        return True
+
     async def delete(self, user_id: int) -> bool:
         return self.rows.pop(user_id, None) is not None
 
@@ -153,5 +159,10 @@ class MemorySessions:
             self._end(session_id, why)
         return len(going)
 
-    def going(self, user_id: int) -> int:
+    async def going(self, session_id: uuid.UUID) -> bool:
+        session = self.sessions.get(session_id)
+        return session is not None and session.ended_at is None and self.clock() < session.expires_at
+
+    def count(self, user_id: int) -> int:
+        """Sessions of the user that have not ended."""
         return sum(s.user_id == user_id and s.ended_at is None for s in self.sessions.values())

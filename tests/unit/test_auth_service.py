@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -44,7 +45,7 @@ def users() -> MemoryUsers:
 
 
 def accounts_of(
-    users: MemoryUsers, passwords: Passwords, issuer: TokenIssuer, clock: Clock, **lockout: float
+    users: MemoryUsers, passwords: Passwords, issuer: TokenIssuer, clock: Clock, **lockout: Any
 ) -> Accounts:
     policy = dataclasses.replace(POLICY, **lockout) if lockout else POLICY
     sessions = MemorySessions(users, RefreshPolicy(), clock)

@@ -175,7 +175,7 @@ async def test_disabling_or_deleting_a_user_ends_their_sessions(accounts: Accoun
 
     assert await ended(accounts, ada_login.refresh_token) == WhyEnded.DISABLED, "enabling again revives none"
     assert await ended(accounts, bob_login.refresh_token) == WhyEnded.DELETED
-    assert sessions.going(ada.id) == sessions.going(bob.id) == 0
+    assert sessions.count(ada.id) == sessions.count(bob.id) == 0
 
 
 async def test_a_refresh_for_a_user_disabled_behind_its_back_ends_the_session(
@@ -228,7 +228,7 @@ async def test_a_login_that_loses_a_race_with_a_password_change_starts_no_sessio
 
     with pytest.raises(InvalidCredentials):
         await accounts.login("ada@example.com", PASSWORD)
-    assert sessions.going(user.id) == 0
+    assert sessions.count(user.id) == 0
 
 
 @pytest.mark.parametrize(
