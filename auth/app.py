@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from auth.database import Database
+from auth.hashing import HashingSlots
 from auth.keys import KeyDirectory, SigningKeys, StaticKeys
 from auth.lockouts import Lockouts
 from auth.migrations import AUTH_SCHEMA
@@ -24,13 +25,13 @@ from auth.routes import account_routes, route_dependencies
 from auth.service import Accounts
 from auth.sessions import Sessions
 from auth.settings import AuthSettings
-from auth.throttling import LockoutPolicy, TokenBuckets
+from auth.throttling import GuessingPolicy, LockoutPolicy, TokenBuckets
 from auth.tokens import TokenIssuer
 from auth.users import Users
 from auth.web import BearerTokens, Throttle
 from common.http import health_routes, log_exception, metrics_middleware, problem_details
 
-__all__ = ["create_app", "lockout_policy", "refresh_policy", "signing_keys"]
+__all__ = ["create_app", "guessing_policy", "refresh_policy", "signing_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,21 @@ def signing_keys(settings: AuthSettings) -> SigningKeys:
     return StaticKeys(Ed25519PrivateKey.generate())
 
 
-def lockout_policy(settings: AuthSettings) -> LockoutPolicy:
-    return LockoutPolicy(
-        threshold=settings.lockout_threshold,
-        base_seconds=settings.lockout_base_seconds,
-        max_seconds=settings.lockout_max_seconds,
-        reset_seconds=settings.lockout_reset_seconds,
+def guessing_policy(settings: AuthSettings) -> GuessingPolicy:
+    return GuessingPolicy(
+        per_address=LockoutPolicy(
+            threshold=settings.lockout_threshold,
+            base_seconds=settings.lockout_base_seconds,
+            max_seconds=settings.lockout_max_seconds,
+            reset_seconds=settings.lockout_reset_seconds,
+        ),
+        per_account=LockoutPolicy(
+            threshold=settings.slowdown_threshold,
+            base_seconds=settings.slowdown_base_seconds,
+            max_seconds=settings.slowdown_max_seconds,
+            reset_seconds=settings.lockout_reset_seconds,
+        ),
+        known_address_seconds=settings.known_address_days * 86400,
     )
 
 
@@ -91,7 +101,10 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
     database = Database(settings.mysql_url.get_secret_value(), settings.mysql_pool_size)
     revocations = Revocations(database)
     sessions = Sessions(database, refresh_policy(settings), hooks=revocations)
-    accounts = Accounts(Users(database), Passwords(), issuer, Lockouts(database, lockout_policy(settings)), sessions)
+    hashing = HashingSlots(settings.password_hashing_concurrency, settings.password_hashing_queue)
+    accounts = Accounts(
+        Users(database), Passwords(), issuer, Lockouts(database, guessing_policy(settings)), sessions, hashing=hashing
+    )
     login_throttle = Throttle(
         TokenBuckets(settings.login_attempts_burst, settings.login_attempts_per_minute / 60),
         settings.trusted_proxies,
@@ -117,6 +130,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        hashing.close()
 
     singletons = {
         "accounts": accounts,

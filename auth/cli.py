@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from auth.database import Database
+from auth.emails import normalize_email
 from auth.keys import SigningKey, generate_key_pem, load_private_key, retire_keys, write_new_key
 from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
@@ -20,7 +21,7 @@ from auth.revocations import Revocations
 from auth.service import UserChanges
 from auth.sessions import Sessions
 from auth.settings import AuthSettings
-from auth.users import UserExists, Users, normalize_email
+from auth.users import UserExists, Users
 
 cli = typer.Typer(help="The vidmp3 auth service.", no_args_is_help=False, add_completion=False)
 

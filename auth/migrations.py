@@ -121,6 +121,19 @@ MIGRATIONS = (
         """,
     ),
     Migration(7, "the revocation counter's row", "INSERT IGNORE INTO revocation_sequence (id, last) VALUES (1, 0)"),
+    Migration(
+        8,
+        "addresses each account logged in from: not slowed when the account is under attack",
+        # ``address``: SHA-256 of the normalized email and the address (auth.throttling.address_key);
+        # login_failures holds the same keys for the per-address lockouts
+        """
+        CREATE TABLE IF NOT EXISTS login_addresses (
+            address BINARY(32) NOT NULL PRIMARY KEY,
+            last_success DOUBLE NOT NULL,
+            KEY login_addresses_last_success (last_success)
+        ) ENGINE=InnoDB
+        """,
+    ),
 )
 
 

@@ -79,12 +79,14 @@ async def login(
     """Exchange an email and password for a signed access token and a refresh token (a session).
 
     401 for an unknown email, a wrong password or a disabled account alike; 429 with
-    `Retry-After` when the account is locked after repeated failures or the caller's address
-    has made too many attempts.
+    `Retry-After` after repeated failures for the account from the caller's address, when the
+    account is under attack and the caller's address never logged in to it (a wait of a minute
+    at most), or when the caller's address has made too many attempts; 503 with `Retry-After`
+    when too many password checks are already waiting.
     """
     with problems():
         login_throttle.check(request)
-        tokens = await accounts.login(data.email, data.password)
+        tokens = await accounts.login(data.email, data.password, login_throttle.address(request))
     return _token_response(tokens)
 
 
@@ -154,7 +156,9 @@ async def change_password(
     """
     with problems():
         login_throttle.check(request)
-        await accounts.change_password(principal, data.current_password, data.new_password)
+        await accounts.change_password(
+            principal, data.current_password, data.new_password, login_throttle.address(request)
+        )
 
 
 @post("/v1/users", status_code=HTTP_201_CREATED, tags=["users"], description=_ADMIN)

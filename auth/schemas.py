@@ -1,6 +1,10 @@
 """Bodies of the auth API (the login ones are shared with the gateway that fronts it)."""
 
+from typing import Annotated
+
 from pydantic import BaseModel, EmailStr, Field
+
+from auth.emails import Email, Normalized
 
 __all__ = [
     "LoginRequest",
@@ -19,7 +23,12 @@ PASSWORD_MAX_LENGTH = 1024
 
 
 class LoginRequest(BaseModel):
-    email: str = Field(min_length=3, max_length=320, examples=["ada@example.com"])
+    email: Email = Field(
+        min_length=3,
+        max_length=320,
+        description="Matched whatever its case and surrounding spaces.",
+        examples=["ada@example.com"],
+    )
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH, examples=["correct horse battery staple"])
 
 
@@ -53,7 +62,9 @@ class RefreshRequest(BaseModel):
 
 
 class Registration(BaseModel):
-    email: EmailStr = Field(max_length=320, description="Stored in lower case.", examples=["ada@example.com"])
+    email: Annotated[EmailStr, Normalized] = Field(
+        max_length=320, description="Stored in lower case, without surrounding spaces.", examples=["ada@example.com"]
+    )
     password: str = Field(
         min_length=PASSWORD_MIN_LENGTH,
         max_length=PASSWORD_MAX_LENGTH,

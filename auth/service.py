@@ -8,16 +8,16 @@ rights away (a new password, disabling) ends all their sessions.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from auth.hashing import HashingSlots
 from auth.passwords import Passwords
 from auth.refresh import IssuedRefresh, SessionEnded, WhyEnded
-from auth.throttling import TooManyAttempts, account_key
+from auth.throttling import Attempt, TooManyAttempts
 from auth.tokens import Principal, TokenIssuer
 from auth.users import User
 
@@ -62,8 +62,8 @@ class UserStore(Protocol):
 
 
 class LockoutStore(Protocol):
-    async def begin_attempt(self, account: bytes) -> float | None: ...
-    async def forgive(self, account: bytes) -> None: ...
+    async def begin_attempt(self, attempt: Attempt) -> TooManyAttempts | None: ...
+    async def succeeded(self, attempt: Attempt) -> None: ...
 
 
 class SessionStore(Protocol):
@@ -138,42 +138,45 @@ class Accounts:
         lockouts: LockoutStore,
         sessions: SessionStore,
         *,
+        hashing: HashingSlots | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._users, self._passwords, self._issuer, self._lockouts = users, passwords, issuer, lockouts
         self._sessions, self._clock = sessions, clock
+        self._hashing = hashing or HashingSlots()
         self._changes = UserChanges(users, sessions)
 
     async def _hash(self, password: str) -> str:
-        # Argon2 is deliberately slow: keep it off the event loop
-        return await asyncio.to_thread(self._passwords.hash, password)
+        # Argon2 is deliberately slow and large: off the event loop, a bounded number at once
+        return await self._hashing.run(self._passwords.hash, password)
 
-    async def _check_password(self, email: str, user: User | None, password: str) -> bool:
-        """Whether ``password`` is ``user``'s, counted against the account named ``email``.
+    async def _check_password(self, email: str, user: User | None, password: str, address: str) -> bool:
+        """Whether ``password`` is ``user``'s, counted against the account named ``email`` and
+        the client's ``address``.
 
         The same work whether or not the user exists, so neither the answer nor its timing
         tells which emails have accounts.
         """
-        account = account_key(email)
-        if (retry_after := await self._lockouts.begin_attempt(account)) is not None:
-            raise TooManyAttempts(retry_after, "too many failed attempts for this account")
+        attempt = Attempt.of(email, address)
+        if (refusal := await self._lockouts.begin_attempt(attempt)) is not None:
+            raise refusal
         stored_hash = user.password_hash if user is not None else None
-        if not await asyncio.to_thread(self._passwords.verify, stored_hash, password):
+        if not await self._hashing.run(self._passwords.verify, stored_hash, password):
             return False
         assert user is not None  # the decoy hash never verifies
-        await self._lockouts.forgive(account)
+        await self._lockouts.succeeded(attempt)
         return True
 
     async def _rehash_if_weak(self, user: User, password: str) -> None:
         if self._passwords.needs_rehash(user.password_hash):
             await self._users.set_password_hash(user.id, await self._hash(password))
 
-    async def login(self, email: str, password: str) -> Tokens:
-        """A new session for the account, if ``password`` is its own."""
+    async def login(self, email: str, password: str, address: str) -> Tokens:
+        """A new session for the account, if ``password`` is its own; ``address``: the client's."""
         user = await self._users.by_email(email)
         # a disabled account is checked like an unknown one: against the decoy, so it always fails
         usable = user if user is not None and user.is_active else None
-        if not await self._check_password(email, usable, password) or usable is None:
+        if not await self._check_password(email, usable, password, address) or usable is None:
             raise InvalidCredentials
         # started against the hash just verified: a password change racing this login wins
         refresh = await self._sessions.start(usable)
@@ -208,12 +211,14 @@ class Accounts:
             refresh_expires_in=max(0, round(refresh.expires_at - self._clock())),
         )
 
-    async def change_password(self, principal: Principal, current_password: str, new_password: str) -> None:
+    async def change_password(
+        self, principal: Principal, current_password: str, new_password: str, address: str
+    ) -> None:
         """Needs the current password as well as the token: a stolen token alone must not do."""
         user = await self._active_user(principal)
         if user is None:
             raise InvalidCredentials
-        if not await self._check_password(user.email, user, current_password):
+        if not await self._check_password(user.email, user, current_password, address):
             raise WrongPassword
         await self._changes.set_password_hash(user.id, await self._hash(new_password))
 

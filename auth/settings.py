@@ -51,11 +51,11 @@ class AuthSettings(ServiceSettings):
     sessions_per_user: int = Field(default=100, ge=1)
     """Sessions a user may have at once; a login beyond this ends their oldest."""
 
-    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
-        default_factory=lambda: ["127.0.0.1/32", "::1/128"]  # type: ignore[arg-type, list-item]
-    )
-    """Peers whose ``X-Forwarded-For`` names the client (the gateway): addresses or networks,
-    comma-separated. Loopback by default, as uvicorn does; anyone else's header is ignored."""
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    """Peers whose ``X-Forwarded-For`` names the client: the gateway's addresses or networks,
+    comma-separated. None by default: every peer is its own client, and nobody can claim
+    another address. Set it to where the gateway connects from (the one-box stack sets
+    127.0.0.1), and let nothing else reach auth."""
     login_attempts_burst: int = Field(default=20, ge=1)
     login_attempts_per_minute: float = Field(default=30.0, gt=0)
     """Per client address, over logins and password changes (a token bucket per process)."""
@@ -63,9 +63,24 @@ class AuthSettings(ServiceSettings):
     lockout_base_seconds: float = Field(default=30.0, gt=0)
     lockout_max_seconds: float = Field(default=900.0, gt=0)
     lockout_reset_seconds: float = Field(default=3600.0, gt=0)
-    """Per account (existing or not): ``lockout_threshold`` failures in a row lock it for
-    ``lockout_base_seconds``, doubling per further failure up to ``lockout_max_seconds``;
-    failures are forgotten ``lockout_reset_seconds`` after the last one, or at a login."""
+    """Per account and client address (existing account or not): ``lockout_threshold`` failures
+    in a row from one address refuse that address for ``lockout_base_seconds``, doubling per
+    further failure up to ``lockout_max_seconds``; forgotten ``lockout_reset_seconds`` after the
+    last one, or at a login from that address. Other addresses are not locked out."""
+    slowdown_threshold: int = Field(default=10, ge=1)
+    slowdown_base_seconds: float = Field(default=1.0, gt=0)
+    slowdown_max_seconds: float = Field(default=60.0, gt=0)
+    """Per account, every address together: after ``slowdown_threshold`` failures in a row,
+    attempts from addresses that never logged in to the account must wait
+    ``slowdown_base_seconds`` after the previous one, doubling per further failure up to
+    ``slowdown_max_seconds``. Addresses the account logged in from are not slowed."""
+    known_address_days: float = Field(default=90.0, gt=0)
+    """An address counts as the account's own this long after a login from it."""
+    password_hashing_concurrency: int = Field(default=2, ge=1)
+    """Password checks (Argon2id, 64 MiB each) running at once: 2 keeps auth under its 384 MiB
+    Kubernetes limit (measured: bench/auth_logins.py)."""
+    password_hashing_queue: int = Field(default=64, ge=0)
+    """Password checks that may wait for a turn; beyond them a login gets 503 at once."""
 
     registration_enabled: bool = False
     """Whether anyone may create an account with ``POST /v1/register``."""

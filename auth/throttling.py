@@ -1,4 +1,12 @@
-"""Limits on password guessing: a lockout per account and a token bucket per client address.
+"""Limits on password guessing, none of which a guesser can turn against an account's owner:
+
+* a lockout per account *and client address*: five failures from one address lock that
+  address out of that account (30 s, doubling to 15 minutes), and nobody else;
+* a slowdown per account, every address together: after ten failures in a row, attempts from
+  addresses that never logged in to the account are spaced (1 s, doubling to a minute). Not a
+  lock: the owner from an address they logged in from before is not slowed at all, and anyone
+  else waits a minute at most;
+* a token bucket per client address, over every account.
 
 Pure logic: clocks are passed in, storage is someone else's.
 """
@@ -12,9 +20,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from auth.users import normalize_email
+from auth.emails import normalize_email
 
-__all__ = ["Failures", "LockoutPolicy", "TokenBuckets", "TooManyAttempts", "account_key"]
+__all__ = [
+    "Attempt",
+    "Failures",
+    "GuessingPolicy",
+    "LockoutPolicy",
+    "TokenBuckets",
+    "TooManyAttempts",
+    "account_key",
+    "address_key",
+]
 
 
 class TooManyAttempts(Exception):
@@ -32,8 +49,26 @@ class TooManyAttempts(Exception):
 
 
 def account_key(email: str) -> bytes:
-    """What lockouts are keyed by: the same for an email with or without an account."""
+    """What an account's slowdown is keyed by: the same for an email with or without an account."""
     return hashlib.sha256(normalize_email(email).encode()).digest()
+
+
+def address_key(email: str, address: str) -> bytes:
+    """What a lockout, and a known address, is keyed by: the account and the client's address
+    (its rate-limit key: an IPv6 client's /64). Hashed: no address is stored as it is."""
+    return hashlib.sha256(b"address\0" + normalize_email(email).encode() + b"\0" + address.encode()).digest()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One password check: on which account, from which address (both as keys)."""
+
+    account: bytes
+    address: bytes
+
+    @classmethod
+    def of(cls, email: str, address: str) -> Attempt:
+        return cls(account_key(email), address_key(email, address))
 
 
 @dataclass(frozen=True)
@@ -49,9 +84,10 @@ class Failures:
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    """After ``threshold`` consecutive failures an account locks for ``base_seconds``, doubling with
-    each further failure up to ``max_seconds``. Failures are forgotten ``reset_seconds`` after the
-    last one (or after the lock ends, if later); a successful login forgets them at once.
+    """After ``threshold`` consecutive failures, attempts are refused for ``base_seconds``,
+    doubling with each further failure up to ``max_seconds``. Failures are forgotten
+    ``reset_seconds`` after the last one (or after the wait ends, if later); the caller decides
+    whether a success forgets them at once.
 
     An attempt counts as a failure when it starts, and is forgiven if it succeeds: then attempts
     running at the same time cannot all slip in under the threshold.
@@ -113,3 +149,27 @@ class TokenBuckets:
         while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
         return wait
+
+
+ADDRESS_LOCKED = "too many failed attempts for this account from your address"
+ACCOUNT_SLOWED = "this account has had many failed sign-ins, so attempts from new places must wait between them"
+
+
+@dataclass(frozen=True)
+class GuessingPolicy:
+    """The two limits on guessing one account's password (see the module's docstring)."""
+
+    per_address: LockoutPolicy = LockoutPolicy()
+    per_account: LockoutPolicy = LockoutPolicy(threshold=10, base_seconds=1.0, max_seconds=60.0)
+    known_address_seconds: float = 90 * 86400.0
+    """An address the account logged in from is known (not slowed) this long after."""
+
+    def refusal(
+        self, account: Failures | None, address: Failures | None, *, known: bool, now: float
+    ) -> TooManyAttempts | None:
+        """Why an attempt is refused before its password is checked, if it is."""
+        if (wait := self.per_address.retry_after(address, now)) is not None:
+            return TooManyAttempts(wait, ADDRESS_LOCKED)
+        if not known and (wait := self.per_account.retry_after(account, now)) is not None:
+            return TooManyAttempts(wait, ACCOUNT_SLOWED)
+        return None

@@ -9,8 +9,9 @@ from mysql.connector import errorcode
 from mysql.connector.errors import IntegrityError
 
 from auth.database import Database
+from auth.emails import normalize_email
 
-__all__ = ["User", "UserExists", "Users", "normalize_email"]
+__all__ = ["User", "UserExists", "Users"]
 
 _COLUMNS = "id, email, password_hash, is_admin, is_active"
 
@@ -30,10 +31,6 @@ class User:
     @property
     def roles(self) -> frozenset[str]:
         return frozenset({"admin", "user"} if self.is_admin else {"user"})
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def _user(row: Any) -> User | None:

@@ -12,11 +12,13 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    ServiceUnavailableException,
     TooManyRequestsException,
 )
 from litestar.status_codes import HTTP_409_CONFLICT
 
 from auth.addresses import IPNetwork, client_address, rate_limit_key
+from auth.hashing import HashingBusy
 from auth.refresh import SessionEnded
 from auth.service import InvalidCredentials, NotAdmin, UnknownUser, WrongPassword
 from auth.throttling import TokenBuckets, TooManyAttempts
@@ -39,6 +41,10 @@ def problems() -> Iterator[None]:
         raise NotAuthorizedException(error.why.detail) from None
     except TooManyAttempts as error:
         raise TooManyRequestsException(error.reason, headers={"Retry-After": error.retry_after_header}) from None
+    except HashingBusy:
+        raise ServiceUnavailableException(
+            "too many sign-ins are being checked right now; try again in a few seconds", headers={"Retry-After": "2"}
+        ) from None
     except WrongPassword:
         raise PermissionDeniedException("the current password is wrong") from None
     except NotAdmin:

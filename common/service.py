@@ -58,6 +58,8 @@ def serve(app: object, settings: ServiceSettings, service: str) -> None:
         # prometheus_client's own server, in a thread: the metrics of every library this
         # process registers (its default registry), and not on the service's port
         start_http_server(metrics[1], addr=metrics[0])
+    # proxy_headers off: uvicorn would otherwise take the client's address from X-Forwarded-For
+    # of any loopback peer; the services decide whom to believe (their trusted_proxies settings)
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host=settings.host,
@@ -70,4 +72,5 @@ def serve(app: object, settings: ServiceSettings, service: str) -> None:
         # browsers must take every answer for the type it says it is (no sniffing a JSON or
         # an MP3 as HTML); on the server, so errors and every service's answers carry it too
         headers=[("X-Content-Type-Options", "nosniff")],
+        proxy_headers=False,
     )

@@ -78,6 +78,9 @@ class StackConfig:
             VIDMP3_PUBLIC_URL=self.url("gateway"),
             PYTHONUNBUFFERED="1",
         )
+        if service == "auth":
+            # logins reach auth through the gateway, which connects from loopback here
+            env["VIDMP3_TRUSTED_PROXIES"] = "127.0.0.1/32,::1/128"
         env.update(self.extra_env)
         return env
 

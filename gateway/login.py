@@ -24,10 +24,11 @@ from litestar.openapi.spec import Example, OpenAPIHeader, OpenAPIResponse, Opera
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
+from auth.addresses import client_address
 from auth.schemas import LoginRequest, TokenResponse
 from common.http import PROBLEM_MEDIA_TYPE, Problem
 from gateway.settings import GatewaySettings
-from gateway.wording import LOGIN_UNAVAILABLE, WRONG_LOGIN, too_many_logins
+from gateway.wording import LOGIN_BUSY, LOGIN_UNAVAILABLE, WRONG_LOGIN, too_many_logins
 
 __all__ = [
     "REFRESH_COOKIE",
@@ -173,6 +174,8 @@ async def call_auth(
     if status in (400, 401, 403, 404):
         detail = said(response) if said else _detail(response, HTTPStatus(status).phrase)
         raise HTTPException(status_code=status, detail=detail, headers=extra)
+    if status == 503 and "retry-after" in response.headers:  # busy checking passwords: it says when to come back
+        raise ServiceUnavailableException(LOGIN_BUSY, headers={"Retry-After": response.headers["retry-after"]})
     log.warning("the auth service answered %s %s", path, status)
     raise ServiceUnavailableException(LOGIN_UNAVAILABLE)
 
@@ -204,10 +207,12 @@ def token_response(response: httpx.Response) -> Response[TokenResponse]:
     )
 
 
-def client_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Tells auth who the client is, for its per-address limits (auth believes its gateway)."""
-    client = request.client.host if request.client else None
-    return {"X-Forwarded-For": client} if client else {}
+def client_headers(request: Request[Any, Any, Any], settings: GatewaySettings) -> dict[str, str]:
+    """Tells auth who the client is, for its per-address limits (auth believes its gateway): the
+    peer, or whom the peer names in ``X-Forwarded-For`` if it is a proxy we trust."""
+    peer = request.client.host if request.client else None
+    client = client_address(peer, request.headers.getall("x-forwarded-for", []), settings.trusted_proxies)
+    return {"X-Forwarded-For": client}
 
 
 _LOGIN_EXAMPLE = Example(
@@ -263,7 +268,7 @@ async def login(
         settings,
         "/v1/login",
         data.model_dump(),
-        headers=client_headers(request),
+        headers=client_headers(request, settings),
         words={
             401: lambda _: WRONG_LOGIN,
             429: lambda refused: too_many_logins(refused.headers.get("retry-after", "60")),

@@ -203,7 +203,7 @@ async def change_password(
     settings: NamedDependency[GatewaySettings],
 ) -> Response[None]:
     """Change the caller's password; every session of the account ends."""
-    headers = {"Authorization": request.headers.get("authorization", ""), **client_headers(request)}
+    headers = {"Authorization": request.headers.get("authorization", ""), **client_headers(request, settings)}
     await call_auth(http, settings, "/v1/me/password", data.model_dump(), headers=headers)
     return Response(None, status_code=204, headers={"Set-Cookie": clear_cookie()})
 

@@ -1,6 +1,9 @@
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic_settings import NoDecode
 
 from common.limits import MediaLimitSettings
 from common.links import LinkSettings
@@ -18,6 +21,10 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
     """Where the auth service answers logins and publishes its JWKS."""
     token_issuer: str = "vidmp3-auth"  # noqa: S105 (a name, not a secret)
     token_audience: str = "vidmp3"  # noqa: S105
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    """Peers whose ``X-Forwarded-For`` names the client (a load balancer or ingress in front of the
+    gateway): addresses or networks, comma-separated. None by default: the peer is the client.
+    The client's address goes on to auth, whose login limits are per address."""
     token_leeway_seconds: float = Field(default=5.0, ge=0, le=60)
     """How far past its expiry an access token is still taken (clocks of auth and gateway differ
     a little); tests that let tokens expire set it to 0."""
@@ -48,3 +55,13 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
             max_fields=self.max_form_fields,
             max_field_bytes=self.max_form_field_bytes,
         )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                return json.loads(stripped)
+            return [item.strip() for item in stripped.split(",") if item.strip()]
+        return value

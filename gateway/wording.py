@@ -11,6 +11,7 @@ from contracts.option_words import FIELD_WORDS as OPTION_WORDS
 __all__ = [
     "ADMIN_ONLY",
     "FIELD_WORDS",
+    "LOGIN_BUSY",
     "LOGIN_UNAVAILABLE",
     "NEED_LOGIN",
     "NOT_MULTIPART",
@@ -102,6 +103,7 @@ SESSIONS_UNCHECKED = (
     "Your access token cannot be checked right now (the sign-in service does not answer): try again in a few seconds."
 )
 WRONG_LOGIN = "The email or password is wrong."
+LOGIN_BUSY = "Too many people are logging in right now: try again in a few seconds."
 LOGIN_UNAVAILABLE = "Logging in is not possible right now (the sign-in service does not answer): try again in a minute."
 ADMIN_ONLY = "Only an admin can list every user's jobs."
 UPLOAD_BUSY = "Another request is sending bytes to this upload right now: wait for it to end, then go on."

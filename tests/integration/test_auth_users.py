@@ -15,7 +15,7 @@ from mysql.connector.aio import connect
 from auth.database import Database, connection_options
 from auth.lockouts import Lockouts
 from auth.migrations import AUTH_SCHEMA, MIGRATIONS, Migration, Schema
-from auth.throttling import LockoutPolicy, account_key
+from auth.throttling import ACCOUNT_SLOWED, ADDRESS_LOCKED, Attempt, GuessingPolicy, LockoutPolicy
 from auth.users import User, UserExists, Users
 from tests.services import Endpoints
 
@@ -277,63 +277,99 @@ class Clock:
         return self.now
 
 
-POLICY = LockoutPolicy(threshold=3, base_seconds=60, max_seconds=600, reset_seconds=3600)
+POLICY = GuessingPolicy(
+    per_address=LockoutPolicy(threshold=3, base_seconds=60, max_seconds=600, reset_seconds=3600),
+    per_account=LockoutPolicy(threshold=5, base_seconds=10, max_seconds=60, reset_seconds=3600),
+)
 
 
-async def test_concurrent_attempts_on_one_account_get_no_more_than_the_threshold(endpoints: Endpoints) -> None:
-    account = account_key(unique_email())
+def attempt_on(email: str, address: str = "203.0.113.1") -> Attempt:
+    return Attempt.of(email, address)
+
+
+async def test_concurrent_attempts_from_one_address_get_no_more_than_the_threshold(endpoints: Endpoints) -> None:
+    attempt = attempt_on(unique_email())
     database = Database(endpoints.mysql_url, pool_size=8)
     try:
         lockouts = Lockouts(database, POLICY)
-        answers = await asyncio.gather(*(lockouts.begin_attempt(account) for _ in range(12)))
+        answers = await asyncio.gather(*(lockouts.begin_attempt(attempt) for _ in range(12)))
     finally:
         await database.close()
 
     assert answers.count(None) == 3
-    assert all(answer is not None and 0 < answer <= 60 for answer in answers if answer is not None)
+    refused = [answer for answer in answers if answer is not None]
+    assert all(answer.reason == ADDRESS_LOCKED and 0 < answer.retry_after <= 60 for answer in refused)
+
+
+async def test_concurrent_attempts_from_many_addresses_get_no_more_than_the_accounts_threshold(
+    endpoints: Endpoints,
+) -> None:
+    email = unique_email()
+    database = Database(endpoints.mysql_url, pool_size=8)
+    try:
+        lockouts = Lockouts(database, POLICY)
+        answers = await asyncio.gather(
+            *(lockouts.begin_attempt(attempt_on(email, f"192.0.2.{n}")) for n in range(1, 13))
+        )
+    finally:
+        await database.close()
+
+    assert answers.count(None) == 5
+    assert all(answer.reason == ACCOUNT_SLOWED for answer in answers if answer is not None)
 
 
 async def test_a_lock_holds_for_other_processes_until_it_ends(endpoints: Endpoints, database: Database) -> None:
-    account = account_key(unique_email())
+    attempt = attempt_on(unique_email())
     clock = Clock()
     here = Lockouts(database, POLICY, clock=clock)
     for _ in range(3):
-        assert await here.begin_attempt(account) is None
+        assert await here.begin_attempt(attempt) is None
 
     elsewhere = Database(endpoints.mysql_url, pool_size=1)
     try:
         there = Lockouts(elsewhere, POLICY, clock=clock)
-        assert await there.begin_attempt(account) == pytest.approx(60)
+        refused = await there.begin_attempt(attempt)
+        assert refused is not None
+        assert refused.retry_after == pytest.approx(60)
         clock.now += 60
-        assert await there.begin_attempt(account) is None
-        assert await there.begin_attempt(account) == pytest.approx(120), "the next failure doubles the lock"
+        assert await there.begin_attempt(attempt) is None
+        again = await there.begin_attempt(attempt)
+        assert again is not None
+        assert again.retry_after == pytest.approx(120), "the next failure doubles the lock"
+        assert await there.begin_attempt(attempt_on(unique_email())) is None, "other accounts go on"
     finally:
         await elsewhere.close()
 
 
-async def test_a_forgiven_account_starts_counting_again(database: Database) -> None:
-    account = account_key(unique_email())
+async def test_a_success_ends_the_failures_and_makes_the_address_known(database: Database) -> None:
+    email = unique_email()
+    home = attempt_on(email, "198.51.100.10")
     lockouts = Lockouts(database, POLICY)
-    await lockouts.begin_attempt(account)
-    await lockouts.begin_attempt(account)
-    assert (await lockouts.failures(account)) is not None
+    await lockouts.begin_attempt(home)
+    await lockouts.begin_attempt(home)
 
-    await lockouts.forgive(account)
+    await lockouts.succeeded(home)
 
-    assert await lockouts.failures(account) is None
-    assert [await lockouts.begin_attempt(account) is None for _ in range(4)] == [True, True, True, False]
+    assert await lockouts.failures(home.address) is None
+    assert await lockouts.failures(home.account) is None
+    assert [await lockouts.begin_attempt(home) is None for _ in range(4)] == [True, True, True, False]
+    # the account is slowed for new addresses now, never for the known one once its lock ends
+    for n in range(1, 4):
+        await lockouts.begin_attempt(attempt_on(email, f"192.0.2.{n}"))
+    newcomer = await lockouts.begin_attempt(attempt_on(email, "192.0.2.200"))
+    assert newcomer is not None
+    assert newcomer.reason == ACCOUNT_SLOWED
 
 
 async def test_failures_are_forgotten_after_the_reset_time(database: Database) -> None:
-    account = account_key(unique_email())
+    attempt = attempt_on(unique_email())
     clock = Clock()
     lockouts = Lockouts(database, POLICY, clock=clock)
-    await lockouts.begin_attempt(account)
-    await lockouts.begin_attempt(account)
+    for _ in range(3):
+        await lockouts.begin_attempt(attempt)
 
-    clock.now += 3600
-    assert await lockouts.failures(account) is None
-    assert await lockouts.begin_attempt(account) is None
-    failures = await lockouts.failures(account)
+    clock.now += 60 + 3600
+    assert await lockouts.begin_attempt(attempt) is None
+    failures = await lockouts.failures(attempt.address)
     assert failures is not None
-    assert failures.count == 1
+    assert failures.count == 1, "counting starts over"

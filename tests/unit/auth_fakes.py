@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+from auth.emails import normalize_email
 from auth.refresh import (
     IssuedRefresh,
     RefreshPolicy,
@@ -18,8 +19,8 @@ from auth.refresh import (
     judge,
     new_refresh_token,
 )
-from auth.throttling import Failures, LockoutPolicy
-from auth.users import User, UserExists, normalize_email
+from auth.throttling import Attempt, Failures, GuessingPolicy, TooManyAttempts
+from auth.users import User, UserExists
 
 __all__ = ["Clock", "MemoryLockouts", "MemorySessions", "MemoryUsers"]
 
@@ -71,19 +72,27 @@ class MemoryUsers:
 
 
 class MemoryLockouts:
-    def __init__(self, policy: LockoutPolicy, clock: Clock) -> None:
+    """Failures and known addresses in dictionaries, judged by the same ``GuessingPolicy``."""
+
+    def __init__(self, policy: GuessingPolicy, clock: Clock) -> None:
         self.policy, self.clock = policy, clock
         self.failures: dict[bytes, Failures] = {}
+        self.known: dict[bytes, float] = {}
 
-    async def begin_attempt(self, account: bytes) -> float | None:
-        current = self.failures.get(account)
-        if (retry_after := self.policy.retry_after(current, self.clock())) is not None:
-            return retry_after
-        self.failures[account] = self.policy.after_attempt(current, self.clock())
+    async def begin_attempt(self, attempt: Attempt) -> TooManyAttempts | None:
+        now = self.clock()
+        account, address = self.failures.get(attempt.account), self.failures.get(attempt.address)
+        known = self.known.get(attempt.address, -float("inf")) > now - self.policy.known_address_seconds
+        if (refusal := self.policy.refusal(account, address, known=known, now=now)) is not None:
+            return refusal
+        self.failures[attempt.account] = self.policy.per_account.after_attempt(account, now)
+        self.failures[attempt.address] = self.policy.per_address.after_attempt(address, now)
         return None
 
-    async def forgive(self, account: bytes) -> None:
-        self.failures.pop(account, None)
+    async def succeeded(self, attempt: Attempt) -> None:
+        self.failures.pop(attempt.account, None)
+        self.failures.pop(attempt.address, None)
+        self.known[attempt.address] = self.clock()
 
 
 class MemorySessions:

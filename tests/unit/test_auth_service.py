@@ -1,9 +1,12 @@
-"""Accounts over in-memory users and lockouts: who may log in, when guessing is stopped, who is admin."""
+"""Accounts over in-memory users, lockouts and sessions: who may log in, when guessing is
+stopped (and that it cannot be turned against the owner), who is admin."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import statistics
+import threading
 import time
 from typing import Any
 
@@ -11,16 +14,23 @@ import pytest
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auth.hashing import HashingBusy, HashingSlots
 from auth.passwords import Passwords
 from auth.refresh import RefreshPolicy
 from auth.service import Accounts, InvalidCredentials, NotAdmin, UnknownUser, WrongPassword
-from auth.throttling import LockoutPolicy, TooManyAttempts
+from auth.throttling import ACCOUNT_SLOWED, ADDRESS_LOCKED, GuessingPolicy, LockoutPolicy, TooManyAttempts
 from auth.tokens import Principal, TokenIssuer, TokenVerifier
 from auth.users import User, UserExists
 from tests.unit.auth_fakes import Clock, MemoryLockouts, MemorySessions, MemoryUsers
 
 PASSWORD = "correct horse battery staple"
-POLICY = LockoutPolicy(threshold=3, base_seconds=30, max_seconds=600, reset_seconds=3600)
+POLICY = GuessingPolicy(
+    per_address=LockoutPolicy(threshold=3, base_seconds=30, max_seconds=600, reset_seconds=3600),
+    per_account=LockoutPolicy(threshold=6, base_seconds=1, max_seconds=8, reset_seconds=3600),
+)
+HOME = "198.51.100.10"
+"""The owner's usual address."""
+GUESSER = "203.0.113.66"
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +55,9 @@ def users() -> MemoryUsers:
 
 
 def accounts_of(
-    users: MemoryUsers, passwords: Passwords, issuer: TokenIssuer, clock: Clock, **lockout: Any
+    users: MemoryUsers, passwords: Passwords, issuer: TokenIssuer, clock: Clock, **per_address: Any
 ) -> Accounts:
-    policy = dataclasses.replace(POLICY, **lockout) if lockout else POLICY
+    policy = dataclasses.replace(POLICY, per_address=dataclasses.replace(POLICY.per_address, **per_address))
     sessions = MemorySessions(users, RefreshPolicy(), clock)
     return Accounts(users, passwords, issuer, MemoryLockouts(policy, clock), sessions, clock=clock)
 
@@ -57,14 +67,16 @@ def accounts(users: MemoryUsers, passwords: Passwords, issuer: TokenIssuer, cloc
     return accounts_of(users, passwords, issuer, clock)
 
 
-async def outcome(accounts: Accounts, email: str, password: str) -> str:
-    """What a caller learns from one login: ``ok``, ``refused`` or ``locked <seconds>``."""
+async def outcome(accounts: Accounts, email: str, password: str, address: str = GUESSER) -> str:
+    """What a caller learns from one login: ``ok``, ``refused``, ``locked <seconds>`` (this
+    address is locked out of the account) or ``slowed <seconds>`` (the account is)."""
     try:
-        await accounts.login(email, password)
+        await accounts.login(email, password, address)
     except InvalidCredentials:
         return "refused"
     except TooManyAttempts as error:
-        return f"locked {error.retry_after_header}"
+        kind = {ADDRESS_LOCKED: "locked", ACCOUNT_SLOWED: "slowed"}[error.reason]
+        return f"{kind} {error.retry_after_header}"
     return "ok"
 
 
@@ -72,13 +84,13 @@ def principal_of(user: User) -> Principal:
     return Principal(user_id=str(user.id), email=user.email, roles=user.roles)
 
 
-# --- logins and lockouts ------------------------------------------------------------------
+# --- logins -------------------------------------------------------------------------------
 
 
 async def test_a_login_issues_a_token_for_the_user(accounts: Accounts, issuer: TokenIssuer) -> None:
     admin = await accounts.create("Root@Example.com", PASSWORD, is_admin=True)
 
-    tokens = await accounts.login(" root@example.COM", PASSWORD)
+    tokens = await accounts.login(" root@example.COM", PASSWORD, HOME)
 
     verifier = TokenVerifier(issuer.jwks(), issuer="vidmp3-auth", audience="vidmp3")
     principal = verifier.verify(tokens.access_token)
@@ -89,7 +101,12 @@ async def test_a_login_issues_a_token_for_the_user(accounts: Accounts, issuer: T
     assert tokens.expires_in == 900
 
 
-async def test_guessing_locks_the_account_even_for_the_right_password(accounts: Accounts, clock: Clock) -> None:
+# --- guessing from one address ------------------------------------------------------------
+
+
+async def test_guessing_locks_the_guessers_address_out_even_for_the_right_password(
+    accounts: Accounts, clock: Clock
+) -> None:
     await accounts.create("ada@example.com", PASSWORD)
 
     seen = [await outcome(accounts, "ada@example.com", guess) for guess in ["a", "b", "c", PASSWORD]]
@@ -99,7 +116,21 @@ async def test_guessing_locks_the_account_even_for_the_right_password(accounts: 
     assert seen == ["refused", "refused", "refused", "locked 30", "locked 1"]
 
 
-async def test_the_lock_ends_and_a_success_forgets_the_failures(accounts: Accounts, clock: Clock) -> None:
+async def test_the_owner_at_their_usual_address_gets_in_while_a_guesser_is_locked_out(
+    accounts: Accounts, clock: Clock
+) -> None:
+    """Issue 12, finding 3: five wrong passwords gave the real owner 429 for up to 15 minutes."""
+    await accounts.create("carol@example.com", PASSWORD)
+    assert await outcome(accounts, "carol@example.com", PASSWORD, HOME) == "ok"
+    guesses = [await outcome(accounts, " CAROL@EXAMPLE.COM ", f"guess {n}") for n in range(40)]
+    clock.now += 1
+
+    assert await outcome(accounts, "carol@example.com", PASSWORD, HOME) == "ok"
+    assert guesses[:3] == ["refused"] * 3
+    assert set(guesses[3:]) == {"locked 30"}
+
+
+async def test_the_lock_ends_and_a_success_forgets_the_addresses_failures(accounts: Accounts, clock: Clock) -> None:
     await accounts.create("ada@example.com", PASSWORD)
     for guess in ["a", "b", "c"]:
         await outcome(accounts, "ada@example.com", guess)
@@ -123,26 +154,63 @@ async def test_failures_after_a_lock_double_it(accounts: Accounts, clock: Clock)
     assert await outcome(accounts, "ada@example.com", "e") == "locked 60"
 
 
+# --- guessing from many addresses ---------------------------------------------------------
+
+
+async def test_failures_from_many_addresses_slow_new_addresses_but_not_the_owners(
+    accounts: Accounts, clock: Clock
+) -> None:
+    await accounts.create("ada@example.com", PASSWORD)
+    assert await outcome(accounts, "ada@example.com", PASSWORD, HOME) == "ok"
+    botnet = [f"192.0.2.{n}" for n in range(1, 40)]
+
+    first = [await outcome(accounts, "ada@example.com", "guess", address) for address in botnet[:6]]
+    refused_at_once = await outcome(accounts, "ada@example.com", "guess", botnet[6])
+
+    assert first == ["refused"] * 6
+    assert refused_at_once == "slowed 1"
+    assert await outcome(accounts, "ada@example.com", PASSWORD, "192.0.2.200") == "slowed 1"
+    clock.now += 1
+    assert await outcome(accounts, "ada@example.com", PASSWORD, "192.0.2.200") == "ok", "a wait, not a lock"
+    for address in botnet[7:14]:
+        await outcome(accounts, "ada@example.com", "guess", address)
+    assert await outcome(accounts, "ada@example.com", PASSWORD, HOME) == "ok", "the owner is not slowed"
+
+
+async def test_the_slowdown_doubles_up_to_its_bound_and_never_locks(accounts: Accounts, clock: Clock) -> None:
+    await accounts.create("ada@example.com", PASSWORD)
+    waits = []
+    for n in range(40):
+        answer = await outcome(accounts, "ada@example.com", "guess", f"192.0.2.{n + 1}")
+        if answer.startswith("slowed"):
+            waits.append(int(answer.split()[1]))
+            clock.now += waits[-1]
+
+    assert waits[:4] == [1, 2, 4, 8]
+    assert max(waits) == 8, "bounded: whoever waits that long gets a turn"
+
+
 async def test_an_unknown_email_locks_exactly_like_an_existing_one(accounts: Accounts, clock: Clock) -> None:
     await accounts.create("ada@example.com", PASSWORD)
 
-    def script(email: str) -> list[tuple[float, str]]:
-        return [(0, email), (1, email), (1, email), (1, email), (20, email), (10, email), (0, email), (0, email)]
+    def script(email: str) -> list[tuple[float, str, str]]:
+        steps = [(0, GUESSER), (1, GUESSER), (1, GUESSER), (1, GUESSER), (20, GUESSER), (10, GUESSER)]
+        return [(step, email, address) for step, address in steps] + [(0, email, f"192.0.2.{n}") for n in range(10)]
 
     async def run(email: str) -> list[str]:
         seen = []
-        for step, address in script(email):
+        for step, address, client in script(email):
             clock.now += step
-            seen.append(await outcome(accounts, address, "wrong guess"))
+            seen.append(await outcome(accounts, address, "wrong guess", client))
         return seen
 
     assert await run("ada@example.com") == await run("nobody@example.com")
 
 
-async def test_the_lockout_is_per_account(accounts: Accounts) -> None:
+async def test_the_limits_are_per_account(accounts: Accounts) -> None:
     await accounts.create("ada@example.com", PASSWORD)
-    for guess in ["a", "b", "c"]:
-        await outcome(accounts, "nobody@example.com", guess)
+    for n in range(12):
+        await outcome(accounts, "nobody@example.com", f"guess {n}", f"192.0.2.{n}")
 
     assert await outcome(accounts, "ADA@example.com", PASSWORD) == "ok"
 
@@ -173,7 +241,7 @@ async def test_an_unknown_user_takes_about_as_long_as_a_wrong_password(users: Me
 
     async def duration(email: str) -> float:
         started = time.process_time()
-        assert await outcome(accounts, email, "a wrong guess") == "refused"
+        assert await outcome(accounts, email, "a wrong guess", HOME) == "refused"
         return time.process_time() - started
 
     known, unknown = [], []
@@ -185,6 +253,36 @@ async def test_an_unknown_user_takes_about_as_long_as_a_wrong_password(users: Me
     assert 0.5 < ratio < 2.0, f"unknown/known login time ratio {ratio:.2f} (known {statistics.median(known):.3f} s)"
 
 
+# --- bounded hashing ----------------------------------------------------------------------
+
+
+async def test_no_more_than_the_bound_hash_at_once_and_no_more_than_the_queue_wait() -> None:
+    slots = HashingSlots(concurrency=2, queue=3)
+    running, most = 0, 0
+    lock, release = threading.Lock(), threading.Event()
+
+    def work() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(10)
+        with lock:
+            running -= 1
+
+    admitted = [asyncio.ensure_future(slots.run(work)) for _ in range(5)]
+    await asyncio.sleep(0.2)
+    with pytest.raises(HashingBusy):
+        await slots.run(work)
+    release.set()
+    await asyncio.gather(*admitted)
+
+    assert most == 2
+    assert slots.admitted == 0
+    await slots.run(work), "room again once they are done"
+    slots.close()
+
+
 # --- passwords ----------------------------------------------------------------------------
 
 
@@ -192,8 +290,8 @@ async def test_a_password_change_needs_the_current_password(accounts: Accounts) 
     user = await accounts.create("ada@example.com", PASSWORD)
 
     with pytest.raises(WrongPassword):
-        await accounts.change_password(principal_of(user), "not it", "a new password")
-    await accounts.change_password(principal_of(user), PASSWORD, "a new password")
+        await accounts.change_password(principal_of(user), "not it", "a new password", HOME)
+    await accounts.change_password(principal_of(user), PASSWORD, "a new password", HOME)
 
     assert await outcome(accounts, "ada@example.com", PASSWORD) == "refused"
     assert await outcome(accounts, "ada@example.com", "a new password") == "ok"
@@ -203,11 +301,12 @@ async def test_wrong_current_passwords_count_towards_the_lockout(accounts: Accou
     user = await accounts.create("ada@example.com", PASSWORD)
     for guess in ["a", "b", "c"]:
         with pytest.raises(WrongPassword):
-            await accounts.change_password(principal_of(user), guess, "a new password")
+            await accounts.change_password(principal_of(user), guess, "a new password", GUESSER)
 
     with pytest.raises(TooManyAttempts):
-        await accounts.change_password(principal_of(user), PASSWORD, "a new password")
-    assert await outcome(accounts, "ada@example.com", PASSWORD) == "locked 30"
+        await accounts.change_password(principal_of(user), PASSWORD, "a new password", GUESSER)
+    assert await outcome(accounts, "ada@example.com", PASSWORD, GUESSER) == "locked 30"
+    assert await outcome(accounts, "ada@example.com", PASSWORD, HOME) == "ok"
 
 
 async def test_a_disabled_user_cannot_change_their_password(accounts: Accounts) -> None:
@@ -215,7 +314,7 @@ async def test_a_disabled_user_cannot_change_their_password(accounts: Accounts) 
     await accounts.set_active(user.id, active=False)
 
     with pytest.raises(InvalidCredentials):
-        await accounts.change_password(principal_of(user), PASSWORD, "a new password")
+        await accounts.change_password(principal_of(user), PASSWORD, "a new password", HOME)
 
 
 async def test_a_weak_hash_is_upgraded_at_login(users: MemoryUsers, issuer: TokenIssuer, clock: Clock) -> None:

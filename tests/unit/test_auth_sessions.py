@@ -12,11 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from auth.passwords import Passwords
 from auth.refresh import RefreshPolicy, SessionEnded, SessionState, TokenState, Verdict, WhyEnded, judge
 from auth.service import Accounts, InvalidCredentials, Tokens
-from auth.throttling import LockoutPolicy
+from auth.throttling import GuessingPolicy
 from auth.tokens import Principal, TokenIssuer, TokenVerifier
 from tests.unit.auth_fakes import Clock, MemoryLockouts, MemorySessions, MemoryUsers
 
 PASSWORD = "correct horse battery staple"
+ADDRESS = "198.51.100.7"
 POLICY = RefreshPolicy(token_seconds=3600, session_seconds=4 * 3600, reuse_grace_seconds=10, per_user=3)
 
 
@@ -44,7 +45,7 @@ def issuer() -> TokenIssuer:
 @pytest.fixture
 def accounts(users: MemoryUsers, sessions: MemorySessions, issuer: TokenIssuer, clock: Clock) -> Accounts:
     passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-    return Accounts(users, passwords, issuer, MemoryLockouts(LockoutPolicy(), clock), sessions, clock=clock)
+    return Accounts(users, passwords, issuer, MemoryLockouts(GuessingPolicy(), clock), sessions, clock=clock)
 
 
 def principal(issuer: TokenIssuer, tokens: Tokens) -> Principal:
@@ -63,7 +64,7 @@ async def test_a_refresh_gives_new_tokens_of_the_same_session_and_uses_up_the_ol
     accounts: Accounts, issuer: TokenIssuer, clock: Clock
 ) -> None:
     await accounts.create("ada@example.com", PASSWORD)
-    login = await accounts.login("ada@example.com", PASSWORD)
+    login = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     clock.now += 600
 
     refreshed = await accounts.refresh(login.refresh_token)
@@ -77,7 +78,7 @@ async def test_a_refresh_gives_new_tokens_of_the_same_session_and_uses_up_the_ol
 
 async def test_a_used_token_sent_again_ends_its_whole_session(accounts: Accounts, clock: Clock) -> None:
     await accounts.create("ada@example.com", PASSWORD)
-    login = await accounts.login("ada@example.com", PASSWORD)
+    login = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     first = await accounts.refresh(login.refresh_token)
     second = await accounts.refresh(first.refresh_token)
     clock.now += 11
@@ -91,7 +92,7 @@ async def test_a_used_token_sent_again_within_seconds_gets_tokens_of_the_same_se
 ) -> None:
     """Two tabs refreshing with the same cookie at once: neither is signed out."""
     await accounts.create("ada@example.com", PASSWORD)
-    login = await accounts.login("ada@example.com", PASSWORD)
+    login = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     tab_one = await accounts.refresh(login.refresh_token)
     clock.now += 10
 
@@ -104,8 +105,8 @@ async def test_a_used_token_sent_again_within_seconds_gets_tokens_of_the_same_se
 
 async def test_another_sessions_token_is_untouched_by_a_reuse(accounts: Accounts, clock: Clock) -> None:
     await accounts.create("ada@example.com", PASSWORD)
-    laptop = await accounts.login("ada@example.com", PASSWORD)
-    phone = await accounts.login("ada@example.com", PASSWORD)
+    laptop = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
+    phone = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     await accounts.refresh(laptop.refresh_token)
     clock.now += 60
 
@@ -115,8 +116,8 @@ async def test_another_sessions_token_is_untouched_by_a_reuse(accounts: Accounts
 
 async def test_refresh_tokens_expire_and_sessions_end_however_often_refreshed(accounts: Accounts, clock: Clock) -> None:
     await accounts.create("ada@example.com", PASSWORD)
-    idle = await accounts.login("ada@example.com", PASSWORD)
-    busy = await accounts.login("ada@example.com", PASSWORD)
+    idle = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
+    busy = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     token = busy.refresh_token
     for _ in range(4):
         clock.now += 3000  # within the token's hour each time
@@ -129,7 +130,7 @@ async def test_refresh_tokens_expire_and_sessions_end_however_often_refreshed(ac
 
 async def test_the_last_refresh_token_lasts_until_the_session_ends(accounts: Accounts, clock: Clock) -> None:
     await accounts.create("ada@example.com", PASSWORD)
-    token = (await accounts.login("ada@example.com", PASSWORD)).refresh_token
+    token = (await accounts.login("ada@example.com", PASSWORD, ADDRESS)).refresh_token
     for step in (3000, 3000, 3000, 3000, 600):  # 3.5 hours in
         clock.now += step
         refreshed = await accounts.refresh(token)
@@ -140,8 +141,8 @@ async def test_the_last_refresh_token_lasts_until_the_session_ends(accounts: Acc
 
 async def test_a_logout_ends_the_session_whichever_of_its_tokens_is_sent(accounts: Accounts) -> None:
     await accounts.create("ada@example.com", PASSWORD)
-    login = await accounts.login("ada@example.com", PASSWORD)
-    other = await accounts.login("ada@example.com", PASSWORD)
+    login = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
+    other = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     latest = await accounts.refresh(login.refresh_token)
 
     await accounts.logout(login.refresh_token)
@@ -153,21 +154,21 @@ async def test_a_logout_ends_the_session_whichever_of_its_tokens_is_sent(account
 
 async def test_a_new_password_ends_every_session(accounts: Accounts, users: MemoryUsers) -> None:
     user = await accounts.create("ada@example.com", PASSWORD)
-    login = await accounts.login("ada@example.com", PASSWORD)
-    other = await accounts.login("ada@example.com", PASSWORD)
+    login = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
+    other = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
 
-    await accounts.change_password(Principal(str(user.id), user.email, user.roles), PASSWORD, "a new password")
+    await accounts.change_password(Principal(str(user.id), user.email, user.roles), PASSWORD, "a new password", ADDRESS)
 
     assert await ended(accounts, login.refresh_token) == WhyEnded.PASSWORD
     assert await ended(accounts, other.refresh_token) == WhyEnded.PASSWORD
-    assert await accounts.login("ada@example.com", "a new password")
+    assert await accounts.login("ada@example.com", "a new password", ADDRESS)
 
 
 async def test_disabling_or_deleting_a_user_ends_their_sessions(accounts: Accounts, sessions: MemorySessions) -> None:
     ada = await accounts.create("ada@example.com", PASSWORD)
     bob = await accounts.create("bob@example.com", PASSWORD)
-    ada_login = await accounts.login("ada@example.com", PASSWORD)
-    bob_login = await accounts.login("bob@example.com", PASSWORD)
+    ada_login = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
+    bob_login = await accounts.login("bob@example.com", PASSWORD, ADDRESS)
 
     await accounts.set_active(ada.id, active=False)
     await accounts.set_active(ada.id, active=True)
@@ -183,7 +184,7 @@ async def test_a_refresh_for_a_user_disabled_behind_its_back_ends_the_session(
 ) -> None:
     """Disabled in the table alone (not through ``Accounts``): the refresh still finds out."""
     user = await accounts.create("ada@example.com", PASSWORD)
-    login = await accounts.login("ada@example.com", PASSWORD)
+    login = await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     await users.set_active(user.id, active=False)
 
     assert await ended(accounts, login.refresh_token) == WhyEnded.DISABLED
@@ -195,7 +196,7 @@ async def test_a_refresh_carries_the_roles_the_user_has_now(
     accounts: Accounts, users: MemoryUsers, issuer: TokenIssuer
 ) -> None:
     admin = await accounts.create("root@example.com", PASSWORD, is_admin=True)
-    login = await accounts.login("root@example.com", PASSWORD)
+    login = await accounts.login("root@example.com", PASSWORD, ADDRESS)
     users.rows[admin.id] = dataclasses.replace(admin, is_admin=False)
 
     assert principal(issuer, login).is_admin
@@ -207,7 +208,7 @@ async def test_a_login_beyond_the_limit_ends_the_oldest_session(accounts: Accoun
     logins = []
     for _ in range(4):
         clock.now += 1
-        logins.append(await accounts.login("ada@example.com", PASSWORD))
+        logins.append(await accounts.login("ada@example.com", PASSWORD, ADDRESS))
 
     assert await ended(accounts, logins[0].refresh_token) == WhyEnded.CROWDED
     for login in logins[1:]:
@@ -227,7 +228,7 @@ async def test_a_login_that_loses_a_race_with_a_password_change_starts_no_sessio
     sessions.start = password_changed_meanwhile  # type: ignore[assignment, method-assign]
 
     with pytest.raises(InvalidCredentials):
-        await accounts.login("ada@example.com", PASSWORD)
+        await accounts.login("ada@example.com", PASSWORD, ADDRESS)
     assert sessions.count(user.id) == 0
 
 

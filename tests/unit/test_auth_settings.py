@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from auth.settings import DEV_MYSQL_URL, AuthSettings
 from auth.tokens import generate_key_pem
 from common.settings import Environment, UnsafeSettingsError
+from gateway.settings import GatewaySettings
 
 PRODUCTION_MYSQL_URL = "mysql://auth:s3cr3t-from-vault@db.internal:3306/vidmp3"
 
@@ -152,17 +153,17 @@ def test_previous_keys_come_comma_separated_or_as_json(
     assert AuthSettings.load().previous_signing_key_files == [Path("/keys/b.pem"), Path("/keys/a.pem")]
 
 
-def test_trusted_proxies_are_loopback_by_default_and_networks_from_the_environment(
+def test_no_proxy_is_trusted_by_default_and_networks_come_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert [str(network) for network in AuthSettings().trusted_proxies] == ["127.0.0.1/32", "::1/128"]
+    """Issue 12, finding 4: loopback was trusted by default, so any local client could name
+    itself any address in X-Forwarded-For."""
+    assert AuthSettings().trusted_proxies == []
+    assert GatewaySettings().trusted_proxies == []
 
     monkeypatch.setenv("VIDMP3_TRUSTED_PROXIES", "10.0.0.5, 172.16.0.0/12,fd00::/8")
-    assert [str(network) for network in AuthSettings.load().trusted_proxies] == [
-        "10.0.0.5/32",
-        "172.16.0.0/12",
-        "fd00::/8",
-    ]
+    for settings in (AuthSettings.load(), GatewaySettings.load()):
+        assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.5/32", "172.16.0.0/12", "fd00::/8"]
 
     monkeypatch.setenv("VIDMP3_TRUSTED_PROXIES", "")
     assert AuthSettings.load().trusted_proxies == []

@@ -7,7 +7,19 @@ import ipaddress
 import pytest
 
 from auth.addresses import IPNetwork, client_address, rate_limit_key
-from auth.throttling import Failures, LockoutPolicy, TokenBuckets, TooManyAttempts, account_key
+from auth.emails import normalize_email
+from auth.schemas import LoginRequest, Registration
+from auth.throttling import (
+    ACCOUNT_SLOWED,
+    ADDRESS_LOCKED,
+    Failures,
+    GuessingPolicy,
+    LockoutPolicy,
+    TokenBuckets,
+    TooManyAttempts,
+    account_key,
+    address_key,
+)
 
 POLICY = LockoutPolicy(threshold=3, base_seconds=10, max_seconds=60, reset_seconds=1000)
 GATEWAY = "10.0.0.5"
@@ -172,3 +184,55 @@ def test_ipv6_clients_share_a_bucket_per_64_and_ipv4_clients_have_their_own() ->
     assert rate_limit_key("2001:db8:1:3::1") != rate_limit_key("2001:db8:1:2::1")
     assert rate_limit_key("198.51.100.1") != rate_limit_key("198.51.100.2")
     assert rate_limit_key("testclient") == "testclient"
+
+
+# --- guessing: per address and per account ------------------------------------------------
+
+
+def test_an_address_key_is_per_account_and_address_whatever_the_emails_spelling() -> None:
+    key = address_key("carol@example.com", "203.0.113.9")
+
+    assert address_key(" CAROL@Example.com\u00a0", "203.0.113.9") == key
+    assert address_key("carol@example.com", "203.0.113.10") != key
+    assert address_key("dave@example.com", "203.0.113.9") != key
+    assert key != account_key("carol@example.com")
+
+
+def test_a_locked_address_is_refused_and_a_slowed_account_refuses_only_new_addresses() -> None:
+    policy = GuessingPolicy()
+    locked = Failures(count=5, locked_until=130, forget_at=4000)
+    slowed = Failures(count=10, locked_until=101, forget_at=4000)
+
+    by_address = policy.refusal(None, locked, known=True, now=100)
+    assert by_address is not None
+    assert (by_address.reason, by_address.retry_after) == (ADDRESS_LOCKED, 30)
+    by_account = policy.refusal(slowed, None, known=False, now=100)
+    assert by_account is not None
+    assert (by_account.reason, by_account.retry_after) == (ACCOUNT_SLOWED, 1)
+    assert policy.refusal(slowed, None, known=True, now=100) is None, "the owner's own address goes on"
+    assert policy.refusal(slowed, None, known=False, now=101) is None
+
+
+def test_the_account_slowdown_is_bounded_by_default() -> None:
+    policy = GuessingPolicy().per_account
+    failures = None
+    for n in range(100):
+        failures = policy.after_attempt(failures, float(n * 100))
+
+    assert failures is not None
+    assert failures.locked_until - 99 * 100 == 60.0
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("Ada@Example.COM", "ada@example.com"),
+        ("  ada@example.com\t", "ada@example.com"),
+        ("ada@example.com\u00a0", "ada@example.com"),
+        ("\uff41da@example.com", "ada@example.com"),
+    ],
+)
+def test_emails_are_normalized_in_one_place_for_every_request(typed: str, stored: str) -> None:
+    assert normalize_email(typed) == stored
+    assert LoginRequest(email=typed, password="x").email == stored
+    assert Registration(email=typed, password="long enough").email == stored
