@@ -12,7 +12,7 @@ import pytest
 
 from auth.schemas import RevocationEntry
 from auth.tokens import InvalidToken, Principal
-from gateway.revocations import RevocationFeed, RevocationList, RevocationsUnknown
+from gateway.revocations import RevocationFeed, RevocationList, RevocationsUnknown, SessionEnded
 
 NOW = 1_800_000_000.0
 
@@ -104,7 +104,7 @@ async def test_tokens_of_revoked_sessions_are_refused_and_others_taken(feed: Rev
     await feed.catch_up()
 
     for session in ("a", "b", "c"):
-        with pytest.raises(InvalidToken, match="log in again"):
+        with pytest.raises(SessionEnded, match="has ended"):
             feed.check(token_of(session))
     feed.check(token_of("d"))
     feed.check(token_of(None))
