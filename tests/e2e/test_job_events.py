@@ -70,7 +70,7 @@ def test_deleting_a_job_ends_its_stream(system: System, long_video: bytes) -> No
         received = events(stream.iter_lines())
         first = next(received)
         assert json.loads(first["data"])["state"] in ("queued", "converting")
-        assert httpx.delete(f"{system.gateway}/v1/jobs/{job_id}", headers=bearer(token)).status_code == 204
+        assert httpx.delete(f"{system.gateway}/v1/jobs/{job_id}", headers=bearer(token), timeout=60).status_code == 204
         rest = list(received)
     # deleting an unfinished job cancels it first: the stream ends with whichever it sees
     last = rest[-1]

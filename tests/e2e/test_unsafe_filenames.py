@@ -113,5 +113,5 @@ def test_the_notifier_cleans_a_name_an_older_gateway_let_through(system: System)
 
     asyncio.run(publish())
     cleaned = subject(system, str(event.job_id))
-    assert cleaned.endswith("old_Bcc_ x@example.com_.mp3"), cleaned
+    assert "old_Bcc_ x@example.com_.mp3" in cleaned, cleaned  # then the job's short id
     assert not set(cleaned) & set(FORBIDDEN)
