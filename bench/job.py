@@ -6,7 +6,7 @@
         the worker's own ``Converter.handle`` on a ``VideoUploaded`` event: the video is read
         from GridFS and the MP3 stored there, through ``MediaStore`` and ``transcode``
     python -m bench.job gridfs-read MONGO_URL DATABASE FILE_ID
-        every chunk of the file read by one plain cursor: what the store alone costs
+        every chunk of the file read by its id, in order: what the store alone costs
 
 Each reports the job's own wall and CPU time (all threads), without the interpreter's start
 and imports, which a long-running worker does not pay per job.
@@ -28,9 +28,9 @@ from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from common.blobs import VIDEOS, Bucket, ChunkReader
 from common.mongo import Document
 from contracts import ConversionOptions, Event, Mp3Converted, VideoUploaded
-from converter.chunk_reader import ChunkReader
 from converter.claims import ConversionClaims
 from converter.storage import MediaStore
 from converter.transcode import transcode
@@ -85,10 +85,13 @@ def convert(database: Database[Document], file_id: str) -> dict[str, Any]:
 
 
 def read(database: Database[Document], file_id: str) -> dict[str, Any]:
-    fetched = 0
-    for chunk in database["videos.chunks"].find({"files_id": ObjectId(file_id)}, batch_size=8):
-        fetched += len(chunk["data"])
-    return {"bytes_fetched": fetched}
+    videos = Bucket(database, VIDEOS)
+    stored = videos.find(ObjectId(file_id))
+    assert stored is not None, f"no video {file_id}"
+    with videos.open(stored) as reader:
+        while reader.read(stored.chunk_size):
+            pass
+        return {"bytes_fetched": reader.bytes_fetched}
 
 
 def convert_file(source: str, target: str, mode: str = "copy") -> dict[str, Any]:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient, MongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.database import Database
 
 from common.settings import MongoSettings
 
-__all__ = ["Document", "create_async_client", "create_client"]
+__all__ = [
+    "Document",
+    "blocking_server_is_ferretdb",
+    "create_async_client",
+    "create_client",
+    "is_ferretdb",
+    "server_is_ferretdb",
+]
 
 Document = dict[str, Any]
 _TIMEOUT_MS = 10_000
@@ -32,3 +42,16 @@ def create_client(settings: MongoSettings) -> MongoClient[Document]:
         serverSelectionTimeoutMS=_TIMEOUT_MS,
         connectTimeoutMS=_TIMEOUT_MS,
     )
+
+
+def is_ferretdb(build_info: Mapping[str, Any]) -> bool:
+    """Whether ``buildInfo`` comes from FerretDB (it adds its own version), not MongoDB."""
+    return "ferretdbVersion" in build_info
+
+
+async def server_is_ferretdb(database: AsyncDatabase[Document]) -> bool:
+    return is_ferretdb(await database.client.admin.command("buildInfo"))
+
+
+def blocking_server_is_ferretdb(database: Database[Document]) -> bool:
+    return is_ferretdb(database.client.admin.command("buildInfo"))

@@ -171,6 +171,12 @@ class ConversionClaims:
             if document["pending_mp3"] in mp3s and not document.get("cleaned"):
                 self._attempts.update_one({"_id": document["_id"]}, {"$set": {"cleaned": True}})
 
+    def mp3s_of(self, job_id: UUID) -> list[ObjectId | str]:
+        """Every MP3 id the job's attempts meant to write, and its outcome's: all it may have."""
+        result = self.result(job_id)
+        known: list[ObjectId | str] = [result.mp3_file_id] if result is not None and result.mp3_file_id else []
+        return known + [document["pending_mp3"] for document in self._attempts_of(job_id)]
+
     # --- the outcome -------------------------------------------------------------------
 
     def result(self, job_id: UUID) -> Result | None:

@@ -1,9 +1,9 @@
-"""GridFS adapter of the converter. Blocking: it is used from worker threads, next to PyAV.
+"""The converter's stored files (``common.blobs``). Blocking: used from worker threads, next to PyAV.
 
-Videos are read through ``ChunkReader`` (each chunk fetched once, read ahead in a thread),
-not pymongo's ``GridOut``, which fetches chunks again after a seek; MP3s are written through
-``ChunkWriter``, not ``GridIn``, which buffers up to 48 MB. Both keep to the GridFS layout,
-so the gateway reads the MP3s with a plain ``GridFSBucket``.
+Videos are read through ``ChunkReader`` (each chunk fetched once by its computed id, read
+ahead in a thread), not pymongo's ``GridOut``, which fetches chunks again after a seek and
+finds them by a query; MP3s are written through ``BlobWriter``, not ``GridIn``, which buffers
+up to 48 MB. Both keep to the GridFS layout, so any GridFS reader reads the MP3s.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo.database import Database
 
+from common.blobs import MP3S, VIDEOS, Bucket, ChunkReader, StoredFile, ensure_indexes_blocking
 from common.mongo import Document
 from contracts import FailureReason
-from converter.chunk_reader import ChunkReader
-from converter.chunk_writer import ChunkWriter, ensure_indexes
 from converter.transcode import ConversionError, Sink
 
 __all__ = ["MediaStore", "StoredMp3"]
@@ -32,38 +30,26 @@ class StoredMp3:
     size_bytes: int
     duration_seconds: float
 
+    @classmethod
+    def of(cls, stored: StoredFile) -> StoredMp3:
+        return cls(str(stored.file_id), stored.filename, stored.length, stored.metadata["duration_seconds"])
+
 
 class MediaStore:
     """Videos are read from the ``videos`` bucket; MP3s go to the ``mp3s`` bucket."""
 
     def __init__(self, database: Database[Document]) -> None:
-        self._video_files = database["videos.files"]
-        self._video_chunks = database["videos.chunks"]
-        self._mp3_files = database["mp3s.files"]
-        self._mp3_chunks = database["mp3s.chunks"]
+        self._database = database
+        self._videos = Bucket(database, VIDEOS)
+        self._mp3s = Bucket(database, MP3S)
         self._mp3_indexed = False
 
     def open_video(self, file_id: str) -> ChunkReader:
         """A seekable reader over the stored video's chunks."""
-        try:
-            document = self._video_files.find_one({"_id": ObjectId(file_id)})
-        except InvalidId as error:
-            raise ConversionError(FailureReason.SOURCE_MISSING, f"no stored video {file_id}") from error
-        if document is None:
+        stored = self._videos.find(ObjectId(file_id)) if ObjectId.is_valid(file_id) else None
+        if stored is None:
             raise ConversionError(FailureReason.SOURCE_MISSING, f"no stored video {file_id}")
-        return ChunkReader(self._video_chunks, document["_id"], document["length"], document["chunkSize"])
-
-    def find_mp3(self, job_id: UUID) -> StoredMp3 | None:
-        """The MP3 already stored for ``job_id``, if a previous attempt finished."""
-        document = self._mp3_files.find_one({"metadata.job_id": str(job_id)})
-        if document is None:
-            return None
-        return StoredMp3(
-            file_id=str(document["_id"]),
-            filename=document["filename"],
-            size_bytes=document["length"],
-            duration_seconds=document["metadata"]["duration_seconds"],
-        )
+        return self._videos.open(stored)
 
     def store_mp3(
         self,
@@ -79,12 +65,12 @@ class MediaStore:
         If ``write`` fails, the chunks written so far are removed again.
         """
         if not self._mp3_indexed:
-            ensure_indexes(self._mp3_files, self._mp3_chunks)
+            ensure_indexes_blocking(self._database, MP3S)
             self._mp3_indexed = True
-        writer = ChunkWriter(self._mp3_files, self._mp3_chunks, filename, file_id=file_id)
+        writer = self._mp3s.writer(filename, file_id=file_id)
         try:
             duration = write(writer)
-            writer.close(
+            stored = writer.close(
                 {
                     "job_id": str(job_id),
                     "owner_id": owner_id,
@@ -95,4 +81,4 @@ class MediaStore:
         except BaseException:
             writer.abort()
             raise
-        return StoredMp3(str(writer.file_id), filename, writer.length, duration)
+        return StoredMp3.of(stored)

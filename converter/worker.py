@@ -382,9 +382,8 @@ class Converter:
             await self._publish(EventAdapter.validate_python(result.event))
 
     def _remove_mp3s_of(self, job_id: UUID) -> None:
-        result = self._claims.result(job_id)
-        known = [result.mp3_file_id] if result is not None and result.mp3_file_id else []
-        self._mp3s.remove([*known, *self._mp3s.of_job(job_id)])
+        # every MP3 a converter may have written for the job is on record before its first chunk
+        self._mp3s.remove(self._claims.mp3s_of(job_id))
 
 
 def _converted(uploaded: VideoUploaded, stored: StoredMp3) -> Result:

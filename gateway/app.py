@@ -93,7 +93,6 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await outbox.ensure_indexes()
         await files.ensure_indexes()
-        await uploads.ensure_indexes()
         await connect_broker()
         with contextlib.suppress(httpx.HTTPError, ValueError, TimeoutError):
             # ready at once when auth answers; otherwise the follower keeps trying

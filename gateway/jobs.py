@@ -258,9 +258,10 @@ async def delete_job(
         await outbox.store(cancelled)
         await outbox.publish(cancelled)
     uploaded = await uploaded_event(outbox, job_id)
-    known = [file_id for file_id in (status.mp3_file_id, uploaded and uploaded.video_file_id) if file_id]
     # the files first: the event says they are gone, so it goes out only once they are
-    await files.delete(job_id, known)
+    await files.delete(
+        videos=[uploaded.video_file_id] if uploaded else [], mp3s=[status.mp3_file_id] if status.mp3_file_id else []
+    )
     await uploads.forget(job_id)
     if status.deleted_at is None:
         deleted = JobDeleted(job_id=job_id, requested_by=principal.user_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import io
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple
 
@@ -19,10 +18,10 @@ import av
 from bson import ObjectId
 from pymongo.database import Database
 
+from common.blobs import VIDEOS, Bucket
 from common.limits import MediaLimits
 from common.mongo import Document
 from contracts import ConversionOptions
-from gateway.chunks import BlockingChunkReader
 
 __all__ = ["NO_AUDIO", "AudioProblem", "MediaProbe", "audio_problem", "stated_seconds"]
 
@@ -136,13 +135,12 @@ def _give_back_memory() -> None:
 
 class MediaProbe:
     """Runs ``audio_problem`` on a stored video, in a worker thread, over a blocking client,
-    fetching only the chunks FFmpeg reads, one at a time."""
+    fetching the chunks FFmpeg reads (and one ahead), each once."""
 
     def __init__(
-        self, database: Database[Document], bucket_name: str = "videos", limits: MediaLimits | None = None
+        self, database: Database[Document], bucket_name: str = VIDEOS, limits: MediaLimits | None = None
     ) -> None:
-        self._files = database[f"{bucket_name}.files"]
-        self._chunks = database[f"{bucket_name}.chunks"]
+        self._videos = Bucket(database, bucket_name)
         self._limits = limits or MediaLimits()
 
     def _check(self, file_id: ObjectId, options: ConversionOptions | None = None) -> AudioProblem | None:
@@ -152,12 +150,12 @@ class MediaProbe:
             _give_back_memory()
 
     def _probe(self, file_id: ObjectId, options: ConversionOptions) -> AudioProblem | None:
-        document = self._files.find_one({"_id": file_id})
-        if document is None:
+        stored = self._videos.find(file_id)
+        if stored is None:
             return AudioProblem("The upload was lost before it could be checked: upload it again.", "the file is gone")
-        reader = BlockingChunkReader(self._chunks, file_id, length=document["length"], chunk_size=document["chunkSize"])
-        with io.BufferedReader(reader, buffer_size=64 * 1024) as source:
-            return audio_problem(source, limits=self._limits, options=options)
+        with self._videos.open(stored, ahead=1) as source:
+            # a seekable file is all PyAV needs
+            return audio_problem(source, limits=self._limits, options=options)  # type: ignore[arg-type]
 
     async def audio_problem(self, file_id: str, options: ConversionOptions | None = None) -> AudioProblem | None:
         """What keeps the stored video from becoming a job with ``options`` (``None``: nothing)."""

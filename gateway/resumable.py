@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,12 +36,11 @@ from uuid import UUID, uuid4
 
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
+from common.blobs import CHUNK_SIZE, VIDEOS, AsyncBucket, chunk_count
 from common.mongo import Document
 from contracts import ConversionOptions
 from gateway.body import ClientDisconnected, TooLarge
-from gateway.chunks import CHUNK_SIZE, ChunkWriter, chunk_id, files_document
 from gateway.uploads import StoredVideo
 
 __all__ = ["OffsetMismatch", "PendingUpload", "ResumableUploads", "TooManyUploads", "UploadBusy"]
@@ -169,18 +167,11 @@ class ResumableUploads:
     ) -> None:
         self._uploads = database["uploads"]
         self._slots = _Slots(database, self._uploads, max_pending)
-        self._files = database["videos.files"]
-        self._chunks = database["videos.chunks"]
+        self._videos = AsyncBucket(database, VIDEOS)
         self._chunk_size = chunk_size
         self._record_every = record_every_bytes
         self._lease = timedelta(seconds=lease_seconds)
         self._appending: set[UUID] = set()
-
-    async def ensure_indexes(self) -> None:
-        # the indexes GridFS itself makes on first write: the chunks may come before any file
-        await self._chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
-        await self._files.create_index([("filename", 1), ("uploadDate", 1)])
-        await self._uploads.create_index([("completed_at", 1), ("updated_at", 1)])
 
     async def create(
         self,
@@ -268,16 +259,15 @@ class ResumableUploads:
         n, within = divmod(offset, upload.chunk_size)
         head = b""
         if within:
-            last = await self._chunks.find_one({"_id": chunk_id(upload.file_id, n)})
-            if last is None or len(last["data"]) < within:
+            last = await self._videos.chunk(upload.file_id, n)
+            if last is None or len(last) < within:
                 raise RuntimeError(f"upload {upload.upload_id} lost the bytes before its offset {offset}")
-            head = bytes(last["data"][:within])
+            head = last[:within]
 
         async def record(stored: int) -> None:
             await self._record(upload.upload_id, lease, stored)
 
-        writer = ChunkWriter(
-            self._chunks,
+        writer = self._videos.writer(
             upload.file_id,
             chunk_size=upload.chunk_size,
             first_chunk=n,
@@ -302,20 +292,17 @@ class ResumableUploads:
     async def store_file(self, upload: PendingUpload, job_id: UUID, owner_id: str) -> StoredVideo:
         """Turn the complete upload's chunks into a GridFS file (again, harmlessly, on a retry)."""
         last_n, last_size = divmod(upload.length - 1, upload.chunk_size)
-        last = await self._chunks.find_one({"_id": chunk_id(upload.file_id, last_n)})
-        if last is None or len(last["data"]) != last_size + 1:
+        last = await self._videos.chunk(upload.file_id, last_n)
+        if last is None or len(last) != last_size + 1:
             raise RuntimeError(f"upload {upload.upload_id} lacks its last chunk")
         metadata = {"job_id": str(job_id), "owner_id": owner_id, "content_type": upload.content_type}
-        with suppress(DuplicateKeyError):  # a retried completion
-            await self._files.insert_one(
-                files_document(
-                    upload.file_id,
-                    length=upload.length,
-                    chunk_size=upload.chunk_size,
-                    filename=upload.filename,
-                    metadata=metadata,
-                )
-            )
+        await self._videos.complete(  # again, harmlessly, on a retried completion
+            upload.file_id,
+            length=upload.length,
+            chunk_size=upload.chunk_size,
+            filename=upload.filename,
+            metadata=metadata,
+        )
         return StoredVideo(str(upload.file_id), upload.filename, upload.length, upload.options)
 
     async def mark_completed(self, upload_id: UUID) -> None:
@@ -332,8 +319,7 @@ class ResumableUploads:
 
     async def delete(self, upload: PendingUpload) -> None:
         """Remove an upload that did not become a job, with its bytes."""
-        await self._chunks.delete_many({"files_id": upload.file_id})
-        await self._files.delete_one({"_id": upload.file_id})
+        await self._videos.remove(upload.file_id, chunks=chunk_count(upload.offset, upload.chunk_size))
         await self._uploads.delete_one({"_id": str(upload.upload_id)})
         await self._slots.give_back(upload.slot, str(upload.upload_id))
 

@@ -11,11 +11,11 @@ from bson import ObjectId
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common.blobs import CHUNK_SIZE, VIDEOS, AsyncBucket, AsyncChunkWriter
 from common.mongo import Document
 from contracts import ConversionOptions
 from contracts.option_words import option_problem
 from gateway.body import TooLarge
-from gateway.chunks import CHUNK_SIZE, ChunkWriter, files_document
 from gateway.filenames import sanitize_filename
 from gateway.multipart import PartEnd, PartStart
 from gateway.wording import too_large
@@ -46,8 +46,7 @@ class VideoStore:
     """Uploaded videos, in the ``videos`` GridFS bucket, tagged with their job and owner."""
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self._files = database["videos.files"]
-        self._chunks = database["videos.chunks"]
+        self._videos = AsyncBucket(database, VIDEOS)
 
     async def receive(
         self, parts: AsyncIterator[PartStart | bytes | PartEnd], *, job_id: UUID, owner_id: str, max_bytes: int
@@ -55,7 +54,7 @@ class VideoStore:
         """Store the ``file`` part and read the option fields; nothing is kept if this fails
         (``TooLarge`` once the file passes ``max_bytes``)."""
         file_id = ObjectId()
-        writer: ChunkWriter | None = None
+        writer: AsyncChunkWriter | None = None
         filename, content_type = "video", None
         fields: dict[str, bytearray] = {}
         current: bytearray | None = None
@@ -67,7 +66,7 @@ class VideoStore:
                         if writer is not None:
                             raise InvalidUpload("Send one video per upload.", field=_FILE_FIELD)
                         filename, content_type = sanitize_filename(item.filename), item.content_type
-                        writer = ChunkWriter(self._chunks, file_id)
+                        writer = self._videos.writer(file_id)
                         current = None
                     case PartStart(name=name):
                         current = fields.setdefault(name, bytearray())
@@ -89,18 +88,17 @@ class VideoStore:
             options = options_from_fields(fields)
             metadata = {"job_id": str(job_id), "owner_id": owner_id, "content_type": content_type}
             await writer.finish()
-            await self._files.insert_one(
-                files_document(file_id, length=size, chunk_size=CHUNK_SIZE, filename=filename, metadata=metadata)
+            await self._videos.complete(
+                file_id, length=size, chunk_size=CHUNK_SIZE, filename=filename, metadata=metadata
             )
         except BaseException:
-            await self.delete(str(file_id))
+            await self._videos.remove(file_id, chunks=writer.chunks_started if writer is not None else 0)
             raise
         return StoredVideo(str(file_id), filename, size, options)
 
     async def delete(self, file_id: str) -> None:
-        """Remove a stored video, or the chunks of one cut short; gone already is fine."""
-        await self._chunks.delete_many({"files_id": ObjectId(file_id)})
-        await self._files.delete_one({"_id": ObjectId(file_id)})
+        """Remove a stored video; gone already is fine."""
+        await self._videos.remove(ObjectId(file_id))
 
 
 def _within(size: int, max_bytes: int) -> int:

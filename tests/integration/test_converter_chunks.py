@@ -22,14 +22,15 @@ from mutagen.mp3 import MP3, BitrateMode
 from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 
+from common.blobs import MP3S, VIDEOS, Bucket, chunk_id
 from contracts import ConversionFailed, ConversionOptions, FailureReason, Mp3Converted, VideoUploaded
-from converter.chunk_writer import ChunkWriter
 from converter.claims import ConversionClaims
 from converter.conversion import convert_stored
 from converter.samples import write_sample_video
 from converter.storage import MediaStore
 from converter.transcode import ConversionError
 from converter.worker import Converter
+from tests.integration.conftest import store_file
 from tests.integration.test_converter_worker import Published
 from tests.services import Endpoints
 
@@ -76,8 +77,7 @@ def index_at_end(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, float
 
 
 def uploaded(database: Database, data: bytes) -> VideoUploaded:
-    bucket = GridFSBucket(database, bucket_name="videos", chunk_size_bytes=CHUNK_SIZE)
-    video_id = bucket.upload_from_stream("in.mp4", io.BytesIO(data))
+    video_id = store_file(database, VIDEOS, data, chunk_size=CHUNK_SIZE)
     return VideoUploaded(
         job_id=uuid4(),
         owner_id="1",
@@ -115,7 +115,7 @@ async def test_a_stored_video_missing_a_chunk_fails_for_good(
     sync_database: Database, index_at_end: tuple[bytes, float]
 ) -> None:
     event = uploaded(sync_database, index_at_end[0])
-    sync_database["videos.chunks"].delete_one({"files_id": ObjectId(event.video_file_id), "n": 20})
+    sync_database["videos.chunks"].delete_one({"_id": chunk_id(event.video_file_id, 20)})
     published = Published()
 
     await Converter(MediaStore(sync_database), ConversionClaims(sync_database), published, "test:1").handle(event)
@@ -132,8 +132,7 @@ def test_the_reader_reads_the_stored_bytes(
 ) -> None:
     database, _ = watched_database
     data, _ = index_at_end
-    bucket = GridFSBucket(database, bucket_name="videos", chunk_size_bytes=CHUNK_SIZE)
-    video_id = bucket.upload_from_stream("in.mp4", io.BytesIO(data))
+    video_id = store_file(database, VIDEOS, data, chunk_size=CHUNK_SIZE)
 
     with MediaStore(database).open_video(str(video_id)) as reader:
         head = reader.read(100)
@@ -148,7 +147,7 @@ def test_the_reader_reads_the_stored_bytes(
 
 def test_what_the_writer_stores_is_a_gridfs_file(sync_database: Database) -> None:
     data = bytes(range(256)) * 100
-    writer = ChunkWriter(sync_database["mp3s.files"], sync_database["mp3s.chunks"], "a.mp3", chunk_size=1000, batch=3)
+    writer = Bucket(sync_database, MP3S).writer("a.mp3", chunk_size=1000, batch=3)
     for start in range(0, len(data), 777):
         writer.write(data[start : start + 777])
 
@@ -160,7 +159,7 @@ def test_what_the_writer_stores_is_a_gridfs_file(sync_database: Database) -> Non
 
 
 def test_an_aborted_write_leaves_nothing(sync_database: Database) -> None:
-    writer = ChunkWriter(sync_database["mp3s.files"], sync_database["mp3s.chunks"], "b.mp3", chunk_size=1000, batch=2)
+    writer = Bucket(sync_database, MP3S).writer("b.mp3", chunk_size=1000, batch=2)
     writer.write(bytes(5500))
 
     writer.abort()
@@ -171,7 +170,7 @@ def test_an_aborted_write_leaves_nothing(sync_database: Database) -> None:
 
 def test_the_writer_rewrites_its_first_chunk_before_storing_it(sync_database: Database) -> None:
     data = bytearray(bytes(range(256)) * 20)
-    writer = ChunkWriter(sync_database["mp3s.files"], sync_database["mp3s.chunks"], "c.mp3", chunk_size=1000, batch=2)
+    writer = Bucket(sync_database, MP3S).writer("c.mp3", chunk_size=1000, batch=2)
     writer.write(bytes(data[:300]))
     writer.rewrite(10, b"early")  # while the first chunk is still being filled
     writer.write(bytes(data[300:]))

@@ -18,6 +18,7 @@ from gridfs import GridFSBucket
 from prometheus_client import REGISTRY
 from pymongo.database import Database
 
+from common.blobs import VIDEOS, chunk_document
 from common.consuming import Postpone
 from contracts import (
     ConversionFailed,
@@ -36,6 +37,7 @@ from converter.samples import write_sample_video
 from converter.storage import MediaStore
 from converter.worker import Converter
 from tests.faults.media import write_long_video
+from tests.integration.conftest import store_file
 
 LONG_SECONDS = 120
 
@@ -69,7 +71,7 @@ def long_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 def store_video(database: Database, data: bytes) -> str:
-    return str(GridFSBucket(database, bucket_name="videos").upload_from_stream("in.mp4", io.BytesIO(data)))
+    return str(store_file(database, VIDEOS, data))
 
 
 def uploaded(video_file_id: str) -> VideoUploaded:
@@ -273,7 +275,7 @@ async def test_a_dead_workers_job_is_taken_over_without_a_redelivery_and_its_chu
     dead = claims.claim(event.job_id, "dead:1").attempt
     assert dead is not None
     sync_database["mp3s.chunks"].insert_many(
-        [{"files_id": dead.pending_mp3, "n": n, "data": b"\xff" * 1024} for n in range(3)]
+        [chunk_document(dead.pending_mp3, n, b"\xff" * 1024) for n in range(1, 4)]  # chunk 0 is held back
     )
     published = Published()
     worker = converter(sync_database, published, lease=lease)

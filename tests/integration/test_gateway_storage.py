@@ -4,7 +4,6 @@ written straight into GridFS chunks, the media check over GridFS, deleting a job
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,17 +12,18 @@ from uuid import uuid4
 
 import pytest
 from bson import ObjectId
-from gridfs import AsyncGridFSBucket, GridFSBucket
+from gridfs import AsyncGridFSBucket
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database
 
+from common.blobs import MP3S, VIDEOS, chunk_id
 from contracts import ConversionOptions
 from converter.samples import write_sample_video
 from gateway.body import ClientDisconnected, TooLarge
-from gateway.chunks import chunk_id
 from gateway.files import JobFiles
 from gateway.media import MediaProbe
 from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, UploadBusy
+from tests.integration.conftest import store_file
 
 CHUNK = 1000  # small chunks, so a few KB cross many chunk boundaries
 
@@ -54,9 +54,7 @@ async def read_back(database: AsyncDatabase, file_id: str) -> bytes:
 
 @pytest.fixture
 async def store(mongo_database: AsyncDatabase) -> ResumableUploads:
-    uploads = ResumableUploads(mongo_database, chunk_size=CHUNK, record_every_bytes=3 * CHUNK)
-    await uploads.ensure_indexes()
-    return uploads
+    return ResumableUploads(mongo_database, chunk_size=CHUNK, record_every_bytes=3 * CHUNK)
 
 
 async def test_an_upload_resumes_where_the_dropped_connection_left_it(
@@ -165,23 +163,22 @@ def test_the_media_check_reads_gridfs_files(
         "text": b"this is not a video\n" * 500,
         "half": moov_at_end[: len(moov_at_end) // 2],
     }[kind]
-    file_id = GridFSBucket(sync_database, bucket_name="videos").upload_from_stream(kind, io.BytesIO(data))
+    file_id = store_file(sync_database, VIDEOS, data)
     found = MediaProbe(sync_database)._check(file_id)
     assert found is None if problem is None else problem in (found.reason if found else "")
     assert found is None or "FFmpeg" not in found.detail  # the detail is for people
 
 
-async def test_deleting_a_jobs_files_is_idempotent(mongo_database: AsyncDatabase) -> None:
-    job_id, files = uuid4(), JobFiles(mongo_database)
-    videos = AsyncGridFSBucket(mongo_database, bucket_name="videos")
-    mp3s = AsyncGridFSBucket(mongo_database, bucket_name="mp3s")
-    video = await videos.upload_from_stream("a.mp4", b"v" * 700_000, metadata={"job_id": str(job_id)})
-    mp3 = await mp3s.upload_from_stream("a.mp3", b"m" * 1000)  # not tagged: found by its id
-    other = await videos.upload_from_stream("b.mp4", b"o" * 10, metadata={"job_id": str(uuid4())})
+async def test_deleting_a_jobs_files_is_idempotent(sync_database: Database, mongo_database: AsyncDatabase) -> None:
+    video = store_file(sync_database, VIDEOS, b"v" * 700_000)
+    mp3 = store_file(sync_database, MP3S, b"m" * 1000)
+    other = store_file(sync_database, VIDEOS, b"o" * 10)
+    files = JobFiles(mongo_database)
 
-    assert await files.delete(job_id, [str(mp3)]) == 2
-    assert await files.delete(job_id, [str(mp3)]) == 0
-    for bucket, file_id in (("videos", video), ("mp3s", mp3)):
+    await files.delete(videos=[str(video)], mp3s=[str(mp3)])
+    await files.delete(videos=[str(video)], mp3s=[str(mp3)])
+
+    for bucket, file_id in ((VIDEOS, video), (MP3S, mp3)):
         assert await mongo_database[f"{bucket}.files"].count_documents({"_id": file_id}) == 0
         assert await mongo_database[f"{bucket}.chunks"].count_documents({"files_id": file_id}) == 0
     assert await mongo_database["videos.files"].count_documents({"_id": other}) == 1

@@ -8,12 +8,12 @@ import io
 from pathlib import Path
 
 import pytest
-from gridfs import GridFSBucket
 from pymongo.database import Database
 
 from common.limits import MediaLimits
 from contracts import ConversionFailed, ConversionOptions, ConversionStarted, FailureReason, Mp3Converted
 from gateway.media import MediaProbe, audio_problem
+from tests.integration.conftest import store_file
 from tests.integration.test_converter_worker import Published, converter, mp3s_of, store_video, uploaded
 from tests.lying_media import flac
 
@@ -113,7 +113,7 @@ def test_the_media_check_refuses_what_states_more_than_the_limit(
 
 
 def test_a_stored_file_is_checked_against_the_limits(sync_database: Database) -> None:
-    file_id = GridFSBucket(sync_database, bucket_name="videos").upload_from_stream("f.flac", io.BytesIO(flac(30)))
+    file_id = store_file(sync_database, "videos", flac(30))
 
     probe = MediaProbe(sync_database, limits=MediaLimits(max_seconds=20))
     found = probe._check(file_id)

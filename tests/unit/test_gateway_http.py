@@ -17,10 +17,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.testing import TestClient
 
+from common.blobs import ChunkCutter
 from common.http import health_routes, options_routes, problem_details
 from contracts import ConversionOptions
 from gateway.app import create_app
-from gateway.chunks import ChunkCutter
 from gateway.downloads import ByteRange, Unsatisfiable, content_disposition, etag_matches, requested_range
 from gateway.openapi import QUICK_START
 from gateway.settings import GatewaySettings

@@ -1,21 +1,16 @@
-"""A seekable reader over one GridFS file that fetches each chunk once.
+"""A seekable, blocking reader over one stored file that fetches each chunk once: for PyAV,
+in a worker thread (the converter's conversions, the gateway's media check).
 
-pymongo's ``GridOut`` drops its buffer and cursor on every seek that moves, and its cursor
-fetches batches of up to 16 MB ahead, so a demuxer that seeks (an MP4 with its index at the
-end, a skip over a long video run) makes it fetch the same chunks again; on FerretDB each new
-query also costs a scan of the collection, and its unbounded batches outgrow the 48 MB message
-limit (``GridOut`` cannot read a video past about 26 MB there at all). This reader instead:
+Every chunk is fetched by its computed primary key (``<file>:<n>``), so a read costs the same
+however many files the bucket holds. A demuxer seeks (an MP4 with its index at the end, a
+skip over a long video run), so this reader:
 
-- streams chunks in order from one cursor per contiguous run, in a background thread that
-  stays a bounded number of chunks ahead (the fetch overlaps with decoding and encoding);
+- fetches chunks in order per contiguous run ("stream"), in a background thread that stays a
+  bounded number of chunks ahead (the fetch overlaps with decoding and encoding);
 - keeps the last few chunks read from each stream, so short seeks back cost nothing;
 - keeps a paused stream open when the reader jumps elsewhere (to an index at the end), so
-  reading resumes where that stream stopped instead of querying again, and stops it where
-  the jump landed, so it does not fetch those chunks a second time.
-
-It asks for chunks in natural order, which is ``n`` order on MongoDB (the ``files_id, n``
-index) and on FerretDB (insertion order); a chunk out of order makes it fall back to a
-query sorted by ``n``, the GridFS spec's way, which FerretDB must materialize first.
+  reading resumes where that stream stopped, and stops it where the jump landed, so it does
+  not fetch those chunks a second time.
 """
 
 from __future__ import annotations
@@ -24,23 +19,25 @@ import os
 import queue
 import threading
 from collections import OrderedDict
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
-from gridfs.errors import CorruptGridFile
-from pymongo import ASCENDING
-from pymongo.collection import Collection
-
+from common.blobs._layout import CorruptFile, chunk_id
 from common.mongo import Document
 
-__all__ = ["ChunkReader"]
+__all__ = ["ChunkReader", "ChunkSource"]
 
 _STREAMS = 2  # open streams at most: the main run and one jump (an index at the end)
-_BATCH = 8  # chunks per server round trip (2 MB of 255 kB chunks)
 _WAIT = 0.5  # seconds between checks whether a stream was closed while it waits
 
 
+class ChunkSource(Protocol):
+    """What the reader needs of a chunks collection: one lookup by primary key."""
+
+    def find_one(self, filter: Any, /) -> Document | None: ...
+
+
 class ChunkReader:
-    """Read the GridFS file ``file_id`` (``length`` bytes in chunks of ``chunk_size``) from ``chunks``.
+    """Read the file ``file_id`` (``length`` bytes in chunks of ``chunk_size``) from ``chunks``.
 
     Each stream fetches up to ``ahead`` chunks in advance and keeps the last ``keep`` chunks
     read from it: by default as many as a skip forward within a stream can pass over, so the
@@ -50,7 +47,7 @@ class ChunkReader:
 
     def __init__(
         self,
-        chunks: Collection[Document],
+        chunks: ChunkSource,
         file_id: Any,
         length: int,
         chunk_size: int,
@@ -63,8 +60,8 @@ class ChunkReader:
         self._file_id = file_id
         self._chunk_size = chunk_size
         self._last = max(0, (length - 1) // chunk_size)
-        self._ahead = ahead
-        self._keep = ahead + _BATCH if keep is None else keep
+        self._ahead = max(1, ahead)
+        self._keep = self._ahead + 8 if keep is None else keep
         self._position = 0
         self._streams: list[_Stream] = []
         self._closed_fetched = 0
@@ -123,12 +120,12 @@ class ChunkReader:
     def _stream_for(self, number: int) -> _Stream:
         """The stream that reaches ``number`` soon, else a new one starting there.
 
-        A stream only reaches as far as its cursor may have fetched already: its read-ahead
-        plus one batch. A new stream makes the one behind it stop where it starts, and stops
-        where the one ahead of it goes on, so no chunk is fetched by two streams.
+        A stream only reaches as far as it may have fetched already: its read-ahead. A new
+        stream makes the one behind it stop where it starts, and stops where the one ahead
+        of it goes on, so no chunk is fetched by two streams.
         """
         for stream in self._streams:
-            if stream.next <= number < stream.stop and number <= stream.next + self._ahead + _BATCH:
+            if stream.next <= number < stream.stop and number <= stream.next + self._ahead:
                 self._streams.remove(stream)
                 self._streams.append(stream)
                 return stream
@@ -152,7 +149,7 @@ class ChunkReader:
     def _expect_size(self, number: int, data: bytes) -> None:
         expected = self.length - number * self._chunk_size if number == self._last else self._chunk_size
         if len(data) != expected:
-            raise CorruptGridFile(f"chunk {number} has {len(data)} bytes, expected {expected}")
+            raise CorruptFile(f"chunk {number} has {len(data)} bytes, expected {expected}")
 
 
 class _Stream:
@@ -161,9 +158,7 @@ class _Stream:
     The consumer takes them in order; the last ``keep`` taken stay available.
     """
 
-    def __init__(
-        self, chunks: Collection[Document], file_id: Any, start: int, stop: int, *, ahead: int, keep: int
-    ) -> None:
+    def __init__(self, chunks: ChunkSource, file_id: Any, start: int, stop: int, *, ahead: int, keep: int) -> None:
         self.next = start
         self.stop = stop
         self.fetched = 0
@@ -171,9 +166,10 @@ class _Stream:
         self._file_id = file_id
         self._keep = keep
         self._kept: OrderedDict[int, bytes] = OrderedDict()
-        self._queue: queue.Queue[tuple[int, bytes] | BaseException | None] = queue.Queue(maxsize=ahead)
+        # the thread holds one chunk while it waits for room: ``ahead`` in all
+        self._queue: queue.Queue[tuple[int, bytes] | BaseException] = queue.Queue(maxsize=max(1, ahead - 1))
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(start,), name=f"gridfs-chunks-{start}", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(start,), name=f"blob-chunks-{start}", daemon=True)
         self._thread.start()
 
     def kept(self, number: int) -> bytes | None:
@@ -187,8 +183,6 @@ class _Stream:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
-        if item is None:
-            raise CorruptGridFile(f"chunk {self.next} is missing")
         number, data = item
         self.next = number + 1
         self._kept[number] = data
@@ -204,39 +198,22 @@ class _Stream:
         self._closed.set()
         self._thread.join(timeout=10)
 
-    def _run(self, start: int) -> None:
+    def _run(self, number: int) -> None:
         try:
-            expected = start
-            for ordered in (False, True):
-                expected = self._fetch_from(expected, ordered=ordered)
-                if expected >= self.stop:
+            # checking before each fetch keeps the thread from fetching past stop
+            while number < self.stop and not self._closed.is_set():
+                document = self._chunks.find_one({"_id": chunk_id(self._file_id, number)})
+                if document is None:
+                    raise CorruptFile(f"chunk {number} is missing")
+                data = bytes(document["data"])
+                self.fetched += len(data)
+                if not self._put((number, data)):
                     return
-            self._put(None)
+                number += 1
         except BaseException as error:  # handed to the reading thread, which raises it
             self._put(error)
 
-    def _fetch_from(self, start: int, *, ordered: bool) -> int:
-        """Queue chunks ``start``, ``start + 1``, ... until ``stop`` or a gap; returns the next one wanted."""
-        expected = start
-        cursor = self._chunks.find(
-            {"files_id": self._file_id, "n": {"$gte": start}},
-            sort=[("n", ASCENDING)] if ordered else None,
-            batch_size=_BATCH,
-        )
-        with cursor:
-            # checking before asking for the next document keeps the cursor from fetching past stop
-            while expected < self.stop:
-                document = next(cursor, None)
-                if document is None or document["n"] != expected:
-                    break
-                data = bytes(document["data"])
-                self.fetched += len(data)
-                if not self._put((expected, data)):
-                    return self.stop
-                expected += 1
-        return expected
-
-    def _put(self, item: tuple[int, bytes] | BaseException | None) -> bool:
+    def _put(self, item: tuple[int, bytes] | BaseException) -> bool:
         """Queue ``item``, waiting for room; ``False`` if the stream was closed meanwhile."""
         while not self._closed.is_set():
             try:
