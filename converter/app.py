@@ -3,6 +3,7 @@ reports progress and the outcome."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from common.consuming import subscribe
 from common.limits import MediaLimits
 from common.mongo import create_client
 from common.service import create_worker_app
+from common.storage_layout import require_current_layout_blocking
 from contracts import (
     ConversionFailed,
     ConversionProgress,
@@ -114,9 +116,12 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
     )
     reclaimer = Reclaimer(converter, settings.reclaim_interval)
 
+    async def check_layout() -> None:
+        await asyncio.to_thread(require_current_layout_blocking, database)
+
     async def close() -> None:
         client.close()
 
     return create_worker_app(
-        broker, on_startup=[reclaimer.start], on_shutdown=[reclaimer.stop, converter.shutdown, close]
+        broker, on_startup=[check_layout, reclaimer.start], on_shutdown=[reclaimer.stop, converter.shutdown, close]
     )

@@ -16,7 +16,9 @@ from litestar.di import Provide
 from common.broker import EventPublisher, create_broker, declare_topology
 from common.http import health_routes, log_exception, metrics_middleware, options_routes, problem_details
 from common.mongo import create_async_client, create_client
+from common.storage_layout import require_current_layout
 from contracts import JobCancelled, JobDeleted, VideoUploaded
+from gateway.access import current_status
 from gateway.asyncapi_page import ASYNCAPI_ROUTES
 from gateway.cover import COVER_ROUTES
 from gateway.downloads import DOWNLOAD_ROUTES
@@ -26,16 +28,17 @@ from gateway.jobs import JOB_ROUTES
 from gateway.media import MediaProbe
 from gateway.openapi import openapi_config
 from gateway.outbox import Outbox
+from gateway.removals import FileRemovals
 from gateway.resumable import ResumableUploads
 from gateway.revocations import RevocationFeed
 from gateway.sessions import AUTH_ROUTES
 from gateway.settings import GatewaySettings
-from gateway.status_stream import STATUS_STREAM_ROUTES
+from gateway.status_stream import STATUS_STREAM_ROUTES, StatusWatcher
 from gateway.tus import TUS_ROUTES
 from gateway.uploads import VideoStore
 from gateway.web import web_routes
 from gateway.wording import FIELD_WORDS
-from projections.store import JobStatusView
+from projections.queries import JobQueries
 
 __all__ = ["PUBLISHED_EVENTS", "create_app"]
 
@@ -71,10 +74,12 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         revocations=revocations,
     )
     outbox = Outbox(database, publisher)
-    view = JobStatusView(database)
+    queries = JobQueries(database)
+    removals = FileRemovals(database)
+    watcher = StatusWatcher(lambda job_id: current_status(queries, outbox, job_id))
     videos = VideoStore(database)
     files = JobFiles(database)
-    uploads = ResumableUploads(database, max_pending=settings.max_pending_uploads)
+    uploads = ResumableUploads(database, is_job=outbox.has_upload, max_pending=settings.max_pending_uploads)
     probe = MediaProbe(blocking_mongo[settings.mongo_database], limits=settings.media_limits)
     idle = timedelta(hours=settings.upload_idle_hours)
     links = settings.link_signer()
@@ -91,7 +96,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await outbox.ensure_indexes()
+        await require_current_layout(database)
         await files.ensure_indexes()
         await connect_broker()
         with contextlib.suppress(httpx.HTTPError, ValueError, TimeoutError):
@@ -101,12 +106,14 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             asyncio.create_task(revocations.follow()),
             asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds, before_round=connect_broker)),
             asyncio.create_task(uploads.sweep_forever(_SWEEP_SECONDS, idle=idle)),
+            asyncio.create_task(removals.run(_SWEEP_SECONDS)),
         ]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            await watcher.close()
             await broker.stop()
             await http.aclose()
             await mongo.close()
@@ -137,7 +144,9 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "authenticator": provide(authenticator),
             "principal": Provide(current_principal),
             "outbox": provide(outbox),
-            "view": provide(view),
+            "queries": provide(queries),
+            "removals": provide(removals),
+            "watcher": provide(watcher),
             "videos": provide(videos),
             "files": provide(files),
             "uploads": provide(uploads),

@@ -18,11 +18,11 @@ from litestar.response import Stream
 from auth.tokens import Principal
 from common.links import ExpiredLink, InvalidLink, LinkSigner
 from gateway import openapi as docs
-from gateway.access import visible_job
+from gateway.access import current_status, visible_job
 from gateway.files import JobFiles, StoredFile
 from gateway.outbox import Outbox
 from gateway.wording import job_not_found, mp3_not_ready, outside_the_mp3
-from projections.store import JobStatusView
+from projections.queries import JobQueries
 
 __all__ = [
     "DOWNLOAD_ROUTES",
@@ -123,7 +123,7 @@ async def download_mp3(
     *,
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
     files: NamedDependency[JobFiles],
     range_header: Annotated[str | None, docs.RANGE] = None,
@@ -137,7 +137,7 @@ async def download_mp3(
     name is the video's, as `.mp3` (`Content-Disposition`, UTF-8 names included).
     The job's `mp3.download_url` serves the same bytes with no token.
     """
-    status = await visible_job(view, outbox, job_id, principal)
+    status = await visible_job(queries, outbox, job_id, principal)
     if status.mp3_file_id is None:
         raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
     stored = await files.find_mp3(status.mp3_file_id)
@@ -207,7 +207,8 @@ async def download_by_link(
     token: Annotated[str, docs.LINK_TOKEN],
     request: Request[Any, Any, Any],
     links: NamedDependency[LinkSigner],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
+    outbox: NamedDependency[Outbox],
     files: NamedDependency[JobFiles],
     range_header: Annotated[str | None, docs.RANGE] = None,
     if_none_match: Annotated[str | None, docs.IF_NONE_MATCH] = None,
@@ -226,8 +227,9 @@ async def download_by_link(
         raise _link_refused(request, 410, _EXPIRED) from None
     except InvalidLink:
         raise _link_refused(request, 404, _NOT_A_LINK) from None
-    # two primary-key reads: the job still exists (deleting it revokes its links) and so does the file
-    status = await view.get(link.job_id)
+    # primary-key reads only: the job still exists (deleting it revokes its links, at once:
+    # this gateway's own delete is folded in) and so does the file
+    status = await current_status(queries, outbox, link.job_id)
     gone = (
         status is None
         or status.deleted_at is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
@@ -16,7 +16,6 @@ __all__ = ["JobFiles", "StoredFile"]
 class JobFiles:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._database = database
-        self._videos = AsyncBucket(database, VIDEOS)
         self._mp3s = AsyncBucket(database, MP3S)
 
     async def ensure_indexes(self) -> None:
@@ -32,13 +31,3 @@ class JobFiles:
     def read_mp3(self, stored: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes ``start`` to ``end`` (excluded) of a stored MP3, a chunk at a time."""
         return self._mp3s.read(stored, start, end)
-
-    async def delete(self, *, videos: Iterable[str] = (), mp3s: Iterable[str] = ()) -> None:
-        """Remove these files by their ids (their chunks' ids are computed); gone already is fine.
-
-        Idempotent: a removal cut short is finished by the next one.
-        """
-        for bucket, file_ids in ((self._videos, videos), (self._mp3s, mp3s)):
-            for file_id in file_ids:
-                if ObjectId.is_valid(file_id):
-                    await bucket.remove(ObjectId(file_id))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from uuid import UUID, uuid4
 
 from litestar.exceptions import HTTPException
-from pymongo.errors import DuplicateKeyError
 
 from auth.tokens import Principal
 from contracts import VideoUploaded
@@ -70,7 +68,6 @@ async def create_job(
         size_bytes=stored.size_bytes,
         options=stored.options,
     )
-    with suppress(DuplicateKeyError):  # stored by an earlier attempt that did not get to answer
-        await outbox.store(event)
-    await outbox.publish(event)
+    # the one stored by an earlier attempt, if any, goes out again
+    await outbox.publish(await outbox.store(event))
     return JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=job_url(job_id))

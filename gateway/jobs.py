@@ -14,20 +14,20 @@ from auth.tokens import Principal
 from common.links import LinkSigner
 from contracts import JobCancelled, JobDeleted
 from gateway import openapi as docs
-from gateway.access import uploaded_event, visible_job
+from gateway.access import visible_job
 from gateway.body import ClientDisconnected, body_chunks
-from gateway.files import JobFiles
 from gateway.intake import create_job, invalid_upload
 from gateway.media import NO_AUDIO, MediaProbe
 from gateway.multipart import MultipartError, read_multipart
 from gateway.outbox import Outbox
+from gateway.removals import FileRemovals
 from gateway.resumable import ResumableUploads
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, VideoStore
 from gateway.views import Cursor, JobAccepted, JobPage, JobView, job_url, job_view
 from gateway.wording import ADMIN_ONLY, FIELD_WORDS, NOT_MULTIPART, job_not_found, nothing_to_cancel
-from projections.job_status import JobState, JobStatus, apply
-from projections.store import JobStatusView
+from projections.job_status import JobState, apply
+from projections.queries import JobQueries
 
 __all__ = ["CANCELLABLE", "JOB_ROUTES"]
 
@@ -38,25 +38,6 @@ _FORM_OVERHEAD = 64 * 1024
 """Bytes a multipart body may hold beyond the file: boundaries, part headers, option fields."""
 
 _MAX_PAGE = 100
-
-
-async def _page(view: JobStatusView, owner_id: str | None, limit: int, after: Cursor | None) -> list[JobStatus]:
-    """Up to ``limit + 1`` jobs after ``after``, newest first (the extra one says a next page exists).
-
-    The store pages by creation time alone, to the millisecond; jobs of the cursor's own
-    millisecond are fetched again and those already shown dropped, fetching more while too
-    many were dropped.
-    """
-    wanted = limit + 1
-    fetch = wanted if after is None else wanted + 8
-    while True:
-        batch = await view.page(
-            owner_id=owner_id, limit=fetch, created_before=None if after is None else after.fetch_before
-        )
-        jobs = [job for job in batch if after is None or after.precedes(job)]
-        if len(jobs) >= wanted or len(batch) < fetch:
-            return jobs[:wanted]
-        fetch *= 2
 
 
 @post(
@@ -141,7 +122,7 @@ async def upload_video(
 async def list_jobs(
     *,
     principal: NamedDependency[Principal],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
     links: NamedDependency[LinkSigner],
     limit: Annotated[int, docs.LIMIT] = 20,
     cursor: Annotated[str | None, docs.CURSOR] = None,
@@ -160,7 +141,7 @@ async def list_jobs(
         raise ClientException(
             FIELD_WORDS["cursor"], extra={"errors": [{"field": "cursor", "message": str(error), "source": "query"}]}
         ) from None
-    jobs = await _page(view, None if all_users else principal.user_id, limit, after)
+    jobs = await queries.newest(None if all_users else principal.user_id, limit + 1, after.position if after else None)
     items, more = jobs[:limit], len(jobs) > limit
     next_cursor = Cursor.after(items[-1]).encode() if more else None
     next_url = None
@@ -179,7 +160,7 @@ async def list_jobs(
 async def get_job(
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
     links: NamedDependency[LinkSigner],
 ) -> JobView:
@@ -188,7 +169,7 @@ async def get_job(
     `mp3.download_url` is a signed link that needs no token (for a player, a browser, an
     email); `mp3.api_url` is the same file for callers sending their token.
     """
-    return job_view(await visible_job(view, outbox, job_id, principal), links)
+    return job_view(await visible_job(queries, outbox, job_id, principal), links)
 
 
 @post(
@@ -208,7 +189,7 @@ async def get_job(
 async def cancel_job(
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
     links: NamedDependency[LinkSigner],
 ) -> JobView:
@@ -217,13 +198,12 @@ async def cancel_job(
     Cancelling a cancelled job again is fine; a job that got further (`converted`,
     `notified`, `failed`) answers 409: delete it instead.
     """
-    status = await visible_job(view, outbox, job_id, principal)
+    status = await visible_job(queries, outbox, job_id, principal)
     if status.state is JobState.CANCELLED:
         return job_view(status, links)
     if status.state not in CANCELLABLE:
         raise HTTPException(status_code=409, detail=nothing_to_cancel(job_id, status.state))
-    event = JobCancelled(job_id=job_id, requested_by=principal.user_id)
-    await outbox.store(event)
+    event = await outbox.store(JobCancelled(job_id=job_id, requested_by=principal.user_id))
     await outbox.publish(event)
     return job_view(apply(status, event), links)
 
@@ -242,30 +222,27 @@ async def delete_job(
     *,
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
-    files: NamedDependency[JobFiles],
+    removals: NamedDependency[FileRemovals],
     uploads: NamedDependency[ResumableUploads],
 ) -> None:
-    """Delete a job with its video and MP3; it disappears from every listing.
+    """Delete a job with its video and MP3; it disappears from every listing at once, and
+    its files are removed in the background within moments.
 
     An unfinished job is cancelled first. Deleting a deleted job again answers 204 too
     (and finishes removing its files, should an earlier attempt have been cut short).
     """
-    status = await visible_job(view, outbox, job_id, principal, deleted_too=True)
+    status = await visible_job(queries, outbox, job_id, principal, deleted_too=True)
     if status.deleted_at is None and status.state in CANCELLABLE:
-        cancelled = JobCancelled(job_id=job_id, requested_by=principal.user_id)
-        await outbox.store(cancelled)
+        cancelled = await outbox.store(JobCancelled(job_id=job_id, requested_by=principal.user_id))
         await outbox.publish(cancelled)
-    uploaded = await uploaded_event(outbox, job_id)
-    # the files first: the event says they are gone, so it goes out only once they are
-    await files.delete(
-        videos=[uploaded.video_file_id] if uploaded else [], mp3s=[status.mp3_file_id] if status.mp3_file_id else []
-    )
+    # the removal is on record before the event says the files go; the converter removes an
+    # MP3 it stores after this (it hears of the deletion too)
+    await removals.request(videos=[status.video_file_id], mp3s=[status.mp3_file_id])
     await uploads.forget(job_id)
     if status.deleted_at is None:
-        deleted = JobDeleted(job_id=job_id, requested_by=principal.user_id)
-        await outbox.store(deleted)
+        deleted = await outbox.store(JobDeleted(job_id=job_id, requested_by=principal.user_id))
         await outbox.publish(deleted)
 
 

@@ -8,9 +8,12 @@ chunk but the last holds ``chunk_size`` bytes, as GridFS requires, and the uploa
 the partial last chunk and writes on from its start, replacing the chunks already there
 (that partial one, and any an append cut short left past its recorded offset: they hold the
 same bytes of the same file), recording the offset every few MiB and when the body ends,
-also when the client drops the connection. Nothing is deleted on the way: on FerretDB only
-lookups by ``_id`` are cheap, a delete by ``files_id`` scans every chunk. Completing the upload
-inserts the files document: the chunks already are the video.
+also when the client drops the connection. Nothing is deleted on the way. Completing the
+upload inserts the files document: the chunks already are the video.
+
+``uploads`` holds unfinished uploads only (small by design: the sweep reads all of it); a
+completed upload's record moves to ``completed_uploads``, read by its id alone (tus HEAD and
+PATCH of a finished upload answer from it).
 
 A user has at most ``max_pending`` unfinished uploads: counting them in ``uploads`` would
 read the whole collection on FerretDB (only ``_id`` lookups are indexed), so each holds one of
@@ -28,14 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from common.blobs import CHUNK_SIZE, VIDEOS, AsyncBucket, chunk_count
 from common.mongo import Document
@@ -69,7 +74,7 @@ class _Slots:
     # a slot taken this recently may belong to an upload being created right now
     _SETTLING = timedelta(minutes=1)
 
-    def __init__(self, database: AsyncDatabase[Document], uploads: Any, limit: int) -> None:
+    def __init__(self, database: AsyncDatabase[Document], uploads: AsyncCollection[Document], limit: int) -> None:
         self._slots = database["upload_slots"]
         self._uploads = uploads
         self._limit = limit
@@ -160,6 +165,7 @@ class ResumableUploads:
         self,
         database: AsyncDatabase[Document],
         *,
+        is_job: Callable[[UUID], Awaitable[bool]] | None = None,
         chunk_size: int = CHUNK_SIZE,
         record_every_bytes: int = 2 * 1024 * 1024,
         lease_seconds: float = 60.0,
@@ -167,6 +173,8 @@ class ResumableUploads:
     ) -> None:
         self._uploads = database["uploads"]
         self._slots = _Slots(database, self._uploads, max_pending)
+        self._completed = database["completed_uploads"]
+        self._is_job = is_job
         self._videos = AsyncBucket(database, VIDEOS)
         self._chunk_size = chunk_size
         self._record_every = record_every_bytes
@@ -214,6 +222,8 @@ class ResumableUploads:
 
     async def get(self, upload_id: UUID) -> PendingUpload | None:
         document = await self._uploads.find_one({"_id": str(upload_id)})
+        if document is None:
+            document = await self._completed.find_one({"_id": str(upload_id)})
         return None if document is None else PendingUpload.from_document(document)
 
     async def append(self, upload: PendingUpload, offset: int, body: AsyncIterator[bytes]) -> int:
@@ -306,9 +316,16 @@ class ResumableUploads:
         return StoredVideo(str(upload.file_id), upload.filename, upload.length, upload.options)
 
     async def mark_completed(self, upload_id: UUID) -> None:
-        await self._uploads.update_one({"_id": str(upload_id)}, {"$set": {"completed_at": datetime.now(UTC)}})
-        if (upload := await self.get(upload_id)) is not None:
-            await self._slots.give_back(upload.slot, str(upload_id))
+        """The upload is a job now: its record moves out of the unfinished ones and its slot
+        is given back."""
+        document = await self._uploads.find_one({"_id": str(upload_id)})
+        if document is None:
+            return
+        document |= {"completed_at": datetime.now(UTC), "lease": None, "lease_until": None}
+        with suppress(DuplicateKeyError):
+            await self._completed.insert_one(document)
+        await self._uploads.delete_one({"_id": str(upload_id)})
+        await self._slots.give_back(document.get("slot"), str(upload_id))
 
     async def terminate(self, upload: PendingUpload) -> None:
         """Remove an unfinished upload for its owner; ``UploadBusy`` while bytes are arriving."""
@@ -327,20 +344,26 @@ class ResumableUploads:
         """Drop the record of an upload whose job is being deleted (the job's files go with it)."""
         upload = await self.get(upload_id)
         await self._uploads.delete_one({"_id": str(upload_id)})
+        await self._completed.delete_one({"_id": str(upload_id)})
         if upload is not None:
             await self._slots.give_back(upload.slot, str(upload_id))
 
     async def sweep(self, idle: timedelta) -> int:
-        """Remove the uploads nobody added to for ``idle`` and never completed; how many."""
+        """Remove the uploads nobody added to for ``idle`` and never completed; how many.
+
+        One that holds all its bytes and became a job (the gateway stopped between the two)
+        is marked completed instead: its bytes are the job's video."""
         now = datetime.now(UTC)
-        query: dict[str, Any] = {
-            "completed_at": None,
-            "updated_at": {"$lt": now - idle},
-            "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
-        }
         removed = 0
-        async for document in self._uploads.find(query):
-            await self.delete(PendingUpload.from_document(document))
+        async for document in self._uploads.find({}):  # small by design: the unfinished uploads
+            lease_until = document.get("lease_until")
+            if document["updated_at"] >= now - idle or (lease_until is not None and lease_until >= now):
+                continue
+            upload = PendingUpload.from_document(document)
+            if upload.offset == upload.length and self._is_job is not None and await self._is_job(upload.upload_id):
+                await self.mark_completed(upload.upload_id)
+                continue
+            await self.delete(upload)
             removed += 1
         return removed
 

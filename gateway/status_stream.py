@@ -1,17 +1,25 @@
 """``GET /v1/jobs/{id}/events``: a job's status as server-sent events, so clients watch a
 job without polling it themselves.
 
-The gateway reads the same status the REST route answers (the read model with its own
-outbox folded in) every half second and sends it whenever it changed; the stream ends
-after a terminal state (or the job's deletion). Browsers' ``EventSource`` cannot send an
-``Authorization`` header: read the stream with ``fetch`` instead.
+One ``StatusWatcher`` per gateway process reads the status of every job somebody follows
+(the read model with the gateway's own events folded in, as the REST route answers it) once
+per ``POLL_SECONDS``, however many streams follow that job, and hands each change to the
+streams following it: the store sees one read per followed job and interval, not one per
+open connection. A stream sends the status whenever it changed and ends after a terminal
+state (or the job's deletion). The watcher counts each user's open streams (``streams_of``),
+for a per-user limit. Browsers' ``EventSource`` cannot send an ``Authorization`` header:
+read the stream with ``fetch`` instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Literal
 from uuid import UUID
 
@@ -26,21 +34,106 @@ from pydantic import BaseModel, Field
 from auth.tokens import Principal
 from common.links import LinkSigner
 from gateway import openapi as docs
-from gateway.access import current_status, visible_job
+from gateway.access import visible_job
 from gateway.outbox import Outbox
 from gateway.views import job_view
 from gateway.wording import job_not_found
-from projections.store import JobStatusView
+from projections.job_status import JobStatus
+from projections.queries import JobQueries
 
-__all__ = ["POLL_SECONDS", "STATUS_STREAM_ROUTES", "JobEvent", "status_events"]
+__all__ = ["POLL_SECONDS", "STATUS_STREAM_ROUTES", "JobEvent", "StatusWatcher", "status_events"]
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-"""How often the read model is read for changes (a status read is one indexed lookup)."""
+"""How often each followed job's status is read for changes (by one watcher per process)."""
 _KEEPALIVE_SECONDS = 15.0
 """A comment line this often keeps proxies from closing a quiet stream."""
 _MAX_STREAM_SECONDS = 3600.0
 """A stream ends after this long, whatever the job does; clients reconnect (``retry``)."""
 _RETRY_MS = 2000
+
+ReadStatus = Callable[[UUID], Awaitable[JobStatus | None]]
+
+
+@dataclass(eq=False)
+class _Follower:
+    """One stream's mailbox: only the newest status counts, older unread ones are replaced."""
+
+    latest: JobStatus | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def hand(self, status: JobStatus | None) -> None:
+        self.latest = status
+        self.changed.set()
+
+    async def next(self, within: float) -> JobStatus | None:
+        """The newest status handed over; ``TimeoutError`` if none came ``within`` seconds."""
+        await asyncio.wait_for(self.changed.wait(), within)
+        self.changed.clear()
+        return self.latest
+
+
+class StatusWatcher:
+    """Reads each followed job's status once per ``poll_seconds`` and fans changes out."""
+
+    def __init__(self, read: ReadStatus, poll_seconds: float = POLL_SECONDS) -> None:
+        self._read, self._poll = read, poll_seconds
+        self._followers: dict[UUID, set[_Follower]] = {}
+        self._last: dict[UUID, JobStatus | None] = {}
+        self._per_user: Counter[str] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    def streams_of(self, user_id: str) -> int:
+        """How many streams ``user_id`` has open in this process."""
+        return self._per_user[user_id]
+
+    @property
+    def followed(self) -> int:
+        """Jobs read each round."""
+        return len(self._followers)
+
+    @asynccontextmanager
+    async def follow(self, job_id: UUID, user_id: str, current: JobStatus | None) -> AsyncIterator[_Follower]:
+        """Follow ``job_id``'s changes from ``current`` (the status the stream starts from) on."""
+        follower = _Follower()
+        self._followers.setdefault(job_id, set()).add(follower)
+        self._last.setdefault(job_id, current)
+        self._per_user[user_id] += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        try:
+            yield follower
+        finally:
+            self._per_user[user_id] -= 1
+            if not self._per_user[user_id]:
+                del self._per_user[user_id]
+            followers = self._followers.get(job_id, set())
+            followers.discard(follower)
+            if not followers:
+                self._followers.pop(job_id, None)
+                self._last.pop(job_id, None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        """Rounds while anybody follows a job; the next follower starts it again."""
+        while self._followers:
+            await asyncio.sleep(self._poll)
+            jobs = list(self._followers)
+            statuses = await asyncio.gather(*(self._read(job_id) for job_id in jobs), return_exceptions=True)
+            for job_id, status in zip(jobs, statuses, strict=True):
+                if isinstance(status, BaseException):  # the store away: the next round tries again
+                    log.warning("reading the status of job %s failed: %r", job_id, status)
+                    continue
+                if job_id in self._followers and status != self._last.get(job_id):
+                    self._last[job_id] = status
+                    for follower in self._followers[job_id]:
+                        follower.hand(status)
 
 
 class JobEvent(BaseModel):
@@ -66,28 +159,31 @@ _EXAMPLE = {
 
 
 async def status_events(
-    view: JobStatusView, outbox: Outbox, job_id: UUID, links: LinkSigner, *, poll_seconds: float = POLL_SECONDS
+    watcher: StatusWatcher, job_id: UUID, user_id: str, current: JobStatus, links: LinkSigner
 ) -> AsyncIterator[ServerSentEventMessage]:
     """``status`` events (the job as ``GET /v1/jobs/{id}`` shows it) on every change, until
     the job ends or is deleted (one ``deleted`` event)."""
     yield ServerSentEventMessage(data=None, retry=_RETRY_MS)
     sent, number = "", 0
     started = last_sent = time.monotonic()
-    while time.monotonic() - started < _MAX_STREAM_SECONDS:
-        status = await current_status(view, outbox, job_id)
-        if status is None or status.deleted_at is not None:
-            yield ServerSentEventMessage(event="deleted", data=f'{{"job_id": "{job_id}"}}')
-            return
-        body = job_view(status, links).model_dump_json()
-        if body != sent:
-            sent, number, last_sent = body, number + 1, time.monotonic()
-            yield ServerSentEventMessage(id=number, event="status", data=body)
-            if status.finished:
+    status: JobStatus | None = current
+    async with watcher.follow(job_id, user_id, current) as changes:
+        while time.monotonic() - started < _MAX_STREAM_SECONDS:
+            if status is None or status.deleted_at is not None:
+                yield ServerSentEventMessage(event="deleted", data=f'{{"job_id": "{job_id}"}}')
                 return
-        elif time.monotonic() - last_sent > _KEEPALIVE_SECONDS:
-            last_sent = time.monotonic()
-            yield ServerSentEventMessage(data=None, comment="keep-alive")
-        await asyncio.sleep(poll_seconds)
+            body = job_view(status, links).model_dump_json()
+            if body != sent:
+                sent, number, last_sent = body, number + 1, time.monotonic()
+                yield ServerSentEventMessage(id=number, event="status", data=body)
+                if status.finished:
+                    return
+            elif time.monotonic() - last_sent >= _KEEPALIVE_SECONDS:
+                last_sent = time.monotonic()
+                yield ServerSentEventMessage(data=None, comment="keep-alive")
+            wait = max(0.0, min(_KEEPALIVE_SECONDS - (time.monotonic() - last_sent), _MAX_STREAM_SECONDS))
+            with suppress(TimeoutError):
+                status = await changes.next(wait)
 
 
 @get(
@@ -112,10 +208,12 @@ async def status_events(
     },
 )
 async def job_events(
+    *,
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
+    watcher: NamedDependency[StatusWatcher],
     links: NamedDependency[LinkSigner],
 ) -> ServerSentEvent:
     """Follow a job live: its status as server-sent events, sent whenever it changes
@@ -124,8 +222,9 @@ async def job_events(
     The owner only (404 for anyone else), with the same bearer token as every route;
     `EventSource` cannot send one, so read the stream with `fetch`.
     """
-    await visible_job(view, outbox, job_id, principal)
-    return ServerSentEvent(status_events(view, outbox, job_id, links), headers={"Cache-Control": "no-store"})
+    status = await visible_job(queries, outbox, job_id, principal)
+    events = status_events(watcher, job_id, principal.user_id, status, links)
+    return ServerSentEvent(events, headers={"Cache-Control": "no-store"})
 
 
 STATUS_STREAM_ROUTES: list[HTTPRouteHandler] = [job_events]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from common.links import LinkSigner
 from projections.job_status import JobError, JobState, JobStatus, StateChange
+from projections.queries import Position, position_of
 
 __all__ = [
     "Cursor",
@@ -103,26 +104,22 @@ def job_view(status: JobStatus, links: LinkSigner) -> JobView:
     )
 
 
-def _to_millisecond(moment: datetime) -> datetime:
-    """The store keeps creation times to the millisecond (BSON dates), so pages compare so."""
-    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Cursor:
-    """Where a page ended: the (creation time, job id) of its last job, the store's sort key.
+    """Where a page ended: the position (creation time in ms, job id) of its last job, the
+    order of the lists (newest first; in one millisecond, the larger id first).
 
-    Opaque to clients (base64url). Comparing both parts, not the time alone, keeps jobs
-    created in the same millisecond from being skipped or repeated across pages.
+    Opaque to clients (base64url of ``<ISO time>|<job id>``). Comparing both parts, not the
+    time alone, keeps jobs created in the same millisecond from being skipped or repeated.
     """
 
-    created_at: datetime
-    job_id: str
+    position: Position
 
     @classmethod
     def after(cls, status: JobStatus) -> Cursor:
-        assert status.created_at is not None  # pages hold created jobs only
-        return cls(_to_millisecond(status.created_at), str(status.job_id))
+        position = position_of(status)
+        assert position is not None  # pages hold created jobs only
+        return cls(position)
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
@@ -135,23 +132,14 @@ class Cursor:
             created_at = datetime.fromisoformat(moment)
             if created_at.tzinfo is None:
                 raise ValueError("naive time")
-            return cls(_to_millisecond(created_at), str(UUID(job_id)))
-        # OverflowError: a forged time at either end of the calendar, moved to UTC
-        except (ValueError, UnicodeError, binascii.Error, OverflowError):
+            position = Position.at(created_at, str(UUID(job_id)))
+            if position.ms < 0:
+                raise ValueError("before any job")
+            return cls(position)
+        except (ValueError, UnicodeError, binascii.Error, OverflowError, OSError):
             raise ValueError("not a cursor this API returned") from None
 
     def encode(self) -> str:
-        raw = f"{self.created_at.isoformat()}|{self.job_id}".encode()
+        moment = self.position.moment.isoformat(timespec="milliseconds")
+        raw = f"{moment}|{self.position.job_id}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def precedes(self, status: JobStatus) -> bool:
-        """Whether ``status`` comes after this cursor, newest first (so: is on a later page)."""
-        return Cursor.after(status) < self
-
-    @property
-    def fetch_before(self) -> datetime:
-        """A ``created_before`` bound that still includes the jobs of the cursor's millisecond."""
-        try:
-            return self.created_at + timedelta(milliseconds=1)
-        except OverflowError:  # a forged cursor at the end of time
-            return self.created_at

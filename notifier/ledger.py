@@ -83,5 +83,12 @@ class NotificationLedger:
         )
 
     async def release(self, job_id: UUID, kind: EmailKind = EmailKind.READY) -> None:
-        """Give a claim back after a failed send, so the retry can take it."""
-        await self._claims.delete_one({"_id": _key(job_id, kind), "state": "sending"})
+        """Give a claim back after a failed send, so the retry can take it.
+
+        By id alone (a filter on the state too would read every claim on FerretDB): only the
+        claim's holder marks it sent, and it is the one releasing it, so one not yet sent is
+        its own."""
+        key = _key(job_id, kind)
+        claim = await self._claims.find_one({"_id": key})
+        if claim is not None and claim["state"] == "sending":
+            await self._claims.delete_one({"_id": key})

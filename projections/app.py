@@ -14,10 +14,11 @@ from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
 from common.mongo import create_async_client
 from common.service import create_worker_app
+from common.storage_layout import require_current_layout
 from contracts import ConversionFailed, Event
 from contracts.topology import Queues
 from projections.settings import ProjectionSettings
-from projections.store import EventStore, JobStatusView
+from projections.store import ActiveJobs, EventStore, JobStatusView
 from projections.watchdog import Watchdog
 
 __all__ = ["create_app", "register"]
@@ -66,7 +67,7 @@ def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
     events, view = EventStore(database), JobStatusView(database)
     publisher = register(broker, events, view)
     watchdog = Watchdog(
-        view,
+        ActiveJobs(database),
         publisher.publish,
         queued_timeout=timedelta(seconds=settings.queued_timeout_seconds),
         converting_timeout=timedelta(seconds=settings.converting_timeout_seconds),
@@ -74,8 +75,7 @@ def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
     background: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        await events.ensure_indexes()
-        await view.ensure_indexes()
+        await require_current_layout(database)
         background.append(asyncio.create_task(watchdog.run(settings.watchdog_interval_seconds)))
 
     async def stop() -> None:

@@ -47,7 +47,8 @@ def rebuild_command(
         client = create_async_client(settings)
         try:
             database = client[settings.mongo_database]
-            live, rebuilt = JobStatusView(database), JobStatusView(database, "job_status_rebuilt")
+            live = JobStatusView(database)
+            rebuilt = JobStatusView(database, "job_status_rebuilt", derived=False)
             jobs = await rebuild(EventStore(database), rebuilt)
             comparison = await compare(live, rebuilt)
             typer.echo(
@@ -58,8 +59,9 @@ def rebuild_command(
                 typer.echo(f"  {job_id} differs in {', '.join(fields)}")
             if apply:
                 async for status in rebuilt.every():
-                    await live.put(status)
-                typer.echo("the live view now holds the rebuilt statuses")
+                    await live.put(status, derive=False)
+                listed = await live.rederive()
+                typer.echo(f"the live view now holds the rebuilt statuses ({listed} jobs listed)")
                 return True
             return comparison.identical
         finally:
@@ -67,3 +69,21 @@ def rebuild_command(
 
     if not asyncio.run(run()):
         raise typer.Exit(1)
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Bring a store written by an older version to this one's layout (stop the services
+    first). Safe to run again, also after it was cut short: it goes on where it stopped."""
+
+    async def run() -> None:
+        from projections.migrate import migrate
+
+        settings = ProjectionSettings.load()
+        client = create_async_client(settings)
+        try:
+            await migrate(client[settings.mongo_database], echo=typer.echo)
+        finally:
+            await client.close()
+
+    asyncio.run(run())

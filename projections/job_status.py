@@ -84,9 +84,11 @@ class JobStatus(BaseModel):
     created_at: datetime | None = Field(default=None, description="When the upload was accepted.")
     state: JobState = JobState.QUEUED
     history: tuple[StateChange, ...] = ()
+    video_file_id: str | None = Field(default=None, description="The uploaded video's file id.")
+    video_bytes: int | None = Field(default=None, description="Size of the uploaded video.")
     mp3_file_id: str | None = None
     mp3_filename: str | None = None
-    mp3_size_bytes: int | None = None
+    mp3_size_bytes: int | None = Field(default=None, description="Size of the MP3.")
     duration_seconds: float | None = None
     error: JobError | None = None
     progress_percent: float | None = Field(default=None, description="Latest progress report while converting.")
@@ -98,6 +100,11 @@ class JobStatus(BaseModel):
     @property
     def finished(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def stored_bytes(self) -> int:
+        """What the job's files take: its video and its MP3."""
+        return (self.video_bytes or 0) + (self.mp3_size_bytes or 0)
 
 
 _STATE_OF = {
@@ -135,7 +142,13 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
     }
     match event:
         case VideoUploaded():
-            updates |= {"owner_id": event.owner_id, "filename": event.filename, "created_at": event.occurred_at}
+            updates |= {
+                "owner_id": event.owner_id,
+                "filename": event.filename,
+                "created_at": event.occurred_at,
+                "video_file_id": event.video_file_id,
+                "video_bytes": event.size_bytes,
+            }
         case Mp3Converted():
             updates |= {
                 "mp3_file_id": event.mp3_file_id,

@@ -27,8 +27,9 @@ async def rebuild(events: EventStore, target: JobStatusView) -> int:
     async for _, job_events in events.every_job():
         status = fold(job_events)
         if status is not None:
-            await target.put(status)
+            await target.put(status, derive=False)
             jobs += 1
+    await target.rederive()
     return jobs
 
 

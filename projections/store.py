@@ -1,122 +1,152 @@
-"""MongoDB adapters of the projection: the append-only event store and the job-status view."""
+"""The projection's writer of the read model: job statuses, the unfinished jobs, the lists.
+
+Written only by folding events (``apply``), or wholesale by a rebuild (``put``). Every write
+is by primary key (``projections.documents``); nothing here queries a collection that grows.
+
+FerretDB (SQLite backend) does not apply a conditional ``replace_one`` atomically (two
+compare-and-set writers can both "win"), and a filter on ``_id`` and a version would read the
+whole collection there. So the read model has one writer: the projection queue has a single
+active consumer, and writes are serialized per job (and per list) within the process.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from common.locks import KeyedLocks
 from common.mongo import Document
 from contracts import Event
+from projections.documents import (
+    EVERYONE,
+    MongoIndexStore,
+    active_document,
+    index_entry,
+    position_of,
+    status_document,
+    status_of,
+)
 from projections.event_store import EventStore
+from projections.job_index import Entry, JobIndex
 from projections.job_status import JobState, JobStatus, apply
 
-__all__ = ["EventStore", "JobStatusView"]  # the event store is re-exported for its users
+__all__ = ["ActiveJobs", "EventStore", "JobStatusView"]  # the event store is re-exported for its users
 
-# times again as BSON dates, for queries: the JSON dump's strings do not sort reliably
-_CREATED = "created_sort"
-_ACTIVE = "active_sort"  # the last sign of life: a state change or a progress report
+
+class ActiveJobs:
+    """The jobs not finished yet (small by design: those in flight), all the watchdog reads."""
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._jobs = database["active_jobs"]
+
+    async def track(self, status: JobStatus) -> None:
+        document = active_document(status)
+        if document is None:
+            await self._jobs.delete_one({"_id": str(status.job_id)})
+        else:
+            await self._jobs.replace_one({"_id": document["_id"]}, document, upsert=True)
+
+    async def idle(self, state: JobState, since: object) -> list[UUID]:
+        """Jobs in ``state`` with no sign of life since ``since`` (the whole set is read)."""
+        return [
+            UUID(document["_id"])
+            async for document in self._jobs.find({})
+            if document["state"] == state.value and document["active_at"] is not None and document["active_at"] < since
+        ]
+
+    async def drop(self) -> None:
+        await self._jobs.drop()
 
 
 class JobStatusView:
-    """The job-status read model: written only by folding events, read by the gateway.
+    """The job-status read model. ``derived``: also keep the unfinished jobs and the lists
+    (the live view does; a rebuild's scratch copy does not)."""
 
-    FerretDB (SQLite backend) does not apply a conditional ``replace_one`` atomically: two
-    concurrent compare-and-set writers can both "win" and one update is lost. So writes to
-    a job are serialized here, per job, within the process, and the projection queue has a
-    single active consumer, so one process writes at a time. The version check stays: on
-    MongoDB it also guards writers this process does not know of.
-    """
-
-    def __init__(self, database: AsyncDatabase[Document], collection: str = "job_status") -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], collection: str = "job_status", *, derived: bool = True
+    ) -> None:
         self._jobs = database[collection]
-        self._locks: dict[UUID, tuple[asyncio.Lock, list[int]]] = {}
-
-    async def ensure_indexes(self) -> None:
-        await self._jobs.create_index([("owner_id", 1), (_CREATED, -1)])
-        await self._jobs.create_index([(_CREATED, -1)])
-        await self._jobs.create_index([("state", 1), (_ACTIVE, 1)])
+        self._active = ActiveJobs(database) if derived else None
+        self.index = JobIndex(MongoIndexStore(database["job_index"])) if derived else None
+        self._writing = KeyedLocks()
 
     async def get(self, job_id: UUID) -> JobStatus | None:
         document = await self._jobs.find_one({"_id": str(job_id)})
-        return None if document is None else JobStatus.model_validate(_without_id(document))
-
-    async def page(
-        self, *, owner_id: str | None, limit: int, created_before: datetime | None = None
-    ) -> list[JobStatus]:
-        """Jobs newest first (of ``owner_id``, or everyone's for ``None``), deleted ones left out.
-
-        Page on with ``created_before`` = the ``created_at`` of the last job of a page.
-        """
-        query: dict[str, Any] = {"deleted_at": None, _CREATED: {"$ne": None}}
-        if owner_id is not None:
-            query["owner_id"] = owner_id
-        if created_before is not None:
-            query[_CREATED] = {"$lt": created_before}
-        cursor = self._jobs.find(query).sort([(_CREATED, -1), ("_id", -1)]).limit(limit)
-        return [JobStatus.model_validate(_without_id(document)) async for document in cursor]
-
-    async def idle(self, state: JobState, since: datetime) -> list[JobStatus]:
-        """Jobs in ``state`` with no sign of life since ``since``."""
-        cursor = self._jobs.find({"state": state.value, "deleted_at": None, _ACTIVE: {"$lt": since}})
-        return [JobStatus.model_validate(_without_id(document)) async for document in cursor]
+        return None if document is None else status_of(document)
 
     async def every(self) -> AsyncIterator[JobStatus]:
-        async for document in self._jobs.find({}).sort("_id", 1):
-            yield JobStatus.model_validate(_without_id(document))
+        """Every status (offline: rebuilds, migrations)."""
+        async for document in self._jobs.find({}):
+            yield status_of(document)
 
-    async def put(self, status: JobStatus) -> None:
-        """Write ``status`` as it is: for rebuilds, not for live folding."""
-        await self._jobs.replace_one({"_id": str(status.job_id)}, _document(status), upsert=True)
+    async def put(self, status: JobStatus, *, derive: bool = True) -> None:
+        """Write ``status`` as it is: for rebuilds, not for live folding (``derive=False``:
+        leave the unfinished jobs and the lists to ``rederive``)."""
+        async with self._writing(status.job_id):
+            before = await self.get(status.job_id) if derive else None
+            await self._jobs.replace_one({"_id": str(status.job_id)}, status_document(status), upsert=True)
+            if derive:
+                await self._derive(before, status)
+
+    async def rederive(self) -> int:
+        """Rebuild the unfinished jobs and every list from the statuses at once (offline:
+        rebuilds and migrations); returns how many jobs are listed."""
+        if self._active is None or self.index is None:
+            return 0
+        lists: dict[str, list[Entry]] = {EVERYONE: []}
+        await self._active.drop()
+        async for status in self.every():
+            await self._active.track(status)
+            if (listed := index_entry(status)) is not None:
+                owner, entry = listed
+                lists.setdefault(owner, []).append(entry)
+                lists[EVERYONE].append(entry)
+        for owner, entries in lists.items():
+            await self.index.load(owner, entries)
+        return len(lists[EVERYONE])
 
     async def drop(self) -> None:
         await self._jobs.drop()
 
     async def apply(self, event: Event) -> JobStatus:
-        """Fold ``event`` into its job's status, retrying when another writer got there first."""
+        """Fold ``event`` into its job's status."""
         async with self._writing(event.job_id):
-            while True:
-                current = await self.get(event.job_id)
-                folded = apply(current, event)
-                if folded is current:
-                    return folded
-                if await self._save(folded, expected_version=current.version if current else None):
-                    return folded
+            current = await self.get(event.job_id)
+            folded = apply(current, event)
+            if folded is not current:
+                await self._save(folded, new=current is None)
+            # also when nothing changed: a redelivery heals what a writer cut short left undone
+            await self._derive(current if folded is not current else None, folded)
+            return folded
 
-    @asynccontextmanager
-    async def _writing(self, job_id: UUID) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(job_id, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._locks[job_id]
-
-    async def _save(self, status: JobStatus, *, expected_version: int | None) -> bool:
-        document = _document(status)
-        if expected_version is None:
+    async def _save(self, status: JobStatus, *, new: bool) -> None:
+        document = status_document(status)
+        if new:
             try:
                 await self._jobs.insert_one(document)
-            except DuplicateKeyError:
-                return False
-            return True
-        result = await self._jobs.replace_one({"_id": document["_id"], "version": expected_version}, document)
-        return result.matched_count == 1
+                return
+            except DuplicateKeyError:  # written meanwhile by a writer this process does not know
+                pass
+        await self._jobs.replace_one({"_id": document["_id"]}, document, upsert=True)
 
-
-def _document(status: JobStatus) -> dict[str, Any]:
-    active = max((t for t in (status.updated_at, status.progress_at) if t is not None), default=None)
-    return status.model_dump(mode="json") | {"_id": str(status.job_id), _CREATED: status.created_at, _ACTIVE: active}
-
-
-def _without_id(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key not in {"_id", _CREATED, _ACTIVE}}
+    async def _derive(self, before: JobStatus | None, after: JobStatus) -> None:
+        """Keep the unfinished jobs and the lists in step with ``after``. ``before``: the status
+        it replaced; ``None`` when unknown (a redelivery), which makes the lists heal too."""
+        if self._active is None or self.index is None:
+            return
+        await self._active.track(after)
+        old, new = (index_entry(before) if before else None), index_entry(after)
+        if before is not None and old == new:
+            return
+        if old is not None and (new is None or old[1].position != new[1].position):
+            for owner in (old[0], EVERYONE):
+                await self.index.remove(owner, old[1].position)
+        if new is not None:
+            for owner in (new[0], EVERYONE):
+                await self.index.put(owner, new[1])
+        elif before is None and after.owner_id is not None and (position := position_of(after)) is not None:
+            for owner in (after.owner_id, EVERYONE):  # deleted: it must not stay listed
+                await self.index.remove(owner, position)

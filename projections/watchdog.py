@@ -3,7 +3,8 @@
 A job queued past ``queued_timeout`` (no converter took it) or converting past
 ``converting_timeout`` without a progress report (its worker hung or died with the message
 lost) gets a ``ConversionFailed`` with reason ``timed_out``. The event id is derived from the
-job, so several watchdogs (one per projection process) announce the same fact once.
+job, so several watchdogs (one per projection process) announce the same fact once. A round
+reads only the unfinished jobs (``active_jobs``, small by design), never the statuses.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from contracts import ConversionFailed, Event, FailureReason
 from projections.job_status import JobState
-from projections.store import JobStatusView
+from projections.store import ActiveJobs
 
 __all__ = ["Watchdog"]
 
@@ -26,30 +27,30 @@ log = logging.getLogger(__name__)
 class Watchdog:
     def __init__(
         self,
-        view: JobStatusView,
+        active: ActiveJobs,
         publish: Callable[[Event], Awaitable[None]],
         *,
         queued_timeout: timedelta,
         converting_timeout: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._view, self._publish, self._clock = view, publish, clock
+        self._active, self._publish, self._clock = active, publish, clock
         self._timeouts = {JobState.QUEUED: queued_timeout, JobState.CONVERTING: converting_timeout}
 
     async def sweep(self) -> int:
         """Fail every job idle past its state's timeout; returns how many."""
         failed = 0
         for state, timeout in self._timeouts.items():
-            for status in await self._view.idle(state, self._clock() - timeout):
+            for job_id in await self._active.idle(state, self._clock() - timeout):
                 await self._publish(
                     ConversionFailed(
-                        event_id=uuid.uuid5(status.job_id, FailureReason.TIMED_OUT),
-                        job_id=status.job_id,
+                        event_id=uuid.uuid5(job_id, FailureReason.TIMED_OUT),
+                        job_id=job_id,
                         reason=FailureReason.TIMED_OUT,
                         message=f"no sign of life for {timeout.total_seconds():.0f} s while {state}",
                     )
                 )
-                log.warning("timed out while %s", state, extra={"job_id": str(status.job_id)})
+                log.warning("timed out while %s", state, extra={"job_id": str(job_id)})
                 failed += 1
         return failed
 

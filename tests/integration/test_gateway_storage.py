@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from bson import ObjectId
@@ -20,8 +20,8 @@ from common.blobs import MP3S, VIDEOS, chunk_id
 from contracts import ConversionOptions
 from converter.samples import write_sample_video
 from gateway.body import ClientDisconnected, TooLarge
-from gateway.files import JobFiles
 from gateway.media import MediaProbe
+from gateway.removals import FileRemovals
 from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, UploadBusy
 from tests.integration.conftest import store_file
 
@@ -139,6 +139,33 @@ async def test_abandoned_and_terminated_uploads_leave_no_bytes(
     assert await chunks.count_documents({"files_id": kept.file_id}) == 3
 
 
+async def test_a_completed_upload_leaves_the_unfinished_ones(mongo_database: AsyncDatabase) -> None:
+    jobs: set[UUID] = set()
+
+    async def is_job(upload_id: UUID) -> bool:
+        return upload_id in jobs
+
+    store = ResumableUploads(mongo_database, chunk_size=CHUNK, is_job=is_job)
+    done, stopped = await new_upload(store, 2500), await new_upload(store, 2500)
+    for upload in (done, stopped):
+        await store.append(upload, 0, pieces(b"x" * 2500, 1000))
+
+    await store.mark_completed(done.upload_id)
+    # one that became a job, but the gateway stopped before marking it: the sweep does
+    jobs.add(stopped.upload_id)
+    await mongo_database["uploads"].update_one(
+        {"_id": str(stopped.upload_id)}, {"$set": {"updated_at": stopped.updated_at - timedelta(days=2)}}
+    )
+    assert await store.sweep(timedelta(days=1)) == 0
+
+    for upload in (done, stopped):
+        assert await mongo_database["uploads"].find_one({"_id": str(upload.upload_id)}) is None
+        found = await store.get(upload.upload_id)
+        assert found is not None
+        assert (found.completed, found.offset) == (True, 2500)
+    assert await mongo_database["videos.chunks"].count_documents({"files_id": stopped.file_id}) == 3
+
+
 @pytest.fixture(scope="module")
 def moov_at_end(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     path = tmp_path_factory.mktemp("probe") / "clip.mp4"
@@ -169,16 +196,22 @@ def test_the_media_check_reads_gridfs_files(
     assert found is None or "FFmpeg" not in found.detail  # the detail is for people
 
 
-async def test_deleting_a_jobs_files_is_idempotent(sync_database: Database, mongo_database: AsyncDatabase) -> None:
+async def test_a_deleted_jobs_files_are_removed_in_the_background_once_and_for_all(
+    sync_database: Database, mongo_database: AsyncDatabase
+) -> None:
     video = store_file(sync_database, VIDEOS, b"v" * 700_000)
     mp3 = store_file(sync_database, MP3S, b"m" * 1000)
     other = store_file(sync_database, VIDEOS, b"o" * 10)
-    files = JobFiles(mongo_database)
+    removals = FileRemovals(mongo_database)
 
-    await files.delete(videos=[str(video)], mp3s=[str(mp3)])
-    await files.delete(videos=[str(video)], mp3s=[str(mp3)])
+    await removals.request(videos=[str(video)], mp3s=[str(mp3), None])
+    await removals.request(videos=[str(video)])  # a repeated delete
+    assert await mongo_database["videos.files"].count_documents({"_id": video}) == 1  # not yet
+    assert await removals.remove_pending() == 2
+    assert await removals.remove_pending() == 0
 
     for bucket, file_id in ((VIDEOS, video), (MP3S, mp3)):
         assert await mongo_database[f"{bucket}.files"].count_documents({"_id": file_id}) == 0
         assert await mongo_database[f"{bucket}.chunks"].count_documents({"files_id": file_id}) == 0
     assert await mongo_database["videos.files"].count_documents({"_id": other}) == 1
+    assert await mongo_database["file_removals"].count_documents({}) == 0

@@ -88,18 +88,23 @@ def test_a_cursor_round_trips_and_orders_by_time_then_id() -> None:
     t0 = datetime(2026, 5, 4, 10, 15, 30, 123456, tzinfo=UTC)
     cursor = Cursor.after(_status(t0, UUID(int=5)))
     assert Cursor.decode(cursor.encode()) == cursor
-    assert cursor.created_at.microsecond == 123000  # the store keeps milliseconds
+    assert cursor.position.moment == t0.replace(microsecond=123000)  # the lists keep milliseconds
     # newest first: later pages hold older jobs, and in the same millisecond smaller ids
-    assert cursor.precedes(_status(t0 - timedelta(milliseconds=1)))
-    assert cursor.precedes(_status(t0 + timedelta(microseconds=100), UUID(int=4)))
-    assert not cursor.precedes(_status(t0, UUID(int=5)))
-    assert not cursor.precedes(_status(t0, UUID(int=6)))
-    assert cursor.fetch_before > t0
+    assert Cursor.after(_status(t0 - timedelta(milliseconds=1))).position < cursor.position
+    assert Cursor.after(_status(t0 + timedelta(microseconds=100), UUID(int=4))).position < cursor.position
+    assert not Cursor.after(_status(t0, UUID(int=6))).position < cursor.position
 
 
 @pytest.mark.parametrize(
     "text",
-    ["", "zzz", "%%%", base64.urlsafe_b64encode(b"2026-01-01T00:00:00|not-a-uuid").decode(), "MjAyNg"],
+    [
+        "",
+        "zzz",
+        "%%%",
+        base64.urlsafe_b64encode(b"2026-01-01T00:00:00|not-a-uuid").decode(),
+        "MjAyNg",
+        base64.urlsafe_b64encode(f"0001-01-01T00:00:00+01:00|{UUID(int=1)}".encode()).decode(),
+    ],
 )
 def test_a_cursor_that_was_not_handed_out_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="cursor"):

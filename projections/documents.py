@@ -1,0 +1,135 @@
+"""How the read model is stored: the documents the projection writes and the queries read.
+
+- ``job_status``: ``_id`` the job, the ``JobStatus`` as JSON.
+- ``active_jobs`` (small by design): ``_id`` the job, while it is not finished: its state and
+  last sign of life, all the watchdog reads.
+- ``job_index``: the per-owner lists (``projections.job_index``), ``<owner>:head`` and
+  ``<owner>:<page>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from common.mongo import Document
+from projections.job_index import EVERYONE, Entry, Head, PageSummary, Position, Totals
+from projections.job_status import JobStatus
+
+__all__ = [
+    "EVERYONE",
+    "MongoIndexStore",
+    "active_document",
+    "index_entry",
+    "position_of",
+    "status_document",
+    "status_of",
+]
+
+
+def status_document(status: JobStatus) -> Document:
+    return status.model_dump(mode="json") | {"_id": str(status.job_id)}
+
+
+def status_of(document: Document) -> JobStatus:
+    return JobStatus.model_validate({key: value for key, value in document.items() if key != "_id"})
+
+
+def last_sign_of_life(status: JobStatus) -> datetime | None:
+    """A state change or a progress report, whichever came last."""
+    return max((t for t in (status.updated_at, status.progress_at) if t is not None), default=None)
+
+
+def active_document(status: JobStatus) -> Document | None:
+    """The job's entry among unfinished jobs; ``None`` once it is finished or deleted."""
+    if status.finished or status.deleted_at is not None:
+        return None
+    return {"_id": str(status.job_id), "state": status.state.value, "active_at": last_sign_of_life(status)}
+
+
+def position_of(status: JobStatus) -> Position | None:
+    """Where the job sorts in its owner's list; ``None`` before its upload is folded in."""
+    if status.created_at is None:
+        return None
+    return Position.at(status.created_at, str(status.job_id))
+
+
+def index_entry(status: JobStatus) -> tuple[str, Entry] | None:
+    """The owner and the job's entry in the lists; ``None`` if it is not listed (deleted, or
+    its upload not folded in yet)."""
+    position = position_of(status)
+    if position is None or status.owner_id is None or status.deleted_at is not None:
+        return None
+    return status.owner_id, Entry(position, status.stored_bytes, not status.finished)
+
+
+def _head_key(owner: str) -> str:
+    return f"{owner}:head"
+
+
+def _page_key(owner: str, page: int) -> str:
+    return f"{owner}:{page:08d}"
+
+
+class MongoIndexStore:
+    """The lists' heads and pages as documents, each read and written by its key. Stored by
+    columns (one array per field): FerretDB stores no arrays of arrays."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._documents = collection
+
+    async def head(self, owner: str) -> Head:
+        document = await self._documents.find_one({"_id": _head_key(owner)})
+        if document is None:
+            return Head()
+        columns = zip(
+            document["pages"],
+            document["low_ms"],
+            document["low_job"],
+            document["jobs"],
+            document["bytes"],
+            document["in_flight"],
+            strict=True,
+        )
+        pages = [
+            PageSummary(page, Position(ms, job), Totals(jobs, size, flying))
+            for page, ms, job, jobs, size, flying in columns
+        ]
+        return Head(pages, document["next_page"])
+
+    async def page(self, owner: str, page: int) -> list[Entry] | None:
+        document = await self._documents.find_one({"_id": _page_key(owner, page)})
+        if document is None:
+            return None
+        columns = zip(document["ms"], document["job"], document["bytes"], document["in_flight"], strict=True)
+        return [Entry(Position(ms, job), size, flying) for ms, job, size, flying in columns]
+
+    async def put_head(self, owner: str, head: Head) -> None:
+        key = _head_key(owner)
+        document: Document = {
+            "_id": key,
+            "next_page": head.next_page,
+            "pages": [s.page for s in head.pages],
+            "low_ms": [s.low.ms for s in head.pages],
+            "low_job": [s.low.job_id for s in head.pages],
+            "jobs": [s.totals.jobs for s in head.pages],
+            "bytes": [s.totals.bytes for s in head.pages],
+            "in_flight": [s.totals.in_flight for s in head.pages],
+        }
+        await self._documents.replace_one({"_id": key}, document, upsert=True)
+
+    async def put_page(self, owner: str, page: int, entries: Sequence[Entry]) -> None:
+        key = _page_key(owner, page)
+        document: Document = {
+            "_id": key,
+            "ms": [e.position.ms for e in entries],
+            "job": [e.position.job_id for e in entries],
+            "bytes": [e.bytes for e in entries],
+            "in_flight": [e.in_flight for e in entries],
+        }
+        await self._documents.replace_one({"_id": key}, document, upsert=True)
+
+    async def drop_page(self, owner: str, page: int) -> None:
+        await self._documents.delete_one({"_id": _page_key(owner, page)})

@@ -1,0 +1,48 @@
+"""What the read model answers, read-only: the gateway's view of job statuses and lists.
+
+Every answer is a few primary-key lookups (``projections.documents``): a status by its job's
+id; a page of a list from its head and a page or two of job ids, then each job's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from common.mongo import Document
+from projections.documents import EVERYONE, MongoIndexStore, position_of, status_of
+from projections.job_index import JobIndex, Position, Totals
+from projections.job_status import JobStatus
+
+__all__ = ["JobQueries", "Position", "Totals", "position_of"]
+
+
+class JobQueries:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._jobs = database["job_status"]
+        self._index = JobIndex(MongoIndexStore(database["job_index"]))
+
+    async def get(self, job_id: UUID) -> JobStatus | None:
+        document = await self._jobs.find_one({"_id": str(job_id)})
+        return None if document is None else status_of(document)
+
+    async def newest(self, owner_id: str | None, limit: int, after: Position | None = None) -> list[JobStatus]:
+        """Up to ``limit`` jobs of ``owner_id`` (everyone's for ``None``) that sort below
+        ``after``, newest first; deleted ones left out."""
+        owner = EVERYONE if owner_id is None else owner_id
+        found: list[JobStatus] = []
+        while len(found) < limit:
+            positions = await self._index.newest(owner, limit - len(found), after)
+            if not positions:
+                break
+            statuses = await asyncio.gather(*(self.get(UUID(p.job_id)) for p in positions))
+            # the lists trail the statuses by a moment: a job deleted just now may still be listed
+            found += [s for s in statuses if s is not None and s.deleted_at is None]
+            after = positions[-1]
+        return found
+
+    async def totals(self, owner_id: str) -> Totals:
+        """What the owner's jobs add up to (jobs, bytes stored, jobs in flight): one lookup."""
+        return await self._index.totals(owner_id)
