@@ -24,6 +24,14 @@ Document = dict[str, Any]
 _TIMEOUT_MS = 10_000
 
 
+def _listeners(settings: MongoSettings) -> list[Any]:
+    if settings.mongo_command_log is None:
+        return []
+    from common.store_audit import CommandLog  # tests and audits only
+
+    return [CommandLog(settings.mongo_command_log)]
+
+
 def create_async_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
     """An asyncio client; it connects lazily, on first use."""
     return AsyncMongoClient(
@@ -31,6 +39,7 @@ def create_async_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
         tz_aware=True,
         serverSelectionTimeoutMS=_TIMEOUT_MS,
         connectTimeoutMS=_TIMEOUT_MS,
+        event_listeners=_listeners(settings),
     )
 
 
@@ -41,6 +50,7 @@ def create_client(settings: MongoSettings) -> MongoClient[Document]:
         tz_aware=True,
         serverSelectionTimeoutMS=_TIMEOUT_MS,
         connectTimeoutMS=_TIMEOUT_MS,
+        event_listeners=_listeners(settings),
     )
 
 

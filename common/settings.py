@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
+from pathlib import Path
 from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -107,6 +108,9 @@ class BrokerSettings(ServiceSettings):
 class MongoSettings(ServiceSettings):
     mongo_url: SecretStr = SecretStr(DEV_MONGO_URL)
     mongo_database: str = "vidmp3"
+    mongo_command_log: Path | None = None
+    """A directory where every query sent to the store is recorded (``common.store_audit``):
+    for tests and audits."""
 
     def unsafe_defaults(self) -> list[str]:
         unsafe = super().unsafe_defaults()
