@@ -45,6 +45,10 @@ status:
     uv run --locked python -m common.stack status
     scripts/services status
 
+# bring a store written by an older version to this one's layout (stop the services first; safe to repeat)
+migrate: setup
+    uv run --locked python -m projections migrate
+
 # regenerate asyncapi.yaml from the code
 asyncapi: setup
     uv run --locked python -m common.asyncapi write
@@ -66,6 +70,10 @@ bench-converter *args: setup services media
 # a 1 GB video up (multipart and tus) and its MP3 down through the gateway; its peak RSS must stay under 150 MB
 bench-gateway: setup services
     uv run --locked python bench/gateway_upload.py
+
+# the store filled to 0, 10k, 50k and 100k finished jobs (10 GB): upload, status, list, download, delete, idle CPU at each size (results in bench/results/)
+bench-store *args: setup services
+    uv run --locked python bench/store.py {{ args }}
 
 # 1, 2, 3 and 4 converter processes on one broker, the same batch of jobs each: jobs/minute and latency per worker count (results in bench/results/)
 bench-scale *args: setup services media
