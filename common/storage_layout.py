@@ -59,6 +59,11 @@ Collections small by design (``SMALL_COLLECTIONS``; any query allowed, they are 
   the gateway removes them in the background and reads all of it to finish cut-short ones.
 - ``store_meta``: the layout's version.
 
+Room for limits and retention: an owner's totals (jobs, bytes stored, jobs in flight) are the
+sum of their list's head (``JobQueries.totals``: one lookup); everyone's list is ordered by
+creation time, so the oldest jobs (what expires first) are its first page; each gateway's
+status watcher counts each user's open streams (``StatusWatcher.streams_of``).
+
 Offline commands may scan (``python -m projections rebuild``, ``... migrate``): they run
 rarely, beside the services, never on a request's path.
 """

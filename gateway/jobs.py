@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -239,8 +240,9 @@ async def delete_job(
         await outbox.publish(cancelled)
     # the removal is on record before the event says the files go; the converter removes an
     # MP3 it stores after this (it hears of the deletion too)
-    await removals.request(videos=[status.video_file_id], mp3s=[status.mp3_file_id])
-    await uploads.forget(job_id)
+    await asyncio.gather(
+        removals.request(videos=[status.video_file_id], mp3s=[status.mp3_file_id]), uploads.forget(job_id)
+    )
     if status.deleted_at is None:
         deleted = await outbox.store(JobDeleted(job_id=job_id, requested_by=principal.user_id))
         await outbox.publish(deleted)

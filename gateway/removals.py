@@ -38,19 +38,24 @@ class FileRemovals:
     async def request(self, *, videos: Iterable[str | None] = (), mp3s: Iterable[str | None] = ()) -> None:
         """Record these files for removal (again is fine) and wake the remover."""
         now = datetime.now(UTC)
-        for bucket, file_ids in ((VIDEOS, videos), (MP3S, mp3s)):
-            for file_id in file_ids:
-                if file_id and ObjectId.is_valid(file_id):
-                    with suppress(DuplicateKeyError):
-                        await self._pending.insert_one(
-                            {"_id": f"{bucket}:{file_id}", "bucket": bucket, "file_id": file_id, "at": now}
-                        )
+        records = [
+            {"_id": f"{bucket}:{file_id}", "bucket": bucket, "file_id": file_id, "at": now}
+            for bucket, file_ids in ((VIDEOS, videos), (MP3S, mp3s))
+            for file_id in file_ids
+            if file_id and ObjectId.is_valid(file_id)
+        ]
+        await asyncio.gather(*(self._record(record) for record in records))
         self._wake.set()
+
+    async def _record(self, record: Document) -> None:
+        with suppress(DuplicateKeyError):  # recorded before: a repeated delete
+            await self._pending.insert_one(record)
 
     async def remove_pending(self) -> int:
         """Remove every recorded file; returns how many."""
         removed = 0
-        async for record in self._pending.find({}):  # small by design: the files not removed yet
+        # small by design (the files not removed yet): read at once, as a removal takes a while
+        for record in await self._pending.find({}).to_list():
             await self._buckets[record["bucket"]].remove(ObjectId(record["file_id"]))
             await self._pending.delete_one({"_id": record["_id"]})
             removed += 1

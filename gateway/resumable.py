@@ -343,8 +343,9 @@ class ResumableUploads:
     async def forget(self, upload_id: UUID) -> None:
         """Drop the record of an upload whose job is being deleted (the job's files go with it)."""
         upload = await self.get(upload_id)
-        await self._uploads.delete_one({"_id": str(upload_id)})
-        await self._completed.delete_one({"_id": str(upload_id)})
+        await asyncio.gather(
+            self._uploads.delete_one({"_id": str(upload_id)}), self._completed.delete_one({"_id": str(upload_id)})
+        )
         if upload is not None:
             await self._slots.give_back(upload.slot, str(upload_id))
 

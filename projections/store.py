@@ -12,6 +12,7 @@ active consumer, and writes are serialized per job (and per list) within the pro
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from uuid import UUID
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -49,7 +50,7 @@ class ActiveJobs:
         else:
             await self._jobs.replace_one({"_id": document["_id"]}, document, upsert=True)
 
-    async def idle(self, state: JobState, since: object) -> list[UUID]:
+    async def idle(self, state: JobState, since: datetime) -> list[UUID]:
         """Jobs in ``state`` with no sign of life since ``since`` (the whole set is read)."""
         return [
             UUID(document["_id"])

@@ -80,11 +80,19 @@ async def test_rebuilding_from_the_event_store_equals_the_live_view(mongo_databa
     rebuilt = JobStatusView(database, "job_status_rebuilt", derived=False)
     jobs = await rebuild(store, rebuilt)
     comparison = await compare(live, rebuilt)
+    queries = JobQueries(database)
+    listed, unfinished = await queries.newest(None, 10), await database["active_jobs"].find({}).to_list()
+    assert await live.rederive() == 3  # what `rebuild --apply` and the migration do
+    relisted, still = await queries.newest(None, 10), await database["active_jobs"].find({}).to_list()
     await mongo_database.client.drop_database(database.name)
 
     assert jobs == 3
     assert comparison.identical, comparison
     assert comparison.same == jobs
+    assert [s.job_id for s in relisted] == [s.job_id for s in listed]
+    assert len(listed) == 3
+    assert sorted(d["_id"] for d in still) == sorted(d["_id"] for d in unfinished)
+    assert len(unfinished) == 2  # queued and converted ones; the notified one is finished
 
 
 async def test_an_unknown_job_has_no_status(mongo_database: AsyncDatabase) -> None:
