@@ -215,7 +215,7 @@ async def cancel_job(
     tags=["jobs"],
     summary="Delete a job and its files",
     responses={
-        204: docs.no_content("The job and its files are gone."),
+        204: docs.no_content("The job is gone; its files are removed within moments."),
         **docs.problems("/v1/jobs/{job_id}", {404: job_not_found(docs.EXAMPLE_ID)}),
     },
 )
