@@ -255,8 +255,8 @@ def run(args: argparse.Namespace, sizes: list[int], video: bytes, data_dir: Path
         with provide_endpoints() as shared, mongo:
             endpoints = replace(shared, mongo_url=ferret.url)
             with running_system(endpoints, database_name, data_dir / "stack", show_logs=False) as system:
-                tokens = {"owner": system.new_user_token(), "admin": system.login(*system.create_user(admin=True))}
-                owners = [owner_of(tokens["owner"])] + [f"bench-{n}" for n in range(1, args.owners)]
+                accounts = {"owner": system.create_user(), "admin": system.create_user(admin=True)}
+                owners = [owner_of(system.login(*accounts["owner"]))] + [f"bench-{n}" for n in range(1, args.owners)]
                 database = mongo[database_name]
                 per_job = int(args.gigabytes * 1e9 / max(1, sizes[-1]))
                 filler = Filler(database, ferret.url, owners, bytes_per_job=per_job, planned_jobs=sizes[-1])
@@ -266,6 +266,8 @@ def run(args: argparse.Namespace, sizes: list[int], video: bytes, data_dir: Path
                     filler.fill_to(size)
                     fill_s = time.monotonic() - fill_started
                     stats = database.command("dbStats")
+                    # tokens last minutes, a fill longer: log in afresh for each size
+                    tokens = {name: system.login(*account) for name, account in accounts.items()}
                     row = measure(system, filler, database, tokens=tokens, video=video, args=args)
                     row |= {
                         "fill_s": round(fill_s, 1),

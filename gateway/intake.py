@@ -68,6 +68,5 @@ async def create_job(
         size_bytes=stored.size_bytes,
         options=stored.options,
     )
-    # the one stored by an earlier attempt, if any, goes out again
-    await outbox.publish(await outbox.store(event))
+    await outbox.send(event)
     return JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=job_url(job_id))

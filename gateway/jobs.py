@@ -204,8 +204,8 @@ async def cancel_job(
         return job_view(status, links)
     if status.state not in CANCELLABLE:
         raise HTTPException(status_code=409, detail=nothing_to_cancel(job_id, status.state))
-    event = await outbox.store(JobCancelled(job_id=job_id, requested_by=principal.user_id))
-    await outbox.publish(event)
+    event = JobCancelled(job_id=job_id, requested_by=principal.user_id)
+    await outbox.send(event)
     return job_view(apply(status, event), links)
 
 
@@ -236,16 +236,17 @@ async def delete_job(
     """
     status = await visible_job(queries, outbox, job_id, principal, deleted_too=True)
     if status.deleted_at is None and status.state in CANCELLABLE:
-        cancelled = await outbox.store(JobCancelled(job_id=job_id, requested_by=principal.user_id))
-        await outbox.publish(cancelled)
-    # the removal is on record before the event says the files go; the converter removes an
-    # MP3 it stores after this (it hears of the deletion too)
+        await outbox.send(JobCancelled(job_id=job_id, requested_by=principal.user_id))
+    deleted = JobDeleted(job_id=job_id, requested_by=principal.user_id) if status.deleted_at is None else None
+    # the removal is on record before the event that says the files go is published; the
+    # converter removes an MP3 it stores after this (it hears of the deletion too)
     await asyncio.gather(
-        removals.request(videos=[status.video_file_id], mp3s=[status.mp3_file_id]), uploads.forget(job_id)
+        removals.request(videos=[status.video_file_id], mp3s=[status.mp3_file_id]),
+        uploads.forget(job_id),
+        *([outbox.store(deleted)] if deleted else []),
     )
-    if status.deleted_at is None:
-        deleted = await outbox.store(JobDeleted(job_id=job_id, requested_by=principal.user_id))
-        await outbox.publish(deleted)
+    if deleted is not None:
+        await outbox.dispatch(deleted)
 
 
 JOB_ROUTES: list[HTTPRouteHandler] = [upload_video, list_jobs, get_job, cancel_job, delete_job]

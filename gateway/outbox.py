@@ -2,18 +2,18 @@
 
 FerretDB has no multi-document transactions, so each step is one document written once:
 
-1. ``outbox`` (small by design): the entry to publish, ``_id`` the event's id. Removed once the
-   broker confirms it, so the relay reads only what waits: all of the collection, every few
-   seconds, while a broker outage delays events instead of losing them.
+1. ``outbox`` (small by design): the entry to publish, ``_id`` the event's id (``store``).
+   Removed once the broker confirms it, so the relay reads only what waits: all of the
+   collection, every few seconds, while a broker outage delays events instead of losing them.
 2. ``gateway_events``: the event itself, kept, under ``<job>:<type>`` (``request_key``): a
    job has at most one upload, one cancellation and one deletion. The gateway folds these
    over the read model (``events_of``: three lookups by id), so a job shows its upload,
-   cancel or delete at once, before the projection has caught up. The insert also decides
-   which of two concurrent cancels (or deletes) counts: the other's entry is withdrawn.
+   cancel or delete at once, before the projection has caught up. Written together with the
+   publish (``dispatch``), which needs nothing of it.
 
-Publishing twice is possible (a crash between confirm and removal) and harmless: consumers
-de-duplicate on the event id. A crash between the two inserts leaves an event that is
-published but not folded here: the projection shows it a moment later.
+Publishing twice is possible (a crash between confirm and removal, two cancels at once) and
+harmless: consumers de-duplicate on the event id, and the fold keeps one entry per state. A
+crash before the event is kept leaves it to the relay, which keeps it as it publishes.
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from common.broker import EventPublisher
 from common.mongo import Document
 from common.storage_layout import request_key
 from contracts import Event, EventAdapter, RoutingKey
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "Publisher"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,19 @@ _KINDS = (RoutingKey.VIDEO_UPLOADED, RoutingKey.JOB_CANCELLED, RoutingKey.JOB_DE
 """The events the gateway stores: one of each per job at most."""
 
 
+class Publisher(Protocol):
+    """Where events go (``common.broker.EventPublisher``): returns once the broker confirmed."""
+
+    async def publish(self, event: Event) -> None: ...
+
+
 class Outbox:
-    def __init__(
-        self, database: AsyncDatabase[Document], publisher: EventPublisher, publish_timeout: float = 10.0
-    ) -> None:
+    def __init__(self, database: AsyncDatabase[Document], publisher: Publisher, publish_timeout: float = 10.0) -> None:
         self._entries = database["outbox"]
         self._requests = database["gateway_events"]
         self._publisher = publisher
         self._timeout = publish_timeout
+        self._background: set[asyncio.Task[None]] = set()
 
     async def events_of(self, job_id: UUID) -> list[Event]:
         """The events of ``job_id`` this gateway stored, oldest first."""
@@ -61,25 +66,32 @@ class Outbox:
         """Whether the job's upload is on record (it is a job)."""
         return await self._requests.find_one({"_id": request_key(job_id, RoutingKey.VIDEO_UPLOADED)}) is not None
 
-    async def store(self, event: Event) -> Event:
-        """Store ``event`` to be published; returns the job's event of its type that counts:
-        ``event``, or one stored before it (a retried upload, a concurrent cancel)."""
-        dumped = EventAdapter.dump_python(event, mode="json")
-        entry = {"_id": str(event.event_id), "event": dumped, "stored_at": datetime.now(UTC)}
-        with suppress(DuplicateKeyError):  # a retry of the same event
-            await self._entries.insert_one(entry)
-        key = request_key(event.job_id, event.type)
-        try:
-            await self._requests.insert_one({"_id": key, "event": dumped})
-        except DuplicateKeyError:
-            existing = await self._requests.find_one({"_id": key})
-            if existing is not None and existing["event"]["event_id"] != str(event.event_id):
-                await self._entries.delete_one({"_id": str(event.event_id)})  # not published yet
-                return EventAdapter.validate_python(existing["event"])
-        return event
+    async def send(self, event: Event) -> bool:
+        """Store ``event``, then keep and publish it; ``False`` if the broker refused (the
+        relay sends it later)."""
+        await self.store(event)
+        return await self.dispatch(event)
 
-    async def publish(self, event: Event) -> bool:
-        """Publish a stored event now; ``False`` (and left for the relay) if the broker refuses."""
+    async def store(self, event: Event) -> None:
+        """Put ``event`` in the outbox: from here on it will be published."""
+        entry = {"_id": str(event.event_id), "event": EventAdapter.dump_python(event, mode="json")}
+        with suppress(DuplicateKeyError):  # a retry of the same event
+            await self._entries.insert_one(entry | {"stored_at": datetime.now(UTC)})
+
+    async def dispatch(self, event: Event) -> bool:
+        """Keep a stored event as its job's and publish it, at once."""
+        _, published = await asyncio.gather(self._keep(event), self._publish(event))
+        if published:  # confirmed: the entry may go, without holding up the caller
+            self._leaving(self._entries.delete_one({"_id": str(event.event_id)}))
+        return published
+
+    async def _keep(self, event: Event) -> None:
+        with suppress(DuplicateKeyError):  # kept before, or another request's of the same type
+            await self._requests.insert_one(
+                {"_id": request_key(event.job_id, event.type), "event": EventAdapter.dump_python(event, mode="json")}
+            )
+
+    async def _publish(self, event: Event) -> bool:
         try:
             async with asyncio.timeout(self._timeout):
                 await self._publisher.publish(event)
@@ -91,8 +103,18 @@ class Outbox:
                 extra={"job_id": str(event.job_id), "event_id": str(event.event_id)},
             )
             return False
-        await self._entries.delete_one({"_id": str(event.event_id)})
         return True
+
+    def _leaving(self, removal: Awaitable[object]) -> None:
+        async def remove() -> None:
+            try:
+                await removal
+            except Exception as error:  # left in the outbox: the relay publishes it again, harmlessly
+                log.warning("a published event stayed in the outbox: %r", error)
+
+        task = asyncio.create_task(remove())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def relay_once(self, older_than: timedelta) -> int:
         """Publish the entries stored before ``older_than`` ago that are still unconfirmed."""
@@ -102,8 +124,11 @@ class Outbox:
         for entry in sorted(waiting, key=lambda entry: entry["stored_at"]):
             if entry["stored_at"] >= cutoff:
                 break
-            if not await self.publish(EventAdapter.validate_python(entry["event"])):
+            event = EventAdapter.validate_python(entry["event"])
+            await self._keep(event)
+            if not await self._publish(event):
                 break
+            await self._entries.delete_one({"_id": entry["_id"]})
             sent += 1
         return sent
 

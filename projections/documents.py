@@ -62,7 +62,8 @@ def index_entry(status: JobStatus) -> tuple[str, Entry] | None:
     position = position_of(status)
     if position is None or status.owner_id is None or status.deleted_at is not None:
         return None
-    return status.owner_id, Entry(position, status.stored_bytes, not status.finished)
+    snapshot = status.model_dump(mode="json") if status.finished else None
+    return status.owner_id, Entry(position, status.stored_bytes, not status.finished, snapshot)
 
 
 def _head_key(owner: str) -> str:
@@ -103,8 +104,9 @@ class MongoIndexStore:
         document = await self._documents.find_one({"_id": _page_key(owner, page)})
         if document is None:
             return None
-        columns = zip(document["ms"], document["job"], document["bytes"], document["in_flight"], strict=True)
-        return [Entry(Position(ms, job), size, flying) for ms, job, size, flying in columns]
+        statuses = document.get("status") or [None] * len(document["ms"])
+        columns = zip(document["ms"], document["job"], document["bytes"], document["in_flight"], statuses, strict=True)
+        return [Entry(Position(ms, job), size, flying, status) for ms, job, size, flying, status in columns]
 
     async def put_head(self, owner: str, head: Head) -> None:
         key = _head_key(owner)
@@ -128,6 +130,7 @@ class MongoIndexStore:
             "job": [e.position.job_id for e in entries],
             "bytes": [e.bytes for e in entries],
             "in_flight": [e.in_flight for e in entries],
+            "status": [e.snapshot for e in entries],
         }
         await self._documents.replace_one({"_id": key}, document, upsert=True)
 

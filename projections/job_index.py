@@ -2,16 +2,20 @@
 
 Each owner's jobs (and everyone's, under ``EVERYONE``) are sorted by (creation time in ms,
 job id) and cut into pages of at most ``PAGE_SIZE`` entries. Pages never overlap: every entry
-of a page sorts before every entry of the next. A head document lists the pages in order,
+of a page sorts before every entry of the next. A finished job's entry holds its status,
+which changes no more, so a list needs a lookup only for the few jobs still in flight. A
+head document lists the pages in order,
 each with its lowest entry and what its entries add up to (jobs, bytes stored, jobs in
 flight), so an owner's totals are the sum over the head alone.
 
     <owner>:head     the pages in order: for each its number, lowest entry and totals
-    <owner>:<page>   its entries in ascending order: creation time (ms), job id, bytes, in flight
+    <owner>:<page>   its entries in ascending order: creation time (ms), job id, bytes, in flight,
+                     the status once finished
 
 Listing reads the head, then pages from the cursor's down, until the page is full: two or
-three lookups by primary key, however many jobs exist. Writing an entry reads the head and
-the page it belongs in (the last page whose lowest entry is not above it), and writes both.
+three lookups by primary key, however many jobs exist, and one per job still in flight.
+Writing an entry reads the head and the page it belongs in (the last page whose lowest entry
+is not above it), and writes both.
 A page that outgrows ``PAGE_SIZE`` is split into pages with new ids, written before the head
 that lists them and the old page removed after, so the head is the commit point: a writer cut
 short leaves at most a page nobody lists, or a head summary that the next write to that page
@@ -25,10 +29,10 @@ owner in the process, as FerretDB does not apply a conditional update atomically
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from common.locks import KeyedLocks
 
@@ -36,7 +40,7 @@ __all__ = ["EVERYONE", "PAGE_SIZE", "Entry", "Head", "IndexStore", "JobIndex", "
 
 EVERYONE = "*"
 """The list of every job (for admins); owner ids never are ``*``."""
-PAGE_SIZE = 200
+PAGE_SIZE = 100
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -66,6 +70,8 @@ class Entry:
     """What the job stores: its video and its MP3."""
     in_flight: bool = False
     """Not finished yet (queued, converting or converted)."""
+    snapshot: Mapping[str, Any] | None = None
+    """The finished job's status (it changes no more): a list shows it without a lookup."""
 
 
 @dataclass(frozen=True)
@@ -143,15 +149,15 @@ class JobIndex:
 
     # --- reading -------------------------------------------------------------------------
 
-    async def newest(self, owner: str, limit: int, after: Position | None = None) -> list[Position]:
+    async def newest(self, owner: str, limit: int, after: Position | None = None) -> list[Entry]:
         """Up to ``limit`` jobs of ``owner`` below ``after`` (all, for ``None``), newest first."""
         head = await self._store.head(owner)
-        found: list[Position] = []
+        found: list[Entry] = []
         index = head.before(after)
         while index >= 0 and len(found) < limit:
             entries = await self._store.page(owner, head.pages[index].page) or []
-            below = [e.position for e in entries if after is None or e.position < after]
-            found.extend(sorted(below, reverse=True)[: limit - len(found)])
+            below = [e for e in entries if after is None or e.position < after]
+            found.extend(sorted(below, key=lambda e: e.position, reverse=True)[: limit - len(found)])
             index -= 1
         return found
 

@@ -1,7 +1,8 @@
 """What the read model answers, read-only: the gateway's view of job statuses and lists.
 
 Every answer is a few primary-key lookups (``projections.documents``): a status by its job's
-id; a page of a list from its head and a page or two of job ids, then each job's status.
+id; a page of a list from its head and a page or two of entries, which hold the statuses of
+finished jobs, and the status of each job still in flight.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from common.mongo import Document
 from projections.documents import EVERYONE, MongoIndexStore, position_of, status_of
-from projections.job_index import JobIndex, Position, Totals
+from projections.job_index import Entry, JobIndex, Position, Totals
 from projections.job_status import JobStatus
 
 __all__ = ["JobQueries", "Position", "Totals", "position_of"]
@@ -34,14 +35,20 @@ class JobQueries:
         owner = EVERYONE if owner_id is None else owner_id
         found: list[JobStatus] = []
         while len(found) < limit:
-            positions = await self._index.newest(owner, limit - len(found), after)
-            if not positions:
+            entries = await self._index.newest(owner, limit - len(found), after)
+            if not entries:
                 break
-            statuses = await asyncio.gather(*(self.get(UUID(p.job_id)) for p in positions))
+            statuses = await asyncio.gather(*(self._status(entry) for entry in entries))
             # the lists trail the statuses by a moment: a job deleted just now may still be listed
             found += [s for s in statuses if s is not None and s.deleted_at is None]
-            after = positions[-1]
+            after = entries[-1].position
         return found
+
+    async def _status(self, entry: Entry) -> JobStatus | None:
+        """A finished job's status from its entry; a job in flight's from its document."""
+        if entry.snapshot is not None:
+            return JobStatus.model_validate(entry.snapshot)
+        return await self.get(UUID(entry.position.job_id))
 
     async def totals(self, owner_id: str) -> Totals:
         """What the owner's jobs add up to (jobs, bytes stored, jobs in flight): one lookup."""

@@ -50,7 +50,7 @@ async def listed(index: JobIndex, owner: str, page_size: int) -> list[Position]:
     """The whole list, read page after page as the API pages it."""
     found: list[Position] = []
     after = None
-    while page := await index.newest(owner, page_size, after):
+    while page := [entry.position for entry in await index.newest(owner, page_size, after)]:
         found += page
         after = page[-1]
     return found
@@ -89,8 +89,8 @@ async def test_a_page_of_the_newest_costs_a_head_and_a_page_or_two() -> None:
         await index.put("ada", entry(job, job))
     store.reads = 0
 
-    newest = await index.newest("ada", 20)
-    after_cursor = await index.newest("ada", 20, after=Position(510, "job-0510"))
+    newest = [e.position for e in await index.newest("ada", 20)]
+    after_cursor = [e.position for e in await index.newest("ada", 20, after=Position(510, "job-0510"))]
 
     assert newest == [Position(ms, f"job-{ms:04d}") for ms in range(999, 979, -1)]
     assert after_cursor[0] == Position(509, "job-0509")
@@ -120,7 +120,7 @@ async def test_owners_do_not_see_each_others_jobs() -> None:
     await index.put("ada", entry(1, 1))
     await index.put("bob", entry(2, 2))
 
-    assert await index.newest("ada", 10) == [Position(1, "job-0001")]
+    assert [e.position for e in await index.newest("ada", 10)] == [Position(1, "job-0001")]
     assert await index.newest("nobody", 10) == []
     assert await index.totals("nobody") == Totals()
 
