@@ -22,7 +22,6 @@ from gateway.media import NO_AUDIO, MediaProbe
 from gateway.multipart import MultipartError, read_multipart
 from gateway.outbox import Outbox
 from gateway.removals import FileRemovals
-from gateway.resumable import ResumableUploads
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, VideoStore
 from gateway.views import Cursor, JobAccepted, JobPage, JobView, job_url, job_view
@@ -226,7 +225,6 @@ async def delete_job(
     queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
     removals: NamedDependency[FileRemovals],
-    uploads: NamedDependency[ResumableUploads],
 ) -> None:
     """Delete a job with its video and MP3; it disappears from every listing at once, and
     its files are removed in the background within moments.
@@ -238,11 +236,11 @@ async def delete_job(
     if status.deleted_at is None and status.state in CANCELLABLE:
         await outbox.send(JobCancelled(job_id=job_id, requested_by=principal.user_id))
     deleted = JobDeleted(job_id=job_id, requested_by=principal.user_id) if status.deleted_at is None else None
-    # the removal is on record before the event that says the files go is published; the
-    # converter removes an MP3 it stores after this (it hears of the deletion too)
+    # the removal (the files, the upload's record) is on record before the event that says
+    # the files go is published; the converter removes an MP3 it stores after this (it hears
+    # of the deletion too)
     await asyncio.gather(
-        removals.request(videos=[status.video_file_id], mp3s=[status.mp3_file_id]),
-        uploads.forget(job_id),
+        removals.request(job_id, videos=[status.video_file_id], mp3s=[status.mp3_file_id]),
         *([outbox.store(deleted)] if deleted else []),
     )
     if deleted is not None:

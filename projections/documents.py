@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -75,8 +76,11 @@ def _page_key(owner: str, page: int) -> str:
 
 
 class MongoIndexStore:
-    """The lists' heads and pages as documents, each read and written by its key. Stored by
-    columns (one array per field): FerretDB stores no arrays of arrays."""
+    """The lists' heads and pages as documents, each read and written by its key.
+
+    Each holds its content as one JSON string: FerretDB spends its time per value it decodes
+    (measured: a page of 100 finished statuses as nested documents took 170-260 ms to read, as
+    one string 25-35 ms, on a busy machine), and MongoDB gains nothing from nesting here."""
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._documents = collection
@@ -85,54 +89,34 @@ class MongoIndexStore:
         document = await self._documents.find_one({"_id": _head_key(owner)})
         if document is None:
             return Head()
-        columns = zip(
-            document["pages"],
-            document["low_ms"],
-            document["low_job"],
-            document["jobs"],
-            document["bytes"],
-            document["in_flight"],
-            strict=True,
-        )
+        raw = json.loads(document["head"])
         pages = [
             PageSummary(page, Position(ms, job), Totals(jobs, size, flying))
-            for page, ms, job, jobs, size, flying in columns
+            for page, ms, job, jobs, size, flying in raw["pages"]
         ]
-        return Head(pages, document["next_page"])
+        return Head(pages, raw["next_page"])
 
     async def page(self, owner: str, page: int) -> list[Entry] | None:
         document = await self._documents.find_one({"_id": _page_key(owner, page)})
         if document is None:
             return None
-        statuses = document.get("status") or [None] * len(document["ms"])
-        columns = zip(document["ms"], document["job"], document["bytes"], document["in_flight"], statuses, strict=True)
-        return [Entry(Position(ms, job), size, flying, status) for ms, job, size, flying, status in columns]
+        return [
+            Entry(Position(ms, job), size, flying, status)
+            for ms, job, size, flying, status in json.loads(document["entries"])
+        ]
 
     async def put_head(self, owner: str, head: Head) -> None:
         key = _head_key(owner)
-        document: Document = {
-            "_id": key,
-            "next_page": head.next_page,
-            "pages": [s.page for s in head.pages],
-            "low_ms": [s.low.ms for s in head.pages],
-            "low_job": [s.low.job_id for s in head.pages],
-            "jobs": [s.totals.jobs for s in head.pages],
-            "bytes": [s.totals.bytes for s in head.pages],
-            "in_flight": [s.totals.in_flight for s in head.pages],
-        }
+        pages = [
+            [s.page, s.low.ms, s.low.job_id, s.totals.jobs, s.totals.bytes, s.totals.in_flight] for s in head.pages
+        ]
+        document = {"_id": key, "head": json.dumps({"pages": pages, "next_page": head.next_page})}
         await self._documents.replace_one({"_id": key}, document, upsert=True)
 
     async def put_page(self, owner: str, page: int, entries: Sequence[Entry]) -> None:
         key = _page_key(owner, page)
-        document: Document = {
-            "_id": key,
-            "ms": [e.position.ms for e in entries],
-            "job": [e.position.job_id for e in entries],
-            "bytes": [e.bytes for e in entries],
-            "in_flight": [e.in_flight for e in entries],
-            "status": [e.snapshot for e in entries],
-        }
-        await self._documents.replace_one({"_id": key}, document, upsert=True)
+        rows = [[e.position.ms, e.position.job_id, e.bytes, e.in_flight, e.snapshot] for e in entries]
+        await self._documents.replace_one({"_id": key}, {"_id": key, "entries": json.dumps(rows)}, upsert=True)
 
     async def drop_page(self, owner: str, page: int) -> None:
         await self._documents.delete_one({"_id": _page_key(owner, page)})

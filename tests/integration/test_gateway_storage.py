@@ -202,12 +202,17 @@ async def test_a_deleted_jobs_files_are_removed_in_the_background_once_and_for_a
     video = store_file(sync_database, VIDEOS, b"v" * 700_000)
     mp3 = store_file(sync_database, MP3S, b"m" * 1000)
     other = store_file(sync_database, VIDEOS, b"o" * 10)
-    removals = FileRemovals(mongo_database)
+    forgotten: list[UUID] = []
 
-    await removals.request(videos=[str(video)], mp3s=[str(mp3), None])
-    await removals.request(videos=[str(video)])  # a repeated delete
+    async def forget(upload_id: UUID) -> None:
+        forgotten.append(upload_id)
+
+    removals, job = FileRemovals(mongo_database, forget_upload=forget), uuid4()
+
+    await removals.request(job, videos=[str(video)])
+    await removals.request(job, videos=[str(video)], mp3s=[str(mp3), None])  # a repeat naming the MP3 too
     assert await mongo_database["videos.files"].count_documents({"_id": video}) == 1  # not yet
-    assert await removals.remove_pending() == 2
+    assert await removals.remove_pending() == 1
     assert await removals.remove_pending() == 0
 
     for bucket, file_id in ((VIDEOS, video), (MP3S, mp3)):
@@ -215,3 +220,4 @@ async def test_a_deleted_jobs_files_are_removed_in_the_background_once_and_for_a
         assert await mongo_database[f"{bucket}.chunks"].count_documents({"files_id": file_id}) == 0
     assert await mongo_database["videos.files"].count_documents({"_id": other}) == 1
     assert await mongo_database["file_removals"].count_documents({}) == 0
+    assert forgotten == [job]
