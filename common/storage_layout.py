@@ -23,7 +23,8 @@ Collections growing with use, each read and written by ``_id`` only (key; writer
 - ``event_ids``: the event's id; projection; an append asks whether it was stored before.
 - ``job_status``: the job's id; projection; status, list and streams get it by id.
 - ``job_index``: ``<owner>:head`` and ``<owner>:<page:08d>`` (``*`` for everyone's);
-  projection; a list reads the head, then a page or two (``projections.job_index``).
+  projection; a list reads the head, then a page or two (``projections.job_index``), whose
+  entries hold finished jobs' statuses; only jobs in flight are then got from ``job_status``.
 - ``conversion_attempts``: ``<job>:<n>``; converter; claim, renew and takeover by id.
 - ``conversion_results``: the job's id; converter; the outcome, inserted once, got by id.
 - ``cancelled_jobs``: the job's id; converter; looked up every second while converting.
@@ -55,8 +56,9 @@ Collections small by design (``SMALL_COLLECTIONS``; any query allowed, they are 
   job); every converter's reclaimer reads all of it.
 - ``uploads``: unfinished tus uploads (``_id`` the upload); a completed one moves to
   ``completed_uploads``, an abandoned one is swept after ``upload_idle_hours``.
-- ``file_removals``: files of deleted jobs not yet removed (``_id`` ``<bucket>:<file id>``);
-  the gateway removes them in the background and reads all of it to finish cut-short ones.
+- ``file_removals``: deleted jobs whose files are not removed yet (``_id`` the job, with its
+  files' ids); each gateway's remover removes them in the background and reads all of it to
+  finish cut-short ones.
 - ``store_meta``: the layout's version.
 
 Room for limits and retention: an owner's totals (jobs, bytes stored, jobs in flight) are the

@@ -196,6 +196,8 @@ def test_deleting_a_job_removes_it_and_its_files_idempotently(
 
     assert_problem(get(system, token, f"/v1/jobs/{job_id}"), 404)
     assert_problem(get(system, token, f"/v1/jobs/{job_id}/mp3"), 404)
-    assert database["videos.files"].count_documents(files) == 0
-    assert database["mp3s.files"].count_documents(files) == 0
     assert wait_for(lambda: get(system, token, "/v1/jobs").json()["items"] == [], timeout=30)
+    # the files go in the background, within moments
+    wait_for(lambda: database["videos.files"].count_documents(files) == 0, timeout=30)
+    wait_for(lambda: database["mp3s.files"].count_documents(files) == 0, timeout=30)
+    assert database["file_removals"].count_documents({"_id": job_id}) == 0
