@@ -19,9 +19,10 @@ statement an indexed delete) up to the file's known end and on while any are fou
 files document, so a removal cut short is finished by the next one.
 
 GridFS's secondary index (``files_id``, ``n``) serves no read here; FerretDB never uses it for
-reads, and it made chunk inserts 19-25 % slower there (measured: 255 kB chunks, 80 per round,
-4.2-5.3 ms each without it, 5.0-6.6 ms with it). So ``ensure_indexes`` creates it only on
-MongoDB, where other GridFS readers (drivers' ``GridFSBucket``) need it to be fast.
+reads, and it makes chunk inserts slower there (``bench/gridfs_index.py``: 255 kB chunks, 80
+per round; 1.2x as long with it on a quiet machine, 4.2-5.3 ms against 5.0-6.6 ms a chunk, and
+1.5x under a load of 9). So ``ensure_indexes`` creates it only on MongoDB, where other GridFS
+readers (drivers' ``GridFSBucket``) need it to be fast.
 """
 
 from __future__ import annotations
