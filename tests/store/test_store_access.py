@@ -2,7 +2,9 @@
 is small by design (``common.storage_layout``), on every path a user or a timer drives.
 
 A system of its own records each process's queries (``VIDMP3_MONGO_COMMAND_LOG``) while users
-upload (multipart and tus), follow, list, download ranges, cancel and delete; while events
+upload (multipart and tus, one tus upload removed unfinished), follow, list, download ranges
+(with a token and through a signed link), cancel and delete, and a conversion fails (its
+email sent); while events
 are folded, the outbox relays, the watchdog and the reclaimer go round and deleted files are
 removed. Then the record is checked: one query filtering a collection that grows with use on
 anything but ``_id`` fails the test, naming the process, the collection and the filter.
@@ -100,16 +102,32 @@ def test_no_service_filters_a_growing_collection_on_anything_but_its_key(
     assert states[-1] == "notified"
     second = tus_upload(system, owner, data)
     assert wait_terminal(system, owner, second)["state"] == "notified"
-    mp3 = job(system, owner, first)["mp3"]["download_url"]
-    ranged = httpx.get(f"{system.gateway}{mp3}", headers={**bearer(owner), "Range": "bytes=261000-261200"})
+    mp3 = job(system, owner, first)["mp3"]
+    ranged = httpx.get(f"{system.gateway}{mp3['api_url']}", headers={**bearer(owner), "Range": "bytes=261000-261200"})
     assert ranged.status_code == 206
     assert len(ranged.content) == 201
+    # the signed link: no token, the same bytes, read by computed chunk ids
+    linked = httpx.get(f"{system.gateway}{mp3['download_url']}", headers={"Range": "bytes=261000-261200"})
+    assert linked.status_code == 206
+    assert linked.content == ranged.content
     page = httpx.get(f"{system.gateway}/v1/jobs?limit=1", headers=bearer(owner)).json()
     assert [item["job_id"] for item in page["items"]] == [second]
     rest = httpx.get(f"{system.gateway}{page['next_url']}", headers=bearer(owner)).json()
     assert [item["job_id"] for item in rest["items"]] == [first]
     everyone = httpx.get(f"{system.gateway}/v1/jobs?all=true", headers=bearer(admin)).json()
     assert {first, second} <= {item["job_id"] for item in everyone["items"]}
+
+    # a video cut short fails converting: the notifier emails the failure (its contact and claim by id)
+    cut = upload(system, owner, "cut.mp4", data[: len(data) // 2]).json()["job_id"]
+    assert wait_terminal(system, owner, cut)["state"] == "failed"
+    wait_for(lambda: system.mailbox.for_job(cut), timeout=60)
+    # an unfinished tus upload removed by its owner gives its slot back
+    created = httpx.post(
+        f"{system.gateway}/v1/uploads", headers={**bearer(owner), **TUS, "Upload-Length": str(len(data))}
+    )
+    assert created.status_code == 201, created.text
+    removed = httpx.delete(f"{system.gateway}{created.headers['location']}", headers={**bearer(owner), **TUS})
+    assert removed.status_code == 204
 
     # cancel one at once, delete another: its files go in the background
     stopped = upload(system, owner, "stopped.mp4", data).json()["job_id"]
