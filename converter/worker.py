@@ -359,9 +359,9 @@ class Converter:
 
         Leftovers are removed only once the outcome is final: before, a stalled holder might
         still store (and win with) the file an impatient successor would remove. And only after
-        the announcement, which they would hold up: finding chunks by ``files_id`` scans the
-        whole chunks collection on FerretDB. Cut short, all of it is done again (the job stays
-        on record until forgotten), the announcement with the same event id.
+        the announcement, which they need not hold up (each removal deletes its chunks by their
+        computed ids). Cut short, all of it is done again (the job stays on record until
+        forgotten), the announcement with the same event id.
         """
         await self._announce(job_id, result)
         doomed = [file_id for file_id in leftovers if str(file_id) != result.mp3_file_id]

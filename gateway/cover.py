@@ -26,7 +26,7 @@ from gateway.downloads import etag_matches
 from gateway.files import JobFiles, StoredFile
 from gateway.outbox import Outbox
 from gateway.wording import job_not_found, mp3_not_ready
-from projections.store import JobStatusView
+from projections.queries import JobQueries
 
 __all__ = ["COVER_ROUTES", "HEAD_LIMIT", "cover_in", "tag_length"]
 
@@ -98,7 +98,7 @@ async def job_cover(
     *,
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
-    view: NamedDependency[JobStatusView],
+    queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
     files: NamedDependency[JobFiles],
     if_none_match: Annotated[str | None, docs.IF_NONE_MATCH] = None,
@@ -108,7 +108,7 @@ async def job_cover(
     404 when the MP3 has no cover (the job asked for none, or its source had neither a picture
     nor a video). Send `If-None-Match` with the `ETag` you have to get 304.
     """
-    status = await visible_job(view, outbox, job_id, principal)
+    status = await visible_job(queries, outbox, job_id, principal)
     if status.mp3_file_id is None:
         raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
     # an MP3 never changes, so its id names its cover's version too
