@@ -37,13 +37,13 @@ from typing import Any
 
 import aio_pika
 import httpx
-from gridfs import GridFSBucket
 from pymongo import MongoClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.burst import percentile  # noqa: E402
+from common.blobs import VIDEOS, Bucket  # noqa: E402
 from common.mongo import Document  # noqa: E402
 from common.stack import StackConfig  # noqa: E402
 from contracts import ConversionOptions, EventAdapter, RoutingKey, VideoUploaded  # noqa: E402
@@ -265,12 +265,14 @@ def store_videos(mongo_url: str, database: str, seconds: float, count: int, work
     path = work / "input.mp4"
     audio_seconds = write_sample_video(path, seconds=seconds, width=640, height=360)
     client: MongoClient[Document]
+    data = path.read_bytes()
     with MongoClient(mongo_url) as client:
-        bucket = GridFSBucket(client[database], bucket_name="videos")
+        videos = Bucket(client[database], VIDEOS)  # as the gateway stores uploads
         ids = []
         for n in range(count):
-            with path.open("rb") as video:
-                ids.append(str(bucket.upload_from_stream(f"scale-{n}.mp4", video)))
+            writer = videos.writer(f"scale-{n}.mp4")
+            writer.write(data)
+            ids.append(str(writer.close({}).file_id))
     return ids, audio_seconds
 
 
