@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -132,10 +132,8 @@ class Cursor:
             created_at = datetime.fromisoformat(moment)
             if created_at.tzinfo is None:
                 raise ValueError("naive time")
-            position = Position.at(created_at, str(UUID(job_id)))
-            if position.ms < 0:
-                raise ValueError("before any job")
-            return cls(position)
+            # OverflowError: a forged time that leaves the calendar once moved to UTC
+            return cls(Position.at(created_at.astimezone(UTC), str(UUID(job_id))))
         except (ValueError, UnicodeError, binascii.Error, OverflowError, OSError):
             raise ValueError("not a cursor this API returned") from None
 

@@ -118,7 +118,9 @@ def test_no_service_filters_a_growing_collection_on_anything_but_its_key(
     assert {first, second} <= {item["job_id"] for item in everyone["items"]}
 
     # a video cut short fails converting: the notifier emails the failure (its contact and claim by id)
-    cut = upload(system, owner, "cut.mp4", data[: len(data) // 2]).json()["job_id"]
+    whole = tmp_path / "whole.mp4"
+    write_sample_video(whole, seconds=10.0, width=64, height=48, faststart=True)  # its index first: it probes
+    cut = upload(system, owner, "cut.mp4", whole.read_bytes()[: whole.stat().st_size // 2]).json()["job_id"]
     assert wait_terminal(system, owner, cut)["state"] == "failed"
     wait_for(lambda: system.mailbox.for_job(cut), timeout=60)
     # an unfinished tus upload removed by its owner gives its slot back
