@@ -41,6 +41,15 @@ Collections growing with use, each read and written by ``_id`` only (key; writer
   grows with users, not with uploads; a user out of slots gets each of theirs by id to free
   the stale ones.
 
+- ``idempotency_keys``: ``<owner>:<Idempotency-Key>``; gateway; a keyed ``POST /v1/jobs`` or
+  tus creation inserts it (claiming the key), gets it by id (a retry), replaces it by id with
+  the first answer; a takeover of a dead request's claim inserts ``<owner>:<key>@<its start>``.
+  Records expire after 24 h (``expires_at``): one found expired is replaced (removal on read);
+  on MongoDB a TTL index on ``expires_at`` removes the rest (the server's own background
+  removal, no query of ours); on FerretDB, which pays for a secondary index on every insert
+  and never reads by one, keys never sent again stay, a few hundred bytes each, only ever
+  accessed by id (``gateway.idempotency``).
+
 Signed download links (``common.links``) store nothing: ``GET /v1/downloads/{token}`` gets
 the job's status and gateway events by id (a deleted job's links stop at once) and reads the
 MP3 as a job's download does (``mp3s.files`` and its chunks by computed ids).

@@ -23,6 +23,7 @@ from gateway.asyncapi_page import ASYNCAPI_ROUTES
 from gateway.cover import COVER_ROUTES
 from gateway.downloads import DOWNLOAD_ROUTES
 from gateway.files import JobFiles
+from gateway.idempotency import IdempotencyKeys
 from gateway.identity import Authenticator, current_principal
 from gateway.jobs import JOB_ROUTES
 from gateway.media import MediaProbe
@@ -83,6 +84,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     probe = MediaProbe(blocking_mongo[settings.mongo_database], limits=settings.media_limits)
     idle = timedelta(hours=settings.upload_idle_hours)
     links = settings.link_signer()
+    keys = IdempotencyKeys(database)
 
     async def connect_broker() -> None:
         """Connect unless connected; uploads never wait for this: the outbox holds their events."""
@@ -98,6 +100,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await require_current_layout(database)
         await files.ensure_indexes()
+        await keys.ensure_indexes()
         await connect_broker()
         with contextlib.suppress(httpx.HTTPError, ValueError, TimeoutError):
             # ready at once when auth answers; otherwise the follower keeps trying
@@ -152,6 +155,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "uploads": provide(uploads),
             "probe": provide(probe),
             "links": provide(links),
+            "keys": provide(keys),
         },
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],

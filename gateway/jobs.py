@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -17,9 +18,10 @@ from contracts import JobCancelled, JobDeleted
 from gateway import openapi as docs
 from gateway.access import visible_job
 from gateway.body import ClientDisconnected, body_chunks
+from gateway.idempotency import REPLAYED, FormFingerprint, IdempotencyKeys, InFlight, KeyReused, Stored, claim
 from gateway.intake import create_job, invalid_upload
 from gateway.media import NO_AUDIO, MediaProbe
-from gateway.multipart import MultipartError, read_multipart
+from gateway.multipart import MultipartError, PartEnd, PartStart, read_multipart
 from gateway.outbox import Outbox
 from gateway.removals import FileRemovals
 from gateway.settings import GatewaySettings
@@ -54,6 +56,7 @@ _MAX_PAGE = 100
             "/v1/jobs",
             {
                 400: (NOT_MULTIPART, [{"field": "file", "message": "malformed multipart body", "source": "body"}]),
+                409: str(InFlight()),
                 422: (NO_AUDIO.detail, [{"field": "file", "message": NO_AUDIO.reason, "source": "body"}]),
             },
             same=(401, 413),
@@ -68,6 +71,8 @@ async def upload_video(
     videos: NamedDependency[VideoStore],
     outbox: NamedDependency[Outbox],
     probe: NamedDependency[MediaProbe],
+    keys: NamedDependency[IdempotencyKeys],
+    idempotency_key: Annotated[str | None, docs.IDEMPOTENCY_KEY] = None,
 ) -> Response[JobAccepted]:
     """Upload a video (multipart/form-data, field `file`) and queue its conversion to MP3.
 
@@ -83,11 +88,67 @@ async def upload_video(
     trim applied, may last `MAX_MEDIA_SECONDS` (3 h), or `MAX_NORMALIZE_SECONDS` (30 min) with
     `normalize`: 422 beyond, from the duration the file states (a file holding more than it
     states fails while converting, `too_long`). A 422 lists at most 20 field errors.
+
+    Send an `Idempotency-Key` to retry safely: the same form (fields, file name and bytes)
+    again with the same key within 24 hours answers with the first job, creating none.
     """
+    if idempotency_key is None:
+        return await _accept(request, principal, settings, videos, outbox, probe)
+    fingerprint = FormFingerprint("POST /v1/jobs")
+    begun = await claim(keys, principal.user_id, idempotency_key)
+    if isinstance(begun, Stored):
+        try:
+            first = begun.replay(await fingerprint.consume(_parts(request, settings)))
+        except KeyReused as reused:
+            raise HTTPException(status_code=422, detail=str(reused)) from None
+        except MultipartError as error:
+            raise _not_multipart(error) from None
+        except ClientDisconnected:
+            raise ClientException(_DROPPED) from None
+        return Response(
+            JobAccepted.model_validate(first.body),
+            status_code=first.status_code,
+            headers={**first.headers, REPLAYED: "true"},
+        )
+    try:
+        response = await _accept(request, principal, settings, videos, outbox, probe, fingerprint)
+    except BaseException:
+        await keys.release(begun)
+        raise
+    body = response.content.model_dump(mode="json")
+    await keys.finish(begun, fingerprint.digest(), 202, body, {"Location": response.headers["Location"]})
+    return response
+
+
+def _parts(request: Request[Any, Any, Any], settings: GatewaySettings) -> AsyncIterator[PartStart | bytes | PartEnd]:
+    chunks = body_chunks(request, settings.max_upload_bytes + _FORM_OVERHEAD)
+    return read_multipart(chunks, request.headers.get("content-type", ""), settings.form_limits)
+
+
+def _not_multipart(error: MultipartError) -> ClientException:
+    return ClientException(
+        NOT_MULTIPART, extra={"errors": [{"field": "file", "message": str(error), "source": "body"}]}
+    )
+
+
+_DROPPED = "The connection dropped before the whole upload arrived: upload it again."
+
+
+async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    settings: GatewaySettings,
+    videos: VideoStore,
+    outbox: Outbox,
+    probe: MediaProbe,
+    fingerprint: FormFingerprint | None = None,
+) -> Response[JobAccepted]:
+    """Store the upload and create its job; its parts pass through ``fingerprint`` if given."""
     job_id, limit = uuid4(), settings.max_upload_bytes
     try:
-        chunks = body_chunks(request, limit + _FORM_OVERHEAD)
-        parts = read_multipart(chunks, request.headers.get("content-type", ""), settings.form_limits)
+        parts = _parts(request, settings)
+        if fingerprint is not None:
+            parts = fingerprint.through(parts)
         stored = await videos.receive(parts, job_id=job_id, owner_id=principal.user_id, max_bytes=limit)
         accepted = await create_job(
             stored,
@@ -98,14 +159,11 @@ async def upload_video(
             discard=lambda: videos.delete(stored.file_id),
         )
     except MultipartError as error:
-        raise ClientException(
-            NOT_MULTIPART,
-            extra={"errors": [{"field": "file", "message": str(error), "source": "body"}]},
-        ) from None
+        raise _not_multipart(error) from None
     except InvalidUpload as error:
         raise invalid_upload(error) from None
     except ClientDisconnected:
-        raise ClientException("The connection dropped before the whole upload arrived: upload it again.") from None
+        raise ClientException(_DROPPED) from None
     return Response(accepted, status_code=202, headers={"Location": job_url(job_id)})
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "BEARER",
     "CURSOR",
     "EXAMPLE_ID",
+    "IDEMPOTENCY_KEY",
     "IF_NONE_MATCH",
     "IF_RANGE",
     "LIMIT",
@@ -124,6 +125,18 @@ UPLOAD_LENGTH = HeaderParameter(
     ge=0,
     description="The whole file's size in bytes (at most `Tus-Max-Size`).",
     examples=[Example(value=734_003_200)],
+)
+IDEMPOTENCY_KEY = HeaderParameter(
+    name="Idempotency-Key",
+    max_length=255,
+    description=(
+        "Any 1 to 255 visible ASCII characters you choose per request (a UUID, say). Sending the same "
+        "request again with the same key within 24 hours answers as the first time (same status, job "
+        "or upload, `Location`; `Idempotent-Replayed: true`) and creates nothing. The same key with a "
+        "different request is a 422; while the first is still running, 409 with `Retry-After`. Keys "
+        "are per user; only a success is kept, so a refused request can be retried with its key."
+    ),
+    examples=[Example(value="5f1c9a7e-2d4b-4c3a-9e1f-7a6b5c4d3e2f")],
 )
 UPLOAD_METADATA = HeaderParameter(
     name="Upload-Metadata",

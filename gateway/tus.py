@@ -33,6 +33,15 @@ from contracts import ConversionOptions
 from gateway import openapi as docs
 from gateway.body import ClientDisconnected, TooLarge, body_chunks
 from gateway.filenames import sanitize_filename
+from gateway.idempotency import (
+    REPLAYED,
+    IdempotencyKeys,
+    InFlight,
+    KeyReused,
+    Stored,
+    claim,
+    tus_fingerprint,
+)
 from gateway.intake import create_job, invalid_upload
 from gateway.media import NO_AUDIO, MediaProbe
 from gateway.outbox import Outbox
@@ -195,6 +204,7 @@ async def tus_options(settings: NamedDependency[GatewaySettings]) -> Response[No
         **docs.problems(
             _UPLOADS,
             {
+                409: str(InFlight()),
                 422: (str(_CLIP_BACKWARDS), _CLIP_BACKWARDS.errors),
                 429: str(TooManyUploads(10)),
             },
@@ -212,6 +222,8 @@ async def create_upload(
     upload_length: Annotated[int, docs.UPLOAD_LENGTH],
     upload_metadata: Annotated[str | None, docs.UPLOAD_METADATA] = None,
     tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
+    keys: NamedDependency[IdempotencyKeys],
+    idempotency_key: Annotated[str | None, docs.IDEMPOTENCY_KEY] = None,
 ) -> Response[None]:
     """Start a resumable upload of `Upload-Length` bytes (tus creation).
 
@@ -224,6 +236,9 @@ async def create_upload(
     (429 beyond: finish or remove one first); an upload nobody adds to for
     `UPLOAD_IDLE_HOURS` (24) is removed. The completed file's audio, trim applied, may last
     `MAX_MEDIA_SECONDS` (3 h), or `MAX_NORMALIZE_SECONDS` (30 min) with `normalize` (422 beyond).
+
+    Send an `Idempotency-Key` to retry safely: the same `Upload-Length` and `Upload-Metadata`
+    again with the same key within 24 hours answers with the first upload's `Location`.
     """
     _require_version(tus_resumable)
     if upload_length > (limit := settings.max_upload_bytes):
@@ -247,6 +262,17 @@ async def create_upload(
         ) from None
     name = metadata.get("filename", metadata.get("name"))
     kind = metadata.get("filetype", metadata.get("type"))
+    held = None
+    if idempotency_key is not None:
+        begun = await claim(keys, principal.user_id, idempotency_key)
+        fingerprint = tus_fingerprint(upload_length, upload_metadata)
+        if isinstance(begun, Stored):
+            try:
+                first = begun.replay(fingerprint)
+            except KeyReused as reused:
+                raise HTTPException(status_code=422, detail=str(reused)) from None
+            return _empty(first.status_code, {**first.headers, REPLAYED: "true"})
+        held = begun
     try:
         upload = await uploads.create(
             owner_id=principal.user_id,
@@ -256,12 +282,16 @@ async def create_upload(
             options=options,
             metadata=upload_metadata,
         )
-    except TooManyUploads as error:
-        raise HTTPException(status_code=429, detail=str(error)) from None
-    return _empty(
-        201,
-        {"Location": _upload_url(upload.upload_id), "Upload-Offset": "0", **_expires(upload, settings)},
-    )
+    except BaseException as error:
+        if held is not None:
+            await keys.release(held)
+        if isinstance(error, TooManyUploads):
+            raise HTTPException(status_code=429, detail=str(error)) from None
+        raise
+    headers = {"Location": _upload_url(upload.upload_id), "Upload-Offset": "0", **_expires(upload, settings)}
+    if held is not None:
+        await keys.finish(held, fingerprint, 201, None, headers)
+    return _empty(201, headers)
 
 
 @head(

@@ -60,6 +60,7 @@ FIELD_WORDS: dict[str, str] = _also_by_header_name(
         "tus_resumable": "Resumable uploads here speak tus 1.0.0: send the header Tus-Resumable: 1.0.0.",
         "upload_length": "Give the whole file's size in bytes as a whole number (Upload-Length).",
         "upload_metadata": "The file's name and options (Upload-Metadata) are too long or not `key base64` pairs.",
+        "idempotency_key": "An Idempotency-Key is 1 to 255 visible ASCII characters (no spaces), for example a UUID.",
         "upload_offset": "Say where these bytes go in the file as a whole number (Upload-Offset).",
         "range_header": "Ask for one byte range, such as bytes=0-1023.",
         "if_none_match": "Send back the ETag the server gave.",

@@ -2,11 +2,11 @@
 is small by design (``common.storage_layout``), on every path a user or a timer drives.
 
 A system of its own records each process's queries (``VIDMP3_MONGO_COMMAND_LOG``) while users
-upload (multipart and tus, one tus upload removed unfinished), follow, list, download ranges
-(with a token and through a signed link), cancel and delete, and a conversion fails (its
-email sent); while events
-are folded, the outbox relays, the watchdog and the reclaimer go round and deleted files are
-removed. Then the record is checked: one query filtering a collection that grows with use on
+upload (multipart and tus; one tus upload removed unfinished, one upload sent twice with an
+Idempotency-Key), follow, list, download ranges (with a token and through a signed link),
+cancel and delete, and a conversion fails (its email sent); while events are folded, the
+outbox relays, the watchdog and the reclaimer go round and deleted files are removed. Then the
+record is checked: one query filtering a collection that grows with use on
 anything but ``_id`` fails the test, naming the process, the collection and the filter.
 """
 
@@ -130,6 +130,15 @@ def test_no_service_filters_a_growing_collection_on_anything_but_its_key(
     assert created.status_code == 201, created.text
     removed = httpx.delete(f"{system.gateway}{created.headers['location']}", headers={**bearer(owner), **TUS})
     assert removed.status_code == 204
+
+    # an upload sent twice with one Idempotency-Key: the retry answers from the key's record
+    keyed = {**bearer(owner), "Idempotency-Key": str(uuid.uuid4())}
+    sent = [
+        httpx.post(f"{system.gateway}/v1/jobs", headers=keyed, files={"file": ("kept.mp4", data)}, timeout=60)
+        for _ in range(2)
+    ]
+    assert sent[0].status_code == sent[1].status_code == 202
+    assert sent[0].json() == sent[1].json()
 
     # cancel one at once, delete another: its files go in the background
     stopped = upload(system, owner, "stopped.mp4", data).json()["job_id"]
