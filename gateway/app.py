@@ -82,8 +82,6 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     uploads = ResumableUploads(database, is_job=outbox.has_upload, max_pending=settings.max_pending_uploads)
     removals = FileRemovals(database, forget_upload=uploads.forget)
     probe = MediaProbe(blocking_mongo[settings.mongo_database], limits=settings.media_limits)
-    idle = timedelta(hours=settings.upload_idle_hours)
-    links = settings.link_signer()
     keys = IdempotencyKeys(database)
 
     async def connect_broker() -> None:
@@ -99,8 +97,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await require_current_layout(database)
-        await files.ensure_indexes()
-        await keys.ensure_indexes()
+        await asyncio.gather(files.ensure_indexes(), keys.ensure_indexes())
         await connect_broker()
         with contextlib.suppress(httpx.HTTPError, ValueError, TimeoutError):
             # ready at once when auth answers; otherwise the follower keeps trying
@@ -108,7 +105,9 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         tasks = [
             asyncio.create_task(revocations.follow()),
             asyncio.create_task(outbox.relay_forever(settings.outbox_relay_seconds, before_round=connect_broker)),
-            asyncio.create_task(uploads.sweep_forever(_SWEEP_SECONDS, idle=idle)),
+            asyncio.create_task(
+                uploads.sweep_forever(_SWEEP_SECONDS, idle=timedelta(hours=settings.upload_idle_hours))
+            ),
             asyncio.create_task(removals.run(_SWEEP_SECONDS)),
         ]
         try:
@@ -154,7 +153,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "files": provide(files),
             "uploads": provide(uploads),
             "probe": provide(probe),
-            "links": provide(links),
+            "links": provide(settings.link_signer()),
             "keys": provide(keys),
         },
         lifespan=[lifespan],
