@@ -43,7 +43,7 @@ Collections growing with use, each read and written by ``_id`` only (key; writer
 
 - ``idempotency_keys``: ``<owner>:<Idempotency-Key>``; gateway; a keyed ``POST /v1/jobs`` or
   tus creation inserts it (claiming the key), gets it by id (a retry), replaces it by id with
-  the first answer; a takeover of a dead request's claim inserts ``<owner>:<key>@<its start>``.
+  the first answer; a takeover of a dead request's claim inserts ``<owner>@<its start>:<key>``.
   Records expire after 24 h (``expires_at``): one found expired is replaced (removal on read);
   on MongoDB a TTL index on ``expires_at`` removes the rest (the server's own background
   removal, no query of ours); on FerretDB, which pays for a secondary index on every insert

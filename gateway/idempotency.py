@@ -24,7 +24,7 @@ on ``expires_at`` removes the rest; FerretDB never uses a secondary index for re
 for one on every insert, so there the records of keys never sent again stay (a few hundred
 bytes each, never scanned: every access is by id). A record whose request died with its
 process (``pending`` past its lease) is taken over by one retry: of all who found the same
-stale record, the one whose insert of ``<owner>:<key>@<its start>`` lands takes it.
+stale record, the one whose insert of ``<owner>@<its start>:<key>`` lands takes it.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class IdempotencyKeys:
             lease_until: datetime = record["lease_until"].replace(tzinfo=UTC)
             stale = expires_at <= now or (record["state"] == "pending" and lease_until <= now)
             if stale:
-                return self._renew(await self._take_over(record, held, now))
+                return self._renew(await self._take_over(record, held, owner_id, key, now))
             if record["state"] == "pending":
                 raise InFlight
             return Stored(record["fingerprint"], record["status_code"], json.loads(record["body"]), record["headers"])
@@ -202,9 +202,11 @@ class IdempotencyKeys:
             "expires_at": now + self._ttl,
         }
 
-    async def _take_over(self, record: Document, held: Held, now: datetime) -> Held:
+    async def _take_over(self, record: Document, held: Held, owner_id: str, key: str, now: datetime) -> Held:
         started: datetime = record["started_at"]
-        marker = {"_id": f"{held.record_id}@{started.isoformat()}", "expires_at": now + self._ttl}
+        # the time goes beside the owner, not the key: a key may hold any visible character,
+        # an owner id no "@", so no record's id is ever a marker's
+        marker = {"_id": f"{owner_id}@{started.isoformat()}:{key}", "expires_at": now + self._ttl}
         try:  # of all who found this same stale record, one inserts this
             await self._records.insert_one(marker)
         except DuplicateKeyError:
