@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
@@ -94,7 +95,7 @@ class System:
     def mp3_files(self, job_id: str) -> int:
         """How many MP3s are stored for ``job_id`` (exactly one once it converted)."""
         config = self.stack.config
-        with MongoClient(config.mongo_url) as client:
+        with MongoClient[dict[str, Any]](config.mongo_url) as client:
             return client[config.mongo_database]["mp3s.files"].count_documents({"metadata.job_id": job_id})
 
     def new_user_token(self) -> str:
@@ -103,7 +104,7 @@ class System:
     def orphan_chunks(self) -> int:
         """MP3 chunks that belong to no stored MP3 (left by a conversion cut short)."""
         config = self.stack.config
-        with MongoClient(config.mongo_url) as client:
+        with MongoClient[dict[str, Any]](config.mongo_url) as client:
             database = client[config.mongo_database]
             files = {document["_id"] for document in database["mp3s.files"].find({}, {"_id": 1})}
             # one pass: on FerretDB every query on chunks but by _id reads the whole collection
