@@ -13,8 +13,10 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from auth.apikeys import ApiKeys
 from auth.database import Database
 from auth.hashing import HashingSlots
+from auth.key_routes import KEY_ROUTES
 from auth.keys import KeyDirectory, SigningKeys, StaticKeys
 from auth.lockouts import Lockouts
 from auth.migrations import AUTH_SCHEMA
@@ -79,12 +81,12 @@ def refresh_policy(settings: AuthSettings) -> RefreshPolicy:
     )
 
 
-async def _prune_forever(sessions: Sessions, revocations: Revocations) -> None:
-    """Expired refresh tokens, sessions and revocations go, a batch every ten minutes."""
+async def _prune_forever(sessions: Sessions, revocations: Revocations, api_keys: ApiKeys) -> None:
+    """Expired refresh tokens, sessions, revocations and API keys go, a batch every ten minutes."""
     while True:
         try:
-            if removed := await sessions.prune() + await revocations.prune():
-                log.info("removed %d expired refresh tokens, sessions and revocations", removed)
+            if removed := await sessions.prune() + await revocations.prune() + await api_keys.prune():
+                log.info("removed %d expired refresh tokens, sessions, revocations and API keys", removed)
         except Exception as error:  # MySQL away: try again next round
             log.warning("pruning sessions failed: %s", error)
         await asyncio.sleep(_PRUNE_SECONDS)
@@ -101,6 +103,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
     database = Database(settings.mysql_url.get_secret_value(), settings.mysql_pool_size)
     revocations = Revocations(database)
     sessions = Sessions(database, refresh_policy(settings), hooks=revocations)
+    api_keys = ApiKeys(database, revocations, per_user=settings.api_keys_per_user)
     hashing = HashingSlots(settings.password_hashing_concurrency, settings.password_hashing_queue)
     accounts = Accounts(
         Users(database), Passwords(), issuer, Lockouts(database, guessing_policy(settings)), sessions, hashing=hashing
@@ -123,7 +126,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
         await AUTH_SCHEMA.migrate(database)
 
     async def start_pruning() -> None:
-        tasks.append(asyncio.create_task(_prune_forever(sessions, revocations)))
+        tasks.append(asyncio.create_task(_prune_forever(sessions, revocations, api_keys)))
 
     async def stop_pruning() -> None:
         for task in tasks:
@@ -136,6 +139,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
         "accounts": accounts,
         "issuer": issuer,
         "revocation_log": revocations,
+        "api_keys": api_keys,
         "bearer": bearer,
         "login_throttle": login_throttle,
         "registration_throttle": registration_throttle,
@@ -143,6 +147,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             *account_routes(registration=settings.registration_enabled),
+            *KEY_ROUTES,
             *health_routes(ready=[database.ping]),
         ],
         dependencies={

@@ -134,6 +134,30 @@ MIGRATIONS = (
         ) ENGINE=InnoDB
         """,
     ),
+    Migration(
+        9,
+        "API keys: a user's credentials for programs, stored as their secret's SHA-256",
+        # ``id``: the public part of the key (``vmk_<id>_<secret>``); ``scopes`` space-separated;
+        # times are Unix seconds. A user's keys go with the user
+        """
+        CREATE TABLE IF NOT EXISTS api_keys (
+            id CHAR(12) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+            user_id BIGINT UNSIGNED NOT NULL,
+            name VARCHAR(100) NOT NULL,
+            scopes VARCHAR(100) CHARACTER SET ascii NOT NULL,
+            prefix VARCHAR(32) CHARACTER SET ascii NOT NULL,
+            secret_hash BINARY(32) NOT NULL,
+            created_at DOUBLE NOT NULL,
+            expires_at DOUBLE NULL,
+            last_used_at DOUBLE NULL,
+            revoked_at DOUBLE NULL,
+            KEY api_keys_user (user_id, revoked_at),
+            KEY api_keys_expires_at (expires_at),
+            KEY api_keys_revoked_at (revoked_at),
+            CONSTRAINT api_keys_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+        """,
+    ),
 )
 
 

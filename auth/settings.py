@@ -82,6 +82,9 @@ class AuthSettings(ServiceSettings):
     password_hashing_queue: int = Field(default=64, ge=0)
     """Password checks that may wait for a turn; beyond them a login gets 503 at once."""
 
+    api_keys_per_user: int = Field(default=20, ge=1, le=1000)
+    """API keys a user may hold at once (revoked and expired ones do not count)."""
+
     registration_enabled: bool = False
     """Whether anyone may create an account with ``POST /v1/register``."""
     registrations_burst: int = Field(default=5, ge=1)

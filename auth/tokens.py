@@ -47,10 +47,17 @@ class Principal:
     session_id: str | None = None
     """The session (login) the token was issued for: its ``sid`` claim. Ending the session
     revokes the token."""
+    key_id: str | None = None
+    """The API key the caller sent instead of a token (``auth.apikeys``); ``None`` for tokens."""
+    scopes: frozenset[str] | None = None
+    """What an API key may do (``jobs:read``, ``jobs:write``); ``None``: whatever the roles allow."""
 
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+    def allows(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 class TokenIssuer:

@@ -18,6 +18,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_409_CONFLICT
 
 from auth.addresses import IPNetwork, client_address, rate_limit_key
+from auth.apikeys import TooManyKeys, UnknownKey
 from auth.hashing import HashingBusy
 from auth.refresh import SessionEnded
 from auth.service import InvalidCredentials, NotAdmin, UnknownUser, WrongPassword
@@ -51,6 +52,10 @@ def problems() -> Iterator[None]:
         raise PermissionDeniedException("only an admin may do this") from None
     except UnknownUser:
         raise NotFoundException("no such user") from None
+    except TooManyKeys as error:
+        raise ClientException(str(error), status_code=HTTP_409_CONFLICT) from None
+    except UnknownKey:
+        raise NotFoundException("you have no API key with this id (it may have been revoked already)") from None
     except UserExists:
         raise ClientException("a user with this email already exists", status_code=HTTP_409_CONFLICT) from None
 

@@ -19,6 +19,7 @@ from common.mongo import create_async_client, create_client
 from common.storage_layout import require_current_layout
 from contracts import JobCancelled, JobDeleted, VideoUploaded
 from gateway.access import current_status
+from gateway.apikeys import KeyLimiter, KeyVerifier
 from gateway.asyncapi_page import ASYNCAPI_ROUTES
 from gateway.cover import COVER_ROUTES
 from gateway.downloads import DOWNLOAD_ROUTES
@@ -26,6 +27,7 @@ from gateway.files import JobFiles
 from gateway.idempotency import IdempotencyKeys
 from gateway.identity import Authenticator, current_principal
 from gateway.jobs import JOB_ROUTES
+from gateway.keys import KEY_ROUTES
 from gateway.media import MediaProbe
 from gateway.openapi import openapi_config
 from gateway.outbox import Outbox
@@ -66,6 +68,12 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         poll_seconds=settings.revocation_poll_seconds,
         max_stale_seconds=settings.revocation_max_stale_seconds,
     )
+    api_keys = KeyVerifier(
+        http,
+        f"{settings.auth_url}/v1/keys/verify",
+        cache_seconds=settings.api_key_cache_seconds,
+        cache_size=settings.api_key_cache_size,
+    )
     authenticator = Authenticator(
         http,
         f"{settings.auth_url}/.well-known/jwks.json",
@@ -73,6 +81,8 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         audience=settings.token_audience,
         leeway_seconds=settings.token_leeway_seconds,
         revocations=revocations,
+        keys=api_keys,
+        key_limiter=KeyLimiter(settings.api_key_burst, settings.api_key_requests_per_minute),
     )
     outbox = Outbox(database, publisher)
     queries = JobQueries(database)
@@ -131,7 +141,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     def provide(value: object) -> Provide:
         return Provide(lambda: value, sync_to_thread=False)
 
-    api = [*AUTH_ROUTES, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *COVER_ROUTES, *TUS_ROUTES]
+    api = [*AUTH_ROUTES, *KEY_ROUTES, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *COVER_ROUTES, *TUS_ROUTES]
     return Litestar(
         route_handlers=[
             *options_routes(api),

@@ -147,17 +147,23 @@ async def call_auth(
     http: httpx.AsyncClient,
     settings: GatewaySettings,
     path: str,
-    payload: Mapping[str, Any],
+    payload: Mapping[str, Any] | None,
     *,
     headers: Mapping[str, str] | None = None,
     clear_cookie_on: frozenset[int] = frozenset(),
     words: Mapping[int, Callable[[httpx.Response], str]] | None = None,
+    method: str = "POST",
 ) -> httpx.Response:
-    """POST ``payload`` to the auth service; its 2xx answer, or its refusal as our problem
-    (its own ``detail``, or what ``words`` says for that status), with the refresh cookie
-    removed when the status is in ``clear_cookie_on``."""
+    """Send ``payload`` (POST unless ``method`` says otherwise) to the auth service; its 2xx
+    answer, or its refusal as our problem (its own ``detail``, or what ``words`` says for that
+    status), with the refresh cookie removed when the status is in ``clear_cookie_on``."""
     try:
-        response = await http.post(f"{settings.auth_url}{path}", json=dict(payload), headers=dict(headers or {}))
+        response = await http.request(
+            method,
+            f"{settings.auth_url}{path}",
+            json=None if payload is None else dict(payload),
+            headers=dict(headers or {}),
+        )
     except httpx.HTTPError as error:
         raise ServiceUnavailableException(LOGIN_UNAVAILABLE) from error
     status = response.status_code
@@ -171,7 +177,7 @@ async def call_auth(
             detail=said(response) if said else _detail(response, "too many attempts; try again later"),
             headers={"Retry-After": response.headers.get("retry-after", "60"), **extra},
         )
-    if status in (400, 401, 403, 404):
+    if status in (400, 401, 403, 404, 409):
         detail = said(response) if said else _detail(response, HTTPStatus(status).phrase)
         raise HTTPException(status_code=status, detail=detail, headers=extra)
     if status == 503 and "retry-after" in response.headers:  # busy checking passwords: it says when to come back

@@ -20,6 +20,7 @@ import httpx
 
 from auth.schemas import RevocationEntry, RevocationPage
 from auth.tokens import InvalidToken, Principal
+from gateway.apikeys import KeyRefused
 
 __all__ = ["RevocationFeed", "RevocationList", "RevocationsUnknown", "SessionEnded"]
 
@@ -37,7 +38,7 @@ class SessionEnded(InvalidToken):
 
 
 class RevocationList:
-    """Revoked subjects (``session:<sid>``) until they expire, and the last number seen."""
+    """Revoked subjects (``session:<sid>``, ``key:<id>``) until they expire, and the last number seen."""
 
     def __init__(self) -> None:
         self._until: dict[str, float] = {}
@@ -124,12 +125,14 @@ class RevocationFeed:
             await asyncio.sleep(self._poll_seconds)
 
     def check(self, principal: Principal) -> None:
-        """Raise ``InvalidToken`` for a token of an ended session, ``RevocationsUnknown`` when the
-        log is too old to tell."""
+        """Raise ``InvalidToken`` for a token of an ended session (``KeyRefused`` for a revoked API
+        key), ``RevocationsUnknown`` when the log is too old to tell."""
         if self._fresh_at is None or self._monotonic() - self._fresh_at > self._max_stale:
             raise RevocationsUnknown
         if principal.session_id is not None and self._list.revoked(f"session:{principal.session_id}", self._clock()):
             raise SessionEnded(f"session {principal.session_id} has ended")
+        if principal.key_id is not None and self._list.revoked(f"key:{principal.key_id}", self._clock()):
+            raise KeyRefused("revoked")
 
     async def ready(self) -> None:
         """For ``/ready``: the log was read at least once since this process started."""

@@ -160,6 +160,7 @@ _PASSWORD_BODY = Example(
 @post(
     "/v1/auth/password",
     status_code=204,
+    opt={"api_keys": False},
     tags=["auth"],
     summary="Change your password",
     description="""\

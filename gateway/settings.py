@@ -34,6 +34,15 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
     revocation_max_stale_seconds: float = Field(default=60.0, gt=0)
     """How long tokens are still taken while the revocation log cannot be read (auth away);
     past it they get 503 until it is read again."""
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    """How long auth's answer about an API key is kept (a revoked key is refused sooner: the
+    revocation log lists it)."""
+    api_key_cache_size: int = Field(default=10_000, ge=1)
+    """API keys whose answers are kept at most (the least recently used go first)."""
+    api_key_burst: int = Field(default=60, ge=1)
+    api_key_requests_per_minute: float = Field(default=600.0, gt=0)
+    """Per API key, in each gateway process: ``api_key_burst`` requests at once, then this many a
+    minute (429 with ``Retry-After`` beyond)."""
     max_upload_bytes: int = 2 * 1024**3
     """Largest video accepted, by either upload route (413 beyond it)."""
     max_form_fields: int = 32

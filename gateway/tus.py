@@ -297,6 +297,7 @@ async def create_upload(
 @head(
     "/v1/uploads/{upload_id:uuid}",
     security=docs.SECURITY,
+    opt={"scope": "jobs:write"},  # where an upload stands: part of writing it
     operation_class=docs.documented(
         headers={
             "200": {

@@ -11,6 +11,9 @@ from contracts.option_words import FIELD_WORDS as OPTION_WORDS
 __all__ = [
     "ADMIN_ONLY",
     "FIELD_WORDS",
+    "KEYS_NEED_PERSON",
+    "KEYS_UNCHECKED",
+    "KEY_REFUSED",
     "LOGIN_BUSY",
     "LOGIN_UNAVAILABLE",
     "NEED_LOGIN",
@@ -25,6 +28,8 @@ __all__ = [
     "UPLOAD_BUSY",
     "WRONG_LOGIN",
     "job_not_found",
+    "key_lacks_scope",
+    "key_too_busy",
     "mp3_not_ready",
     "nothing_to_cancel",
     "offset_mismatch",
@@ -57,6 +62,10 @@ FIELD_WORDS: dict[str, str] = _also_by_header_name(
         "current_password": "Give the password you use now.",
         "new_password": "Choose a new password of at least 8 characters.",
         "file": "Attach the video as the form's file.",
+        "key_id": "Give the id of one of your API keys, as the list of keys shows it (12 letters and digits).",
+        "name": "Name the key in up to 100 letters, digits, spaces and punctuation.",
+        "scopes": "Give the key's scopes as a list of jobs:read and jobs:write.",
+        "expires_in_days": "Give the key's lifetime as a whole number of days, from 1 to 3650, or leave it out.",
         "tus_resumable": "Resumable uploads here speak tus 1.0.0: send the header Tus-Resumable: 1.0.0.",
         "upload_length": "Give the whole file's size in bytes as a whole number (Upload-Length).",
         "upload_metadata": "The file's name and options (Upload-Metadata) are too long or not `key base64` pairs.",
@@ -103,12 +112,35 @@ SESSION_ENDED = (
 SESSIONS_UNCHECKED = (
     "Your access token cannot be checked right now (the sign-in service does not answer): try again in a few seconds."
 )
+KEY_REFUSED = {
+    "unknown": "This API key is not valid: check that it was copied whole, or create a new one.",
+    "revoked": "This API key was revoked: create a new one.",
+    "expired": "This API key has expired: create a new one.",
+    "disabled": "The account of this API key is disabled.",
+}
+"""Why an API key is refused (auth's ``refused`` reasons), in words."""
+KEYS_UNCHECKED = (
+    "API keys cannot be checked right now (the sign-in service does not answer): try again in a few seconds."
+)
+KEYS_NEED_PERSON = (
+    "API keys cannot do this: log in with your email and password (keys are created, listed and revoked by a"
+    " person, and a password is changed by one)."
+)
 WRONG_LOGIN = "The email or password is wrong."
 LOGIN_BUSY = "Too many people are logging in right now: try again in a few seconds."
 LOGIN_UNAVAILABLE = "Logging in is not possible right now (the sign-in service does not answer): try again in a minute."
 ADMIN_ONLY = "Only an admin can list every user's jobs."
 UPLOAD_BUSY = "Another request is sending bytes to this upload right now: wait for it to end, then go on."
 TUS_ONLY = "Resumable uploads here speak tus 1.0.0: send the header Tus-Resumable: 1.0.0."
+
+
+def key_lacks_scope(scope: str) -> str:
+    doing = "read jobs (status, lists, downloads)" if scope == "jobs:read" else "create, cancel or delete jobs"
+    return f"This API key may not {doing}: it lacks the {scope} scope. Create a key with {scope} for this."
+
+
+def key_too_busy(wait_seconds: str) -> str:
+    return f"This API key has made too many requests: wait {wait_seconds} seconds, then go on more slowly."
 
 
 def too_many_logins(wait_seconds: str) -> str:
