@@ -111,3 +111,15 @@ class Api:
 
     def delete(self, job_id: UUID) -> None:
         self.call("DELETE", f"/v1/jobs/{job_id}", ok=(204,))
+
+    def create_key(self, name: str, scopes: list[str], expires_in_days: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "scopes": scopes}
+        if expires_in_days is not None:
+            body["expires_in_days"] = expires_in_days
+        return dict(self.call("POST", "/v1/keys", json=body, ok=(201,)).json())
+
+    def keys(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/v1/keys").json()["keys"])
+
+    def revoke_key(self, key_id: str) -> None:
+        self.call("DELETE", f"/v1/keys/{key_id}", ok=(204,))

@@ -373,5 +373,66 @@ def delete(
     delete_jobs(_session(ctx), jobs)
 
 
+keys_app = typer.Typer(
+    name="keys",
+    help=(
+        "API keys for programs: create, list, revoke. A program sends its key as VIDMP3_API_KEY (or as"
+        " Authorization: Bearer <key>); keys are managed while logged in with your password."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(keys_app)
+
+_SCOPES = ("jobs:read", "jobs:write")
+
+
+@keys_app.command("create")
+@handled
+def keys_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="What the key is for, to tell your keys apart.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            metavar="SCOPE",
+            help="jobs:read (status, lists, downloads) or jobs:write (uploads, cancel, delete); repeat for both,"
+            " the default.",
+        ),
+    ] = None,
+    expires_in: Annotated[
+        int | None,
+        typer.Option("--expires-in", metavar="DAYS", min=1, max=3650, help="Days until the key stops working."),
+    ] = None,
+) -> None:
+    """Create an API key and print it (shown this once: keep it safe)."""
+    from client.keys import create_key
+
+    scopes = list(dict.fromkeys(scope or _SCOPES))
+    if unknown := [given for given in scopes if given not in _SCOPES]:
+        raise CliError(f"--scope {unknown[0]!r} is not one of {', '.join(_SCOPES)}", ExitCode.USAGE)
+    create_key(_session(ctx), name, scopes, expires_in)
+
+
+@keys_app.command("list")
+@handled
+def keys_list(ctx: typer.Context) -> None:
+    """Your API keys (not their secrets): id, name, scopes, when they expire and were last used."""
+    from client.keys import list_keys
+
+    list_keys(_session(ctx))
+
+
+@keys_app.command("revoke")
+@handled
+def keys_revoke(
+    ctx: typer.Context, key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's id (vidmp3 keys list).")]
+) -> None:
+    """Revoke an API key: it stops working within seconds."""
+    from client.keys import revoke_key
+
+    revoke_key(_session(ctx), key_id)
+
+
 def main() -> None:
     app()

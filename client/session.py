@@ -45,8 +45,9 @@ class SessionKeeper:
 
     def __init__(self, server: str, store: TokenStore, *, transport: httpx.BaseTransport | None = None) -> None:
         self.server, self.store, self._transport = server, store, transport
-        self.fixed = os.environ.get("VIDMP3_TOKEN", "").strip() or None
-        """A token from the environment (CI, scripts): used as it is, never renewed."""
+        self.fixed = os.environ.get("VIDMP3_API_KEY", "").strip() or os.environ.get("VIDMP3_TOKEN", "").strip() or None
+        """An API key (``VIDMP3_API_KEY``) or a token (``VIDMP3_TOKEN``) from the environment (CI,
+        scripts): used as it is, never renewed; the key wins when both are set."""
 
     def _ended(self, why: str) -> CliError:
         return CliError(f"{why}: log in again.", ExitCode.AUTH, hint="run: vidmp3 login")
