@@ -45,6 +45,23 @@ export class Api {
     return (await this.request("POST", `/v1/jobs/${jobId}/cancel`)).json();
   }
 
+  async keys() {
+    return (await (await this.request("GET", "/v1/keys")).json()).keys;
+  }
+
+  async createKey(body) {
+    const response = await this.request("POST", "/v1/keys", {
+      ok: [201],
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return response.json();
+  }
+
+  async revokeKey(keyId) {
+    await this.request("DELETE", `/v1/keys/${keyId}`, { ok: [204] });
+  }
+
   async remove(jobId) {
     await this.request("DELETE", `/v1/jobs/${jobId}`, { ok: [204] });
   }

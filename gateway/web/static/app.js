@@ -2,6 +2,7 @@
 // file in one list until its MP3 plays and downloads. Plain DOM and ES modules, no build step.
 
 import { Api } from "./api.js";
+import { KeysSection } from "./keys.js";
 import { FileList } from "./list.js";
 import { optionSummary, optionValues, setUpOptions } from "./options.js";
 import { ApiError } from "./problems.js";
@@ -62,6 +63,8 @@ const files = new FileList({
   failures: () => failures,
 });
 
+const keys = new KeysSection({ api, announce });
+
 // --- screens ---------------------------------------------------------------
 
 function showSignIn(reason, { keep = false } = {}) {
@@ -73,6 +76,7 @@ function showSignIn(reason, { keep = false } = {}) {
   ui.signInError.hidden = true;
   if (!keep) {
     files.clear();
+    keys.clear();
     entered = false;
   }
   ui.email.focus();
