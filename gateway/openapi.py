@@ -489,12 +489,26 @@ def openapi_config() -> OpenAPIConfig:
             "reason phrase, `detail` says what went wrong and what to do, in words to show people, "
             "`errors` lists invalid inputs with their `field`. Another user's job or upload is 404, "
             "never 403. Large files upload resumably with tus 1.0.0 at `/v1/uploads`.\n\n"
+            "## Credentials\n\n"
+            "Send `Authorization: Bearer <credential>`: the access token of a login (people, the web "
+            "page), or an API key `vmk_...` (programs; create one with `POST /v1/keys`). A key works on "
+            "every job route within its scopes: `jobs:read` for reading (GET, HEAD), `jobs:write` for "
+            "the rest (uploads, cancel, delete); a missing scope is 403, a revoked or expired key 401, "
+            "and each key is limited in requests per minute (429 with `Retry-After`). Keys never act "
+            "as an admin, and only a person (a login's token) manages keys or changes a password.\n\n"
             "The events the services exchange over RabbitMQ are "
             "documented with AsyncAPI at [/docs/asyncapi](/docs/asyncapi) "
             "([YAML](/docs/asyncapi.yaml), [JSON](/docs/asyncapi.json))."
         ),
         components=Components(
-            security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            security_schemes={
+                BEARER: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT or API key",
+                    description="A login's access token (a JWT), or an API key (`vmk_<id>_<secret>`).",
+                )
+            }
         ),
         render_plugins=[SwaggerPage()],
         use_handler_docstrings=True,
