@@ -3,9 +3,10 @@
     uv run python bench/revocation.py [--trials 10] [--poll-seconds 1.0]
 
 Starts auth and a gateway on free ports, then for each kind of revocation (an admin disables
-the user, deletes the user, the user changes the password, the user logs out) and each trial:
-logs a fresh user in, keeps calling ``GET /v1/jobs`` with the access token every 20 ms, takes
-the rights away, and records the time from sending that request to the token's first 401.
+the user, deletes the user, the user changes the password, the user logs out, the user revokes
+an API key) and each trial: logs a fresh user in, keeps calling ``GET /v1/jobs`` with the access
+token (or the key, used once before so the gateway keeps auth's answer about it) every 20 ms,
+takes the rights away, and records the time from sending that request to the first 401.
 
 The reference measured in the same run is the round trip of one ``GET /v1/jobs`` (the floor
 any revocation could reach), beside the gateway's configured poll interval (the expected
@@ -44,7 +45,7 @@ from common.stack import Stack, StackConfig  # noqa: E402
 from tests.services import provide_endpoints  # noqa: E402
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (made up for the run)
-KINDS = ("disable", "delete", "password", "logout")
+KINDS = ("disable", "delete", "password", "logout", "api key")
 
 
 def free_port_block(size: int) -> int:
@@ -110,12 +111,21 @@ class Bench:
             "logout": lambda: self.http.post(
                 f"{self.gateway}/v1/auth/logout", json={"refresh_token": session["refresh_token"]}
             ),
+            "api key": lambda: self.http.delete(
+                f"{self.gateway}/v1/keys/{session.get('key_id')}", headers={"Authorization": f"Bearer {token}"}
+            ),
         }[kind]
 
     async def trial(self, kind: str) -> tuple[float, float]:
         """Seconds from sending the revocation, and from its answer, to the token's first 401."""
         _, session = await self.new_user()
         token = session["access_token"]
+        if kind == "api key":
+            created = await self.http.post(
+                f"{self.gateway}/v1/keys", json={"name": "bench"}, headers={"Authorization": f"Bearer {token}"}
+            )
+            session["key_id"] = created.raise_for_status().json()["id"]
+            token = created.json()["key"]
         if await self.jobs(token) != 200:
             raise RuntimeError("a fresh token was refused")
         revoke = self.revoker(kind, session)
@@ -139,20 +149,20 @@ class Bench:
         return statistics.median(times)
 
 
-async def measure(gateway: str, auth: str, trials: int) -> dict[str, Any]:
+async def measure(gateway: str, auth: str, auth_metrics: str, trials: int) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=30) as http:
         bench = Bench(http, gateway, auth)
         admin_email = os.environ["BENCH_ADMIN_EMAIL"]
         bench.admin = {"Authorization": f"Bearer {(await bench.login(admin_email))['access_token']}"}
         _, probe = await bench.new_user()
         rtt = await bench.round_trip(probe["access_token"])
-        polls_before = revocation_polls((await http.get(f"{auth}/metrics")).text)
+        polls_before = revocation_polls((await http.get(auth_metrics)).text)
         requests_before, started = bench.api_requests, time.monotonic()
         results = {kind: [await bench.trial(kind) for _ in range(trials)] for kind in KINDS}
         sent = {kind: [pair[0] for pair in pairs] for kind, pairs in results.items()}
         answered = {kind: [pair[1] for pair in pairs] for kind, pairs in results.items()}
         elapsed = time.monotonic() - started
-        polls = revocation_polls((await http.get(f"{auth}/metrics")).text) - polls_before
+        polls = revocation_polls((await http.get(auth_metrics)).text) - polls_before
     return {
         "round_trip_s": rtt,
         "seconds_to_401": sent,
@@ -185,7 +195,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work, provide_endpoints() as endpoints:
         config = StackConfig(
             state_dir=Path(work),
-            base_port=free_port_block(5),
+            base_port=free_port_block(10),  # the services', then their /metrics listeners
             rabbit_url=endpoints.rabbit_url,
             mongo_url=endpoints.mongo_url,
             mongo_database=f"vidmp3_bench_{uuid.uuid4().hex[:8]}",
@@ -196,7 +206,9 @@ def main() -> int:
         stack.start("auth", "gateway")
         try:
             os.environ["BENCH_ADMIN_EMAIL"] = create_admin(config)
-            measured = asyncio.run(measure(config.url("gateway"), config.url("auth"), args.trials))
+            measured = asyncio.run(
+                measure(config.url("gateway"), config.url("auth"), config.metrics_url("auth"), args.trials)
+            )
         finally:
             stack.stop("auth", "gateway")
 
