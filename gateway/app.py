@@ -53,15 +53,9 @@ PUBLISHED_EVENTS = (VideoUploaded, JobCancelled, JobDeleted)
 _SWEEP_SECONDS = 600.0
 
 
-def create_app(settings: GatewaySettings | None = None) -> Litestar:
-    settings = settings or GatewaySettings.load()
-    broker = create_broker(settings, description="Gateway")
-    publisher = EventPublisher(broker, PUBLISHED_EVENTS)
-    mongo = create_async_client(settings)
-    database = mongo[settings.mongo_database]
-    # PyAV reads files through blocking calls, in worker threads: the media check's own client
-    blocking_mongo = create_client(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+def _authentication(settings: GatewaySettings, http: httpx.AsyncClient) -> tuple[RevocationFeed, Authenticator]:
+    """Who is calling: access tokens checked against auth's keys and its revocation log, API keys
+    asked of auth (briefly remembered) and rate-limited per key."""
     revocations = RevocationFeed(
         http,
         f"{settings.auth_url}/v1/revocations",
@@ -84,6 +78,19 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         keys=api_keys,
         key_limiter=KeyLimiter(settings.api_key_burst, settings.api_key_requests_per_minute),
     )
+    return revocations, authenticator
+
+
+def create_app(settings: GatewaySettings | None = None) -> Litestar:
+    settings = settings or GatewaySettings.load()
+    broker = create_broker(settings, description="Gateway")
+    publisher = EventPublisher(broker, PUBLISHED_EVENTS)
+    mongo = create_async_client(settings)
+    database = mongo[settings.mongo_database]
+    # PyAV reads files through blocking calls, in worker threads: the media check's own client
+    blocking_mongo = create_client(settings)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    revocations, authenticator = _authentication(settings, http)
     outbox = Outbox(database, publisher)
     queries = JobQueries(database)
     watcher = StatusWatcher(lambda job_id: current_status(queries, outbox, job_id))
