@@ -1,23 +1,31 @@
 """Typed message contracts shared by every service: events and options.
 
 The broker topology is in ``contracts.topology`` (it needs the broker client, which the
-converter's command line does without)."""
+converter's command line does without). The names here are loaded when first used: the
+command line needs only the options and the failure reasons, and building every event
+model costs it a tenth of a second at start."""
 
-from contracts.events import (
-    ConversionFailed,
-    ConversionProgress,
-    ConversionStarted,
-    Event,
-    EventAdapter,
-    FailureReason,
-    JobCancelled,
-    JobDeleted,
-    Mp3Converted,
-    NotificationSent,
-    VideoUploaded,
-)
-from contracts.options import ConversionOptions
-from contracts.routing import RoutingKey
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contracts.events import (
+        ConversionFailed,
+        ConversionProgress,
+        ConversionStarted,
+        Event,
+        EventAdapter,
+        JobCancelled,
+        JobDeleted,
+        Mp3Converted,
+        NotificationSent,
+        VideoUploaded,
+    )
+    from contracts.failures import FailureReason
+    from contracts.options import ConversionOptions
+    from contracts.routing import RoutingKey
 
 __all__ = [
     "ConversionFailed",
@@ -34,3 +42,13 @@ __all__ = [
     "RoutingKey",
     "VideoUploaded",
 ]
+
+_MODULES = {"ConversionOptions": "options", "FailureReason": "failures", "RoutingKey": "routing"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'contracts' has no attribute {name!r}")
+    value = getattr(import_module(f"contracts.{_MODULES.get(name, 'events')}"), name)
+    globals()[name] = value
+    return value

@@ -9,12 +9,12 @@ not know are ignored, so adding an optional field is compatible; anything else b
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
 
+from contracts.failures import FailureReason
 from contracts.options import ConversionOptions
 from contracts.routing import RoutingKey
 
@@ -95,23 +95,6 @@ class Mp3Converted(_Event):
     filename: str = Field(description="Download name of the MP3.", examples=["holiday.mp3"])
     size_bytes: int = Field(ge=0, description="Size of the MP3.")
     duration_seconds: float = Field(ge=0, description="Duration of the MP3's audio.")
-
-
-class FailureReason(StrEnum):
-    """Machine-readable cause of a failed conversion."""
-
-    NO_AUDIO_STREAM = "no_audio_stream"
-    UNDECODABLE_INPUT = "undecodable_input"
-    TRUNCATED_INPUT = "truncated_input"
-    UNSUPPORTED_CODEC = "unsupported_codec"
-    SOURCE_MISSING = "source_missing"
-    TIMED_OUT = "timed_out"
-    RETRIES_EXHAUSTED = "retries_exhausted"
-    INTERNAL_ERROR = "internal_error"
-    TOO_LONG = "too_long"
-    """The audio went on past the job's duration limit (whatever the file stated)."""
-    OUTPUT_TOO_LARGE = "output_too_large"
-    """The MP3 would have passed the size limit."""
 
 
 class ConversionFailed(_Event):

@@ -1,3 +1,3 @@
-from converter.cli import cli
+from converter.cli import main
 
-cli(prog_name="python -m converter")
+raise SystemExit(main())

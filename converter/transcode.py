@@ -31,8 +31,8 @@ from typing import Literal, Protocol
 import av
 from av.stream import Discard
 
-from contracts import ConversionOptions, FailureReason
-from contracts.options import MP3_SAMPLE_RATES
+from contracts.failures import FailureReason
+from contracts.options import MP3_SAMPLE_RATES, ConversionOptions
 from converter.chapters import chapters_of, on_output
 from converter.cover import find_cover
 from converter.encoders import Engine, EngineName, Mp3Encoder, Mp3Engine, pick_engine
@@ -373,6 +373,7 @@ def _encode(
         frame_size=encoder.block_samples,
         trim=Trim(origin + options.start_seconds, end) if options.trims else None,
         normalize=options.normalize,
+        batch_samples=_BATCH_SAMPLES,
     )
     samples = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3-encoder") as encoding:
