@@ -118,7 +118,7 @@ def load(name: str = DEFAULT_LIBRARY) -> LameLibrary:
 
 
 class SystemLameEncoder:
-    """PCM (planar float, frames of any length up to ``_BLOCK``) in, MP3 frames out, as ffmpeg
+    """PCM (planar float, frames of any length: the output buffer grows to fit) in, MP3 frames out, as ffmpeg
     encodes. LAME buffers what it needs, so decoded frames can be handed over as they come."""
 
     sample_format = "fltp"
@@ -181,4 +181,5 @@ class SystemLameEncoder:
     def _result(self, written: int) -> bytes:
         if written < 0:
             raise RuntimeError(f"LAME failed to encode (error {written})")
-        return ctypes.string_at(self._out, written)
+        # a copy of the bytes out of the buffer (string_at is a foreign call: it would let the GIL go)
+        return bytes(memoryview(self._out)[:written])
