@@ -10,7 +10,10 @@ skip over a long video run), so this reader:
 - keeps the last few chunks read from each stream, so short seeks back cost nothing;
 - keeps a paused stream open when the reader jumps elsewhere (to an index at the end), so
   reading resumes where that stream stopped, and stops it where the jump landed, so it does
-  not fetch those chunks a second time.
+  not fetch those chunks a second time;
+- keeps a stream that has reached its end (an index read at the end of the file) beside the
+  open ones, with the chunks it keeps: a later jump (to the frame taken for the cover) and
+  the run back from the start stop where its chunks begin instead of fetching them again.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from common.mongo import Document
 __all__ = ["ChunkReader", "ChunkSource"]
 
 _STREAMS = 2  # open streams at most: the main run and one jump (an index at the end)
+_FINISHED = 2  # streams that reached their end, kept for the chunks they hold (no thread, no queue)
 _WAIT = 0.5  # seconds between checks whether a stream was closed while it waits
 
 
@@ -129,14 +133,18 @@ class ChunkReader:
                 self._streams.remove(stream)
                 self._streams.append(stream)
                 return stream
-        if len(self._streams) == _STREAMS:
-            self._retire(self._streams[0])
+        finished = [stream for stream in self._streams if stream.finished]
+        if len(finished) > _FINISHED:
+            self._retire(finished[0])
+        open_streams = [stream for stream in self._streams if not stream.finished]
+        if len(open_streams) == _STREAMS:
+            self._retire(open_streams[0])
         stop = self._last + 1
         for other in self._streams:
             if other.next <= number:
                 other.stop_at(number)
-            else:
-                stop = min(stop, other.next)
+            else:  # its chunks from the first it keeps on are there, or coming
+                stop = min(stop, other.first_kept)
         stream = _Stream(self._chunks, self._file_id, number, stop, ahead=self._ahead, keep=self._keep)
         self._streams.append(stream)
         return stream
@@ -171,6 +179,16 @@ class _Stream:
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(start,), name=f"blob-chunks-{start}", daemon=True)
         self._thread.start()
+
+    @property
+    def finished(self) -> bool:
+        """Whether every chunk it was to fetch has been taken (its thread has ended)."""
+        return self.next >= self.stop
+
+    @property
+    def first_kept(self) -> int:
+        """The lowest chunk it can still hand out (kept, or next)."""
+        return min(self._kept, default=self.next)
 
     def kept(self, number: int) -> bytes | None:
         data = self._kept.get(number)

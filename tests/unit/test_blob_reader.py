@@ -128,12 +128,31 @@ def test_an_empty_file_reads_as_empty() -> None:
     assert chunks.streams == []
 
 
-def test_a_jump_back_past_what_is_kept_refetches_only_up_to_where_the_stream_goes_on() -> None:
+def test_a_jump_back_past_what_is_kept_refetches_only_up_to_what_the_stream_still_holds() -> None:
     chunks = Chunks(DATA)
     with reader(chunks, keep=2, ahead=4) as file:
         file.read(300)
         file.seek(50)
         assert file.read() == DATA[50:]
     assert chunks.streams == [0, 5]
-    assert {n for n, count in chunks.served.items() if count == 2} == set(range(5, 30))
+    assert {n for n, count in chunks.served.items() if count == 2} == set(range(5, 28))  # 28 and 29 are kept
     assert max(chunks.served.values()) == 2
+
+
+def test_a_jump_after_the_index_at_the_end_fetches_no_chunk_twice() -> None:
+    # the cover's frame: the head, the index at the end, a frame further on (past the read-ahead),
+    # then the audio from the start
+    chunks = Chunks(DATA)
+    with reader(chunks, ahead=4, keep=4) as file:
+        head = file.read(8)
+        file.seek(-30, os.SEEK_END)
+        tail = file.read()
+        file.seek(200)
+        frame = file.read(20)
+        file.seek(8)
+        rest = file.read()
+
+        assert (head + rest, tail, frame) == (DATA, DATA[-30:], DATA[200:220])
+        assert file.bytes_fetched == len(DATA)
+    assert set(chunks.served.values()) == {1}
+    assert chunks.streams == [0, 48, 20]
