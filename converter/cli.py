@@ -12,6 +12,7 @@ speech. For the same reason nothing heavy is imported before it is needed.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -124,6 +125,9 @@ def convert(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from converter.transcode import ConversionError, transcode
 
     options = _options(args, parser)
+    # what the imports made lives as long as the process: the collector need not walk it again
+    # at every collection the decoding's allocations set off
+    gc.freeze()
     try:
         engine = pick_engine(cast("EngineChoice", args.encoder), library=args.libmp3lame, announce=True)
     except EngineUnavailable as error:
