@@ -6,8 +6,8 @@ planar float) go to the encoder without a filter, when it takes frames of any le
 system libmp3lame does), gathered in an ``AudioFifo`` into blocks of ``batch_samples``: one
 encoder call per block instead of one per decoded frame (1024 samples for AAC), since each
 call through ctypes costs microseconds (0.2 s of CPU per ten minutes of audio). Others go
-through PyAV's ``AudioResampler`` (one ``aformat`` filter), which also cuts them into blocks
-for encoders that need a fixed length. With trim or loudness, one FFmpeg filter graph does everything in C:
+through PyAV's ``AudioResampler`` (one ``aformat`` filter), gathered the same way, or cut into
+blocks by it for encoders that need a fixed length. With trim or loudness, one FFmpeg filter graph does everything in C:
 
     abuffer -> [atrim] -> [loudnorm] -> aformat (rate, layout, sample format) -> abuffersink
 
@@ -70,7 +70,7 @@ class AudioPipeline:
         if self._passing:
             return self._pass(frame)
         if not self._filtered:
-            return self._resampled(frame)
+            return self._gather(self._resampled(frame), last=frame is None)
         if self._ended:
             return []
         if self._graph is None:
@@ -87,11 +87,19 @@ class AudioPipeline:
         if frame is None:
             return self._rest()
         if self._takes(frame):  # the FIFO checks less than this (a change of channels crashes it)
-            frame.pts = None  # the FIFO would check the timestamps follow on; the encoder needs none
-            self._gathered.write(frame)
-            return self._rest() if self._gathered.samples >= self._batch else []
+            return self._gather([frame], last=False)
         self._passing = False
-        return [*self._rest(), *self._resampled(frame)]
+        return self._gather(self._resampled(frame), last=False)
+
+    def _gather(self, blocks: list[av.AudioFrame], *, last: bool) -> list[av.AudioFrame]:
+        """Blocks of the encoder's format into the FIFO, out as one when there are enough (or at
+        the end); as they are for an encoder that takes a fixed length (the resampler cut them)."""
+        if self._frame_size is not None:
+            return blocks
+        for block in blocks:
+            block.pts = None  # the FIFO would check the timestamps follow on; the encoder needs none
+            self._gathered.write(block)
+        return self._rest() if last or self._gathered.samples >= self._batch else []
 
     def _rest(self) -> list[av.AudioFrame]:
         """What the FIFO holds, as one frame."""
