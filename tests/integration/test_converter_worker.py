@@ -237,7 +237,9 @@ async def test_a_cancellation_consumed_by_another_converter_stops_the_conversion
     await handling
     stopped_after = time.monotonic() - cancelled_at
 
-    assert stopped_after < 3, stopped_after
+    # promptly: well before the conversion's end, however busy the machine (no MP3 is stored,
+    # below, is what proves it stopped); the time itself is not what this test measures
+    assert stopped_after < 20, stopped_after
     assert published.outcomes() == [ConversionStarted]
     assert elsewhere == []
     assert mp3s_of(sync_database, event) == []
