@@ -10,6 +10,8 @@
   the reason logged; retrying cannot help.
 - The handler raised ``Postpone`` (no capacity to take it now): the message goes round
   again through the first retry queue without counting as a failed attempt.
+- The handler raised ``Reroute`` (the message belongs in another lane of the same service):
+  it is sent to that queue as it is, and acked here.
 - The worker died mid-message: the broker redelivers it; ``x-delivery-limit`` dead-letters a
   message that keeps killing workers.
 
@@ -23,13 +25,13 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
-from faststream.rabbit import RabbitBroker, RabbitQueue
+from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from common.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_RETRIES
 from contracts.topology import EXCHANGE, RETRY_DELAYS, retry_queue
 
-__all__ = ["ATTEMPT_HEADER", "Postpone", "RetryPolicy", "Unprocessable", "subscribe"]
+__all__ = ["ATTEMPT_HEADER", "Postpone", "Reroute", "RetryPolicy", "Unprocessable", "subscribe"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,15 @@ class Postpone(Exception):
 class Unprocessable(Exception):
     """Raised by a handler for a message it can never handle (its content, not the world, is
     at fault): dead-lettered at once, its reason logged, instead of retried for an hour."""
+
+
+class Reroute(Exception):
+    """Raised by a handler whose message belongs in another queue of its service (a lane of
+    its own, with its own prefetch): it goes there unchanged, attempt count included."""
+
+    def __init__(self, queue: RabbitQueue, why: str) -> None:
+        super().__init__(why)
+        self.queue = queue
 
 
 @dataclass(frozen=True)
@@ -77,18 +88,29 @@ def subscribe(
     description: str,
     delays: Sequence[float] = RETRY_DELAYS,
     on_give_up: Callable[[Any, Exception], Awaitable[None]] | None = None,
+    redelivered_handler: Callable[[Any], Awaitable[None]] | None = None,
+    prefetch: int | None = None,
 ) -> None:
     """Consume ``event_type`` events from ``queue`` (bound to the events exchange) with ``handler``.
 
     ``on_give_up`` runs before an event is dead-lettered after its last attempt, so the
     service can end the job with a reason instead of leaving it unfinished.
+    ``redelivered_handler``, if given, takes the messages the broker hands out again (their
+    consumer went away without settling them: a worker died). ``prefetch``: this queue's
+    own limit of unsettled deliveries (the broker's default otherwise).
     """
     policy = RetryPolicy(queue, delays)
+    channel = None if prefetch is None else Channel(prefetch_count=prefetch, publisher_confirms=True)
 
-    @broker.subscriber(queue, EXCHANGE, ack_policy=AckPolicy.REJECT_ON_ERROR, title=title, description=description)
+    @broker.subscriber(
+        queue, EXCHANGE, ack_policy=AckPolicy.REJECT_ON_ERROR, title=title, description=description, channel=channel
+    )
     async def consume(event: event_type, message: RabbitMessage) -> None:  # type: ignore[valid-type]
         try:
-            await handler(event)
+            if redelivered_handler is not None and message.raw_message.redelivered:
+                await redelivered_handler(event)
+            else:
+                await handler(event)
         except Postpone as postponed:
             await _send_round(broker, message, policy.postponed(), attempt=_attempt(message))
             log.info("postponed: %s", postponed, extra=_ids(message))
@@ -98,6 +120,9 @@ def subscribe(
             if on_give_up is not None:
                 await on_give_up(event, error)
             raise RejectMessage from error
+        except Reroute as rerouted:
+            await _send_round(broker, message, rerouted.queue, attempt=_attempt(message))
+            log.info("sent to %s: %s", rerouted.queue.name, rerouted, extra=_ids(message))
         except Exception as error:
             if not await _retry_later(broker, policy, message, error):
                 if on_give_up is not None:
@@ -129,7 +154,7 @@ def _ids(message: RabbitMessage) -> dict[str, Any]:
 
 
 async def _send_round(broker: RabbitBroker, message: RabbitMessage, target: RabbitQueue, *, attempt: int) -> None:
-    """Publish ``message`` to ``target`` (a retry queue) as attempt ``attempt``, confirmed."""
+    """Publish ``message`` to ``target`` (a retry queue, a lane) as attempt ``attempt``, confirmed."""
     raw = message.raw_message
     await broker.publish(
         message.body,

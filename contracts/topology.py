@@ -54,6 +54,10 @@ class Queues:
     """Each consuming service's queue and what it is bound to."""
 
     CONVERTER = consumer_queue("converter.video-uploaded", RoutingKey.VIDEO_UPLOADED)
+    # the heavy lane (normalize): the converter moves such jobs here from its queue, so they
+    # never fill the prefetch light jobs are delivered through; bound to its own name only
+    # (no event carries that key: messages arrive through the default exchange)
+    CONVERTER_HEAVY = consumer_queue("converter.video-uploaded.heavy", "converter.video-uploaded.heavy")
     # recorded by whichever converter gets it; the one converting the job reads the record
     CONVERTER_CANCELLATIONS = consumer_queue(
         "converter.job-cancelled", RoutingKey.JOB_CANCELLED, RoutingKey.JOB_DELETED
@@ -65,7 +69,15 @@ class Queues:
     # one writer of the read model at a time: further projection processes stand by
     PROJECTIONS = consumer_queue("projections.job-status", "#", single_active_consumer=True)
 
-    ALL = (CONVERTER, CONVERTER_CANCELLATIONS, NOTIFIER, NOTIFIER_UPLOADS, NOTIFIER_FAILURES, PROJECTIONS)
+    ALL = (
+        CONVERTER,
+        CONVERTER_HEAVY,
+        CONVERTER_CANCELLATIONS,
+        NOTIFIER,
+        NOTIFIER_UPLOADS,
+        NOTIFIER_FAILURES,
+        PROJECTIONS,
+    )
 
 
 def routing_keys(queue: RabbitQueue) -> tuple[str, ...]:

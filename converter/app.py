@@ -4,6 +4,7 @@ reports progress and the outcome."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from faststream.rabbit import RabbitBroker
 from pydantic import Field
 
 from common.broker import EventPublisher, create_broker
-from common.consuming import subscribe
+from common.consuming import Reroute, subscribe
 from common.limits import MediaLimits
 from common.mongo import create_client
 from common.service import create_worker_app
@@ -34,7 +35,7 @@ from converter.metrics import MP3_ENCODER
 from converter.reclaim import Reclaimer
 from converter.settings import ConverterSettings
 from converter.storage import MediaStore
-from converter.worker import Converter, worker_name
+from converter.worker import Converter, is_heavy, worker_name
 
 __all__ = ["Cancellation", "create_app", "register"]
 
@@ -48,10 +49,12 @@ def register(
     *,
     engine: Mp3Engine = "auto",
     conversions: int = 1,
+    heavy_conversions: int | None = None,
     hold: timedelta = timedelta(minutes=10),
     limits: MediaLimits | None = None,
 ) -> Converter:
-    """Subscribe a converter to ``VideoUploaded``, ``JobCancelled`` and ``JobDeleted`` on ``broker``."""
+    """Subscribe a converter to ``VideoUploaded`` (its queue and the heavy lane's),
+    ``JobCancelled`` and ``JobDeleted`` on ``broker``."""
     events = EventPublisher(broker, [ConversionStarted, ConversionProgress, Mp3Converted, ConversionFailed])
     converter = Converter(
         store,
@@ -60,9 +63,21 @@ def register(
         worker_name(),
         engine=engine,
         conversions=conversions,
+        heavy_conversions=heavy_conversions,
         hold=hold,
         limits=limits,
     )
+
+    def light_only(handle: Callable[[VideoUploaded], Awaitable[None]]) -> Callable[[VideoUploaded], Awaitable[None]]:
+        async def handle_light(uploaded: VideoUploaded) -> None:
+            if is_heavy(uploaded):
+                raise Reroute(Queues.CONVERTER_HEAVY, "a heavy job (normalize) waits in its own lane")
+            await handle(uploaded)
+
+        return handle_light
+
+    async def handle_redelivered(uploaded: VideoUploaded) -> None:
+        await converter.handle(uploaded, redelivered=True)
 
     async def give_up(uploaded: VideoUploaded, error: Exception) -> None:
         await events.publish(
@@ -77,13 +92,29 @@ def register(
         broker,
         Queues.CONVERTER,
         VideoUploaded,
-        converter.handle,
+        light_only(converter.handle),
         title="converter.video-uploaded:consume",
         description=(
             "Extract the uploaded video's audio as MP3. Acked once the job is on record and its "
-            "conversion ended, or 10 minutes in (a record that outlives its worker is taken over)."
+            "conversion ended, or 10 minutes in (a record that outlives its worker is taken over). "
+            "A heavy job (normalize) is moved to the heavy lane's queue."
         ),
         on_give_up=give_up,
+        redelivered_handler=light_only(handle_redelivered),
+    )
+    subscribe(
+        broker,
+        Queues.CONVERTER_HEAVY,
+        VideoUploaded,
+        converter.handle,
+        title="converter.video-uploaded.heavy:consume",
+        description=(
+            "The heavy lane: jobs with normalize, fewer at once than light ones, so a light job "
+            "never waits behind them. Acked as the converter's queue is."
+        ),
+        on_give_up=give_up,
+        redelivered_handler=handle_redelivered,
+        prefetch=converter.heavy_conversions,
     )
     subscribe(
         broker,
@@ -111,6 +142,7 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
         ConversionClaims(database, lease=timedelta(seconds=settings.lease_seconds)),
         engine=engine,
         conversions=settings.conversions,
+        heavy_conversions=settings.heavy_conversions,
         hold=timedelta(seconds=settings.hold_seconds),
         limits=settings.media_limits,
     )

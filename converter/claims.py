@@ -19,7 +19,7 @@ atomic. So every decision that must be taken once is an insert:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,6 +85,10 @@ class Claim:
     """For ``DONE``: pending files of earlier attempts that may still need removing."""
 
 
+def _nobody_gone(_: str) -> bool:
+    return False
+
+
 def _attempt_id(job_id: UUID, number: int) -> str:
     return f"{job_id}:{number}"
 
@@ -119,13 +123,14 @@ class ConversionClaims:
 
     # --- attempts ----------------------------------------------------------------------
 
-    def claim(self, job_id: UUID, worker: str) -> Claim:
-        """Take the job's next attempt if nobody holds a live one."""
+    def claim(self, job_id: UUID, worker: str, gone: Callable[[str], bool] = _nobody_gone) -> Claim:
+        """Take the job's next attempt if nobody holds a live one (an attempt whose holder is
+        ``gone`` is not live, whatever its lease says)."""
         if (result := self.result(job_id)) is not None:
             return Claim(ClaimOutcome.DONE, result=result, leftover_mp3s=self._leftovers(self._attempts_of(job_id)))
         attempts = list(self._attempts_of(job_id))
         now = datetime.now(UTC)
-        if attempts and _alive(attempts[-1], now, self.lease):
+        if attempts and _alive(attempts[-1], now, self.lease, gone):
             return Claim(ClaimOutcome.BUSY)
         number = len(attempts) + 1
         attempt = Attempt(job_id, number, worker, ObjectId(), self._leftovers(attempts))
@@ -152,6 +157,19 @@ class ConversionClaims:
                 leftover_mp3s=(*attempt.earlier_mp3s, attempt.pending_mp3),
             )
         return Claim(ClaimOutcome.CONVERT, attempt=attempt)
+
+    def free_at(self, job_id: UUID, gone: Callable[[str], bool] = _nobody_gone) -> datetime | None:
+        """When the job may be claimed (now or earlier: at once; later: its holder's lease or
+        its retry time); ``None`` once it has an outcome. Reads only, by id."""
+        if self.result(job_id) is not None:
+            return None
+        attempts = list(self._attempts_of(job_id))
+        now = datetime.now(UTC)
+        if not attempts or not _alive(attempts[-1], now, self.lease, gone):
+            return now
+        last = attempts[-1]
+        free: datetime = last["retry_at"] if last["state"] == "released" else last["renewed_at"] + self.lease
+        return free
 
     def renew(self, attempt: Attempt) -> bool:
         """Keep the lease; ``False`` once a later attempt has taken the job over."""
@@ -213,9 +231,9 @@ class ConversionClaims:
         return tuple(document["pending_mp3"] for document in attempts if not document.get("cleaned"))
 
 
-def _alive(attempt: Document, now: datetime, lease: timedelta) -> bool:
+def _alive(attempt: Document, now: datetime, lease: timedelta, gone: Callable[[str], bool] = _nobody_gone) -> bool:
     if attempt["state"] == "converting":
-        return bool(attempt["renewed_at"] > now - lease)
+        return bool(attempt["renewed_at"] > now - lease) and not gone(attempt["worker"])
     if attempt["state"] == "released":
         return bool(attempt["retry_at"] > now)
     return False

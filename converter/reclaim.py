@@ -1,6 +1,8 @@
-"""Every converter looks for jobs to take over: those whose worker died mid-conversion (the
-lease went stale) and those whose failed attempt's retry is due. Their deliveries were acked
-long ago; the record in ``conversion_claims`` is all that is needed to run them again."""
+"""Every converter sweeps for jobs to take over that no message covers: those whose worker
+died mid-conversion after their delivery was acked (the lease lapsed) and those whose failed
+attempt's retry is due while the worker that set it is gone. The record in
+``conversion_claims`` is all that is needed to run them again. The first round comes
+shortly after a start, so a restart does not put it off."""
 
 from __future__ import annotations
 
@@ -31,10 +33,11 @@ class Reclaimer:
                 await self._task
 
     async def _run(self) -> None:
+        await asyncio.sleep(min(1.0, self._interval))  # once the broker is started too
         while True:
-            await asyncio.sleep(self._interval)  # the first round once the broker is started too
             try:
                 if started := await self._converter.reclaim():
                     log.info("took over %d job(s)", started)
             except Exception:  # storage away: the next round tries again
                 log.exception("reclaim round failed")
+            await asyncio.sleep(self._interval)

@@ -24,13 +24,19 @@ class ConverterSettings(BrokerSettings, MongoSettings, MediaLimitSettings):
     prefetch: int = 2
     mp3_encoder: EngineChoice = "auto"
     libmp3lame: str = DEFAULT_LIBRARY
-    lease_seconds: float = 120.0
-    """A conversion whose worker stopped renewing its claim this long is taken over."""
+    heavy_conversions: int | None = None
+    """How many of the ``conversions`` may be heavy (``normalize``) at once; one less than
+    ``conversions`` unless set (at least one), so a light job always finds a slot."""
+    lease_seconds: float = 20.0
+    """A conversion whose worker stopped renewing its claim this long is taken over (its
+    holder renews it every fifth of it while converting; a dead process of the same host is
+    known gone at once)."""
     hold_seconds: float = 600.0
     """A delivery is acked at the latest this long after it arrived, well within RabbitMQ's
     ``consumer_timeout`` (30 min), whether or not its conversion has ended."""
     reclaim_interval_seconds: float | None = None
-    """How often to look for jobs to take over; half the lease unless set."""
+    """How often the sweep looks for jobs to take over that no message covers (each round
+    starts at most ``conversions`` of them); a quarter of the lease unless set."""
 
     @model_validator(mode="after")
     def _prefetch_follows_conversions(self) -> Self:
@@ -41,4 +47,4 @@ class ConverterSettings(BrokerSettings, MongoSettings, MediaLimitSettings):
 
     @property
     def reclaim_interval(self) -> float:
-        return self.reclaim_interval_seconds or self.lease_seconds / 2
+        return self.reclaim_interval_seconds or self.lease_seconds / 4

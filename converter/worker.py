@@ -12,15 +12,23 @@ long, and a per-queue ``x-consumer-timeout`` needs RabbitMQ 3.12, this one is 3.
   conversion ends or after ``hold`` (10 min), whichever comes first. Holding it that long
   keeps the broker's prefetch a real limit for ordinary jobs; acking after ``hold`` keeps a
   long one clear of the timeout.
-- A job on record is finished by whoever holds its attempt. If that worker dies, its lease
-  goes stale, and every converter's reclaimer (``reclaim``, every half lease) takes such jobs
-  over: no redelivery is needed. Transient failures (storage away) release the attempt with a
-  backoff; after ``max_attempts`` the job fails as ``retries_exhausted``.
+- A job on record is finished by whoever holds its attempt. If that worker dies, the job is
+  taken over as soon as that is known: a delivery the broker hands out again (the dead
+  worker's, unacked) whose holder is a dead process of this host is taken at once, else as
+  soon as the holder's short lease lapses (``_retake_later``); every converter's sweep
+  (``reclaim``, every few seconds) takes over what no message covers. Transient failures
+  (storage away) release the attempt with a backoff, and this process takes the job again
+  when that delay is over (the sweep, if it died meanwhile); after ``max_attempts`` the job
+  fails as ``retries_exhausted``. Jobs taken over or retried go before new deliveries for
+  the next free slot (``converter.slots``).
+- Heavy jobs (``normalize``) run in a lane of their own: at most ``heavy_conversions`` at
+  once, so light jobs always find a slot beside them.
 
-While converting, the attempt's lease is renewed and the job's cancellation record polled
-every ``poll`` seconds; the progress callback stops the conversion (raising in its thread) once
-the job is cancelled, taken over, or the process shuts down. Progress reports are handed to
-the event loop without waiting; one that fails is only logged.
+While converting, the attempt's lease is renewed (a heartbeat every fifth of the lease) and
+the job's cancellation record polled every ``poll`` seconds; the progress callback stops the
+conversion (raising in its thread) once the job is cancelled, taken over, or the process
+shuts down. Progress reports are handed to the event loop without waiting; one that fails
+is only logged.
 """
 
 from __future__ import annotations
@@ -28,8 +36,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import suppress
@@ -60,21 +66,25 @@ from converter.cancellations import Cancellations
 from converter.claims import Attempt, Claim, ClaimOutcome, ConversionClaims, Outcome, Result
 from converter.conversion import convert_stored
 from converter.encoders import Mp3Engine
+from converter.holders import holder_gone, worker_name
 from converter.metrics import AUDIO_SECONDS, CONVERSION_SECONDS, JOBS, STORAGE_BYTES_READ
 from converter.mp3_files import Mp3Files
 from converter.progress import ProgressThrottle
+from converter.slots import Slot, Slots
 from converter.storage import MediaStore, StoredMp3
 from converter.transcode import ConversionError
 
-__all__ = ["Converter", "Stop", "StopReason", "worker_name"]
+__all__ = ["Converter", "Stop", "StopReason", "is_heavy", "worker_name"]
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Coroutine[Any, Any, None]]
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def is_heavy(uploaded: VideoUploaded) -> bool:
+    """Whether the job runs in the heavy lane: loudness normalization reads the audio twice
+    and costs many times a plain conversion's CPU."""
+    return uploaded.options.normalize
 
 
 class StopReason(StrEnum):
@@ -116,6 +126,8 @@ class Converter:
         mp3s: Mp3Files | None = None,
         engine: Mp3Engine = "auto",
         conversions: int = 1,
+        heavy_conversions: int | None = None,
+        gone: Callable[[str], bool] = holder_gone,
         hold: timedelta = timedelta(minutes=10),
         max_attempts: int = 1 + len(RETRY_DELAYS),
         retry_delays: Sequence[float] = RETRY_DELAYS,
@@ -132,10 +144,17 @@ class Converter:
         self._progress_interval = progress_interval
         self._limits = limits or MediaLimits()
         self._conversions = conversions
-        self._slots = asyncio.Semaphore(conversions)
+        self._slots = Slots(conversions, heavy_conversions)
+        self._gone = gone
         self._running: dict[UUID, _Running] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._retakes: dict[UUID, asyncio.Task[None]] = {}
         self._closing = False
+
+    @property
+    def heavy_conversions(self) -> int:
+        """How many heavy conversions run here at once, at most."""
+        return self._slots.heavy_limit
 
     @property
     def running(self) -> int:
@@ -144,8 +163,13 @@ class Converter:
 
     # --- entry points ------------------------------------------------------------------
 
-    async def handle(self, uploaded: VideoUploaded) -> None:
-        """Handle a delivered ``VideoUploaded``; returning acks it (see the module's docstring)."""
+    async def handle(self, uploaded: VideoUploaded, *, redelivered: bool = False) -> None:
+        """Handle a delivered ``VideoUploaded``; returning acks it (see the module's docstring).
+
+        ``redelivered``: the broker hands it out again, its consumer gone without acking it (a
+        dead worker's): if another worker still seems to hold the job, look again the moment
+        its lease lapses rather than leave the job to the sweep.
+        """
         job_id = uploaded.job_id
         if job_id in self._running:
             return  # a repeat of a job converting here: it ends it
@@ -155,42 +179,75 @@ class Converter:
             await self._announce(job_id, result)  # a repeat: say it again, in case nobody did
             return
         try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self._hold)
+            slot = await asyncio.wait_for(self._slots.acquire(heavy=is_heavy(uploaded)), timeout=self._hold)
         except TimeoutError:
             raise Postpone(f"all {self._conversions} conversion slots busy") from None
         try:
             await asyncio.to_thread(self._claims.record, uploaded)
-            claim = await asyncio.to_thread(self._claims.claim, job_id, self._worker)
+            claim = await asyncio.to_thread(self._claims.claim, job_id, self._worker, self._gone)
         except BaseException:
-            self._slots.release()
+            slot.release()
             raise
-        task = await self._begin(uploaded, claim)
+        if claim.outcome is ClaimOutcome.BUSY and redelivered:
+            self._retake_later(uploaded)
+        task = await self._begin(uploaded, claim, slot)
         if task is not None:
             await asyncio.wait({task}, timeout=self._hold)
 
     async def reclaim(self) -> int:
-        """Take over jobs on record whose worker died (stale lease) or whose retry is due,
-        while slots are free; returns how many started."""
+        """The sweep: take over jobs on record whose worker died (its lease lapsed, or a dead
+        process of this host) or whose retry is due, at most as many as this process has
+        slots (each waits for the next free one, before new deliveries); returns how many
+        started."""
         started = 0
         for uploaded in await asyncio.to_thread(self._claims.unfinished):
-            if self._slots.locked() or self._closing:
+            if self._closing or started >= self._slots.total:
                 break
-            if uploaded.job_id in self._running:
+            if uploaded.job_id in self._running or uploaded.job_id in self._retakes:
                 continue
-            await self._slots.acquire()
             try:
-                claim = await asyncio.to_thread(self._claims.claim, uploaded.job_id, self._worker)
-            except Exception:
-                self._slots.release()
+                started += await self._take_over(uploaded)
+            except Exception:  # storage or broker away: the next round tries again
                 log.exception("could not take over", extra=_ids(uploaded))
-                continue
-            if claim.attempt is not None and claim.outcome is ClaimOutcome.CONVERT:
-                log.info("taking over: attempt %d", claim.attempt.number, extra=_ids(uploaded))
-            try:
-                started += await self._begin(uploaded, claim) is not None
-            except Exception:  # settling a finished job: storage or broker away
-                log.exception("could not settle", extra=_ids(uploaded))
         return started
+
+    async def _take_over(self, uploaded: VideoUploaded) -> bool:
+        """Claim a job on record if it is free now (settle it if it has its outcome)."""
+        job_id = uploaded.job_id
+        if job_id in self._running or self._closing:
+            return False
+        free_at = await asyncio.to_thread(self._claims.free_at, job_id, self._gone)
+        if free_at is not None and free_at > datetime.now(UTC):
+            return False  # its holder is alive, or its retry is not due yet
+        slot = await self._slots.acquire(heavy=is_heavy(uploaded), urgent=True)
+        try:
+            claim = await asyncio.to_thread(self._claims.claim, job_id, self._worker, self._gone)
+        except BaseException:
+            slot.release()
+            raise
+        if claim.attempt is not None and claim.outcome is ClaimOutcome.CONVERT:
+            log.info("taking over: attempt %d", claim.attempt.number, extra=_ids(uploaded))
+        return await self._begin(uploaded, claim, slot) is not None
+
+    def _retake_later(self, uploaded: VideoUploaded, delay: float | None = None) -> None:
+        """Take the job over after ``delay`` seconds (``None``: when its holder's lease or its
+        retry time runs out), unless that is planned already."""
+        job_id = uploaded.job_id
+        if job_id in self._retakes or self._closing:
+            return
+        task = asyncio.create_task(self._retake(uploaded, delay))
+        self._retakes[job_id] = task
+        task.add_done_callback(lambda _: self._retakes.pop(job_id, None))
+
+    async def _retake(self, uploaded: VideoUploaded, delay: float | None) -> None:
+        try:
+            if delay is None:
+                free_at = await asyncio.to_thread(self._claims.free_at, uploaded.job_id, self._gone)
+                delay = 0.0 if free_at is None else (free_at - datetime.now(UTC)).total_seconds()
+            await asyncio.sleep(max(0.0, delay) + 0.05)
+            await self._take_over(uploaded)
+        except Exception:  # storage away: the sweep takes the job over later
+            log.exception("could not take over", extra=_ids(uploaded))
 
     async def cancel(self, event: JobCancelled | JobDeleted) -> None:
         """Record a cancellation or deletion, stop the conversion if it runs here, and for a
@@ -209,6 +266,8 @@ class Converter:
     async def shutdown(self) -> None:
         """Stop every conversion and give its attempt back, so another worker resumes at once."""
         self._closing = True
+        for retake in list(self._retakes.values()):
+            retake.cancel()
         for running in self._running.values():
             running.request_stop(StopReason.SHUTDOWN)
         if self._tasks:
@@ -216,19 +275,19 @@ class Converter:
 
     # --- one attempt -------------------------------------------------------------------
 
-    async def _begin(self, uploaded: VideoUploaded, claim: Claim) -> asyncio.Task[None] | None:
-        """Start the conversion ``claim`` allows (it owns the slot taken), or settle the job."""
+    async def _begin(self, uploaded: VideoUploaded, claim: Claim, slot: Slot) -> asyncio.Task[None] | None:
+        """Start the conversion ``claim`` allows (it owns ``slot``), or settle the job."""
         if claim.outcome is ClaimOutcome.CONVERT and claim.attempt is not None:
-            task = asyncio.create_task(self._run(uploaded, claim.attempt))
+            task = asyncio.create_task(self._run(uploaded, claim.attempt, slot))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return task
-        self._slots.release()
+        slot.release()
         if claim.outcome is ClaimOutcome.DONE and claim.result is not None:
             await self._settle(uploaded.job_id, claim.result, claim.leftover_mp3s)
         return None
 
-    async def _run(self, uploaded: VideoUploaded, attempt: Attempt) -> None:
+    async def _run(self, uploaded: VideoUploaded, attempt: Attempt, slot: Slot) -> None:
         running = self._running[uploaded.job_id] = _Running(attempt)
         try:
             result = await self._outcome(uploaded, running)
@@ -240,9 +299,11 @@ class Converter:
             log.warning("attempt %d broke off, next in %g s: %r", attempt.number, delay, error, extra=_ids(uploaded))
             with suppress(Exception):  # if storage is away, the lease runs out instead
                 await asyncio.to_thread(self._claims.release, attempt, datetime.now(UTC) + timedelta(seconds=delay))
+            # the delay observed is the one said: this process takes the job again then
+            self._retake_later(uploaded, delay)
         finally:
             del self._running[uploaded.job_id]
-            self._slots.release()
+            slot.release()
 
     async def _outcome(self, uploaded: VideoUploaded, running: _Running) -> Result | None:
         """Convert (or adopt an earlier attempt's finished MP3); ``None``: not this worker's to end."""
@@ -321,9 +382,9 @@ class Converter:
         return converted.mp3
 
     async def _watch(self, running: _Running) -> None:
-        """Renew the lease (every quarter of it) and look for a cancellation (every ``poll``)."""
+        """Renew the lease (a heartbeat every fifth of it) and look for a cancellation (every ``poll``)."""
         attempt = running.attempt
-        renew_every = self._claims.lease.total_seconds() / 4
+        renew_every = self._claims.lease.total_seconds() / 5
         renewed = time.monotonic()
         while True:
             await asyncio.sleep(min(self._poll, renew_every))

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -410,3 +413,92 @@ async def test_a_converter_shutting_down_gives_its_job_back_for_another_to_take_
     assert leaving.outcomes() == [ConversionStarted]
     assert staying.outcomes() == [ConversionStarted, Mp3Converted]
     assert len(mp3s_of(sync_database, event)) == 1
+
+
+def dead_holder() -> str:
+    """The name a converter of this host had that is gone now (its pid exited)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return f"{socket.gethostname()}:{child.pid}:gone"
+
+
+async def test_a_redelivered_job_of_a_dead_process_of_this_host_is_taken_over_at_once(
+    sync_database: Database, sample_video: tuple[Path, float]
+) -> None:
+    event = uploaded(store_video(sync_database, sample_video[0].read_bytes()))
+    claims = ConversionClaims(sync_database)  # a 2-minute lease, fresh
+    claims.record(event)
+    assert claims.claim(event.job_id, dead_holder()).attempt is not None
+    published = Published()
+
+    await converter(sync_database, published).handle(event, redelivered=True)
+
+    assert published.outcomes() == [ConversionStarted, Mp3Converted]
+    assert len(mp3s_of(sync_database, event)) == 1
+
+
+async def test_a_redelivered_job_held_elsewhere_is_taken_over_when_the_lease_lapses(
+    sync_database: Database, sample_video: tuple[Path, float]
+) -> None:
+    event = uploaded(store_video(sync_database, sample_video[0].read_bytes()))
+    lease = timedelta(seconds=1)
+    claims = ConversionClaims(sync_database, lease=lease)
+    claims.record(event)
+    assert claims.claim(event.job_id, "another-host:1:x").attempt is not None  # it stops renewing
+    published = Published()
+    worker = converter(sync_database, published, lease=lease)
+
+    await worker.handle(event, redelivered=True)  # acked: the holder still seems alive
+    assert published.outcomes() == []
+    await until(lambda: bool(published.of(Mp3Converted)), within=60)  # no sweep ran
+
+    assert published.outcomes() == [ConversionStarted, Mp3Converted]
+    await worker.drain()
+
+
+async def test_a_live_holder_keeps_its_job_when_its_delivery_comes_again(
+    sync_database: Database, sample_video: tuple[Path, float]
+) -> None:
+    event = uploaded(store_video(sync_database, sample_video[0].read_bytes()))
+    lease = timedelta(seconds=1)
+    claims = ConversionClaims(sync_database, lease=lease)
+    claims.record(event)
+    holder = claims.claim(event.job_id, "another-host:1:x").attempt
+    assert holder is not None
+    published = Published()
+    worker = converter(sync_database, published, lease=lease)
+
+    await worker.handle(event, redelivered=True)
+    for _ in range(6):  # the holder renews its lease, as a live one does
+        await asyncio.sleep(0.25)
+        assert claims.renew(holder)
+    await asyncio.sleep(0.3)
+
+    assert published.outcomes() == []
+    assert not claims.superseded(holder)
+
+
+async def test_a_retry_waits_the_delay_it_announced_and_no_longer(
+    sync_database: Database, sample_video: tuple[Path, float]
+) -> None:
+    event = uploaded(store_video(sync_database, sample_video[0].read_bytes()))
+    started: list[float] = []
+
+    class BrokerAwayOnce(Published):
+        async def __call__(self, published_event: Event) -> None:
+            if isinstance(published_event, ConversionStarted):
+                started.append(time.monotonic())
+                if len(started) == 1:
+                    raise ConnectionError("broker away")
+            self.append(published_event)
+
+    published = BrokerAwayOnce()
+    worker = converter(sync_database, published, retry_delays=(2,))
+
+    await worker.handle(event)  # the attempt breaks off: "next in 2 s"
+    await until(lambda: bool(published.of(Mp3Converted)), within=60)  # no sweep ran
+
+    assert len(started) == 2
+    assert started[1] - started[0] >= 2
+    assert published.outcomes() == [ConversionStarted, Mp3Converted]
+    await worker.drain()
