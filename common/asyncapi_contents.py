@@ -63,7 +63,8 @@ def describe_system() -> str:
             "\n".join(keys),
             "Each consuming service reads a durable quorum queue of its own, bound to the exchange:",
             "\n".join(queues),
-            f"A message whose handling fails waits in `<queue>.retry.<delay>` ({delays}) and comes back; "
+            f"A message whose handling fails waits in `<queue>.wait.<delay>` ({delays}), then comes back "
+            "through `<queue>.due` (consumed beside the queue, so a retry is not held up by its backlog); "
             f"after the last delay, or after {MAX_DELIVERIES} deliveries without an outcome (its worker died), "
             f"it is dead-lettered to `<queue>.dead` through the direct exchange `{DEAD_LETTER_EXCHANGE.name}`.",
             "Delivery is at least once: consumers de-duplicate on `event_id`. Readers ignore fields they do "

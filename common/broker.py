@@ -16,6 +16,7 @@ from contracts.topology import (
     RETRY_DELAYS,
     Queues,
     dead_letter_queue,
+    due_queue,
     retry_queue,
     routing_keys,
 )
@@ -49,6 +50,7 @@ async def declare_topology(broker: RabbitBroker) -> None:
         dead_queue = dead_letter_queue(queue)
         dead = await broker.declare_queue(dead_queue)
         await dead.bind(dead_letters, routing_key=dead_queue.routing())
+        await broker.declare_queue(due_queue(queue))
         for delay in RETRY_DELAYS:
             await broker.declare_queue(retry_queue(queue, delay))
 

@@ -3,7 +3,9 @@
 - The handler returned: ack.
 - The handler raised (storage, SMTP or broker unavailable; any bug): the message is
   published again to a retry queue that holds it for the next delay of the schedule and
-  then hands it back, and the original is acked. After the last delay it is rejected,
+  then hands it to the queue's due queue (consumed beside it by the same handler, so the
+  delay said is the delay observed, whatever backlog the queue holds), and the original is
+  acked. After the last delay it is rejected,
   which dead-letters it to ``<queue>.dead``.
 - The payload is not a valid event, or the handler raised ``Unprocessable`` (a message it
   can never handle, whatever the state of the world): rejected at once (dead-lettered), with
@@ -29,7 +31,7 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from common.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_RETRIES
-from contracts.topology import EXCHANGE, RETRY_DELAYS, retry_queue
+from contracts.topology import EXCHANGE, RETRY_DELAYS, due_queue, retry_queue
 
 __all__ = ["ATTEMPT_HEADER", "Postpone", "Reroute", "RetryPolicy", "Unprocessable", "subscribe"]
 
@@ -102,9 +104,6 @@ def subscribe(
     policy = RetryPolicy(queue, delays)
     channel = None if prefetch is None else Channel(prefetch_count=prefetch, publisher_confirms=True)
 
-    @broker.subscriber(
-        queue, EXCHANGE, ack_policy=AckPolicy.REJECT_ON_ERROR, title=title, description=description, channel=channel
-    )
     async def consume(event: event_type, message: RabbitMessage) -> None:  # type: ignore[valid-type]
         try:
             if redelivered_handler is not None and message.raw_message.redelivered:
@@ -128,6 +127,17 @@ def subscribe(
                 if on_give_up is not None:
                     await on_give_up(event, error)
                 raise RejectMessage from error
+
+    broker.subscriber(
+        queue, EXCHANGE, ack_policy=AckPolicy.REJECT_ON_ERROR, title=title, description=description, channel=channel
+    )(consume)
+    broker.subscriber(
+        due_queue(queue),
+        ack_policy=AckPolicy.REJECT_ON_ERROR,
+        title=f"{title.removesuffix(':consume')}.due:consume",
+        description=f"Retries of {queue.name} whose delay is over, handled as they are there.",
+        channel=channel,
+    )(consume)
 
 
 async def _retry_later(broker: RabbitBroker, policy: RetryPolicy, message: RabbitMessage, error: Exception) -> bool:

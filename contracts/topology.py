@@ -15,6 +15,7 @@ __all__ = [
     "RoutingKey",
     "consumer_queue",
     "dead_letter_queue",
+    "due_queue",
     "retry_queue",
     "routing_keys",
 ]
@@ -86,20 +87,34 @@ def routing_keys(queue: RabbitQueue) -> tuple[str, ...]:
 
 
 def retry_queue(queue: RabbitQueue, delay_seconds: float) -> RabbitQueue:
-    """Where a message waits ``delay_seconds`` before going back to ``queue``.
+    """Where a message waits ``delay_seconds`` before going to ``queue``'s due queue.
 
     One queue per delay (a queue-wide TTL), so a long wait never holds up a short one; on
-    expiry the broker dead-letters the message straight back to ``queue``.
+    expiry the broker dead-letters the message to ``due_queue(queue)``. (Named ``.wait.``:
+    the ``.retry.`` queues of earlier versions sent messages back to the tail of ``queue``
+    itself, and a queue's arguments cannot change once declared.)
     """
     return RabbitQueue(
-        f"{queue.name}.retry.{delay_seconds:g}s",
+        f"{queue.name}.wait.{delay_seconds:g}s",
         durable=True,
         arguments={
             "x-message-ttl": round(delay_seconds * 1000),
             "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": queue.name,
+            "x-dead-letter-routing-key": due_queue(queue).name,
         },
     )
+
+
+def due_queue(queue: RabbitQueue) -> RabbitQueue:
+    """Where a retried message goes once its delay is over, consumed beside ``queue`` by the
+    same handler: a retry is handled when its delay ends, not after the backlog ``queue`` holds
+    (in a burst that backlog made a 5 s retry wait minutes). Bound to no exchange."""
+    arguments: QuorumQueueArgs = {
+        "x-delivery-limit": MAX_DELIVERIES,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE.name,
+        "x-dead-letter-routing-key": queue.name,  # into <queue>.dead, with the queue's own
+    }
+    return RabbitQueue(f"{queue.name}.due", queue_type=QueueType.QUORUM, arguments=arguments)
 
 
 def dead_letter_queue(queue: RabbitQueue) -> RabbitQueue:

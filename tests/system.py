@@ -27,7 +27,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from pymongo import MongoClient
 
 from common.stack import SERVICES, Stack, StackConfig
-from contracts.topology import Queues, dead_letter_queue
+from contracts.topology import Queues, dead_letter_queue, due_queue
 from tests.services import Endpoints
 
 
@@ -156,7 +156,7 @@ async def _delete_queues(rabbit_url: str) -> None:
     async with connection:
         channel = await connection.channel()
         for queue in Queues.ALL:
-            for name in (queue.name, dead_letter_queue(queue).name):
+            for name in (queue.name, dead_letter_queue(queue).name, due_queue(queue).name):
                 await channel.queue_delete(name)
 
 

@@ -33,7 +33,7 @@ async def channel(endpoints: Endpoints, queue_name: str) -> AsyncIterator[aio_pi
     async with connection:
         channel = await connection.channel()
         yield channel
-        for suffix in ("", ".dead", *(f".retry.{d:g}s" for d in DELAYS)):
+        for suffix in ("", ".dead", ".due", *(f".wait.{d:g}s" for d in DELAYS)):
             await channel.queue_delete(queue_name + suffix)
 
 
@@ -208,3 +208,39 @@ async def test_an_unprocessable_message_is_dead_lettered_at_once(
     assert calls == 1  # no retry round
     assert [str(error) for error in given_up] == ["its content can never be handled"]
     assert NotificationSent.model_validate_json(dead.body) == sent
+
+
+async def test_a_retry_comes_back_when_its_delay_is_over_not_after_the_queues_backlog(
+    endpoints: Endpoints, queue_name: str, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    backlog = 40
+    handled: list[str] = []
+    done, published = asyncio.Event(), asyncio.Event()
+    failed_once = False
+
+    async def slow(received: NotificationSent) -> None:
+        nonlocal failed_once
+        if received.recipient == "first@example.com" and not failed_once:
+            failed_once = True
+            raise ConnectionError("SMTP away")
+        await published.wait()  # the whole backlog is queued
+        await asyncio.sleep(0.1)  # a queue that takes a while to work through
+        handled.append(received.recipient)
+        if len(handled) == backlog + 1:
+            done.set()
+
+    broker = await run_consumer(endpoints, queue_name, slow)
+    try:
+        for n in range(backlog + 1):
+            recipient = "first@example.com" if n == 0 else f"{n}@example.com"
+            sent = NotificationSent(job_id=uuid.uuid4(), recipient=recipient)
+            await broker.publish(
+                sent, exchange=EXCHANGE, routing_key=queue_name, persist=True, message_id=str(sent.event_id)
+            )
+        published.set()
+        await asyncio.wait_for(done.wait(), timeout=60)
+    finally:
+        await broker.stop()
+
+    # back after its 0.3 s, well before the 40 messages queued behind it were worked through
+    assert handled.index("first@example.com") < backlog // 2, handled.index("first@example.com")
