@@ -30,6 +30,7 @@ import projections.app
 from common.asyncapi_contents import ROUTING_KEYS, describe_system, missing_parts
 from common.broker import EventPublisher
 from common.event_examples import EXAMPLES, examples_of
+from common.in_flight import JobsInFlight
 from common.mongo import Document
 from common.settings import DEV_MONGO_URL
 from contracts import JobCancelled, JobDeleted, VideoUploaded
@@ -74,7 +75,9 @@ def _services() -> list[tuple[str, str, Callable[[RabbitBroker], object]]]:
         (
             "projections",
             "Records every event and folds it into the job-status read model; its watchdog fails stuck jobs.",
-            lambda broker: projections.app.register(broker, EventStore(database), JobStatusView(database)),
+            lambda broker: projections.app.register(
+                broker, EventStore(database), JobStatusView(database), JobsInFlight(database)
+            ),
         ),
     ]
 

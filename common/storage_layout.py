@@ -28,6 +28,11 @@ Collections growing with use, each read and written by ``_id`` only (key; writer
 - ``conversion_attempts``: ``<job>:<n>``; converter; claim, renew and takeover by id.
 - ``conversion_results``: the job's id; converter; the outcome, inserted once, got by id.
 - ``cancelled_jobs``: the job's id; converter; looked up every second while converting.
+- ``in_flight_slots``: ``<owner>:<n>``, one per unit of work a user has queued or converting
+  (``common.in_flight``); gateway (taken by an insert, atomic), projection (freed when the job
+  ends); an upload tries the first ``limit`` ids, a release deletes the ids its ticket names.
+  Holds at most ``limit`` per user (more only for tus uploads completed past it).
+- ``in_flight_jobs``: the job's id, naming the slots it holds; gateway; removed on release.
 - ``notifications``, ``notification_takeovers``: a claim per job and kind of email, the
   job's id (the ready email) or ``<job>:failed``, and ``<claim>@<stale claim time>``; notifier;
   a claim inserts by id, then gets it by id; a release gets it and deletes it by id (not by id
@@ -73,7 +78,8 @@ Collections small by design (``SMALL_COLLECTIONS``; any query allowed, they are 
 Room for limits and retention: an owner's totals (jobs, bytes stored, jobs in flight) are the
 sum of their list's head (``JobQueries.totals``: one lookup); everyone's list is ordered by
 creation time, so the oldest jobs (what expires first) are its first page; each gateway's
-status watcher counts each user's open streams (``StatusWatcher.streams_of``).
+status watcher counts each user's open streams (``StatusWatcher.streams_of``, capped by
+``max_streams_per_user``); a user's jobs in flight are their held ``in_flight_slots``.
 
 Offline commands may scan (``python -m projections rebuild``, ``... migrate``): they run
 rarely, beside the services, never on a request's path.

@@ -26,6 +26,7 @@ from gateway.downloads import DOWNLOAD_ROUTES
 from gateway.files import JobFiles
 from gateway.idempotency import IdempotencyKeys
 from gateway.identity import Authenticator, current_principal
+from gateway.intake import jobs_in_flight
 from gateway.jobs import JOB_ROUTES
 from gateway.keys import KEY_ROUTES
 from gateway.media import MediaProbe
@@ -172,6 +173,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "probe": provide(probe),
             "links": provide(settings.link_signer()),
             "keys": provide(keys),
+            "in_flight": provide(jobs_in_flight(database, settings.in_flight_limit, queries, outbox)),
         },
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],

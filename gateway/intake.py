@@ -6,16 +6,21 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID, uuid4
 
 from litestar.exceptions import HTTPException
+from pymongo.asynchronous.database import AsyncDatabase
 
 from auth.tokens import Principal
+from common.in_flight import InFlightLimit, JobsInFlight, TooManyJobs, job_units
+from common.mongo import Document
 from contracts import VideoUploaded
+from gateway.access import current_status
 from gateway.media import MediaProbe
 from gateway.outbox import Outbox
 from gateway.uploads import InvalidUpload, StoredVideo
 from gateway.views import JobAccepted, job_url
 from projections.job_status import JobState
+from projections.queries import JobQueries
 
-__all__ = ["MAX_ERRORS", "create_job", "invalid_upload"]
+__all__ = ["MAX_ERRORS", "create_job", "invalid_upload", "jobs_in_flight", "too_many_jobs"]
 
 MAX_ERRORS = 20
 """Field errors a 422 lists at most: the answer stays small whatever the request held."""
@@ -38,6 +43,24 @@ def _shortened(name: object) -> object:
     return name
 
 
+def jobs_in_flight(
+    database: AsyncDatabase[Document], limit: InFlightLimit, queries: JobQueries, outbox: Outbox
+) -> JobsInFlight:
+    """Users' work in flight, with the check that frees a slot whose job ended unnoticed."""
+
+    async def ended(job_id: str) -> bool:
+        # unknown everywhere (no status, no upload of the gateway's): it never came to be
+        status = await current_status(queries, outbox, UUID(job_id))
+        return status is None or status.finished or status.deleted_at is not None
+
+    return JobsInFlight(database, limit, ended=ended)
+
+
+def too_many_jobs(error: TooManyJobs) -> HTTPException:
+    """The 429 problem of a user with as much work in flight as allowed."""
+    return HTTPException(status_code=429, detail=str(error), headers={"Retry-After": str(error.retry_after)})
+
+
 async def create_job(
     stored: StoredVideo,
     *,
@@ -46,18 +69,28 @@ async def create_job(
     probe: MediaProbe,
     outbox: Outbox,
     discard: Callable[[], Awaitable[object]],
+    in_flight: JobsInFlight,
     event_id: UUID | None = None,
+    force: bool = False,
 ) -> JobAccepted:
     """Check that ``stored`` has decodable audio within the duration limit of its options,
-    then store and publish ``VideoUploaded``.
+    take the job's share of the user's work in flight, then store and publish ``VideoUploaded``.
 
     A file without usable audio, or stating more than the limit, is ``discard``-ed and
-    refused (``InvalidUpload``), so no job exists for it. ``event_id`` makes a retried
-    completion store the same event once.
+    refused (``InvalidUpload``), so no job exists for it; so is one whose owner has as much in
+    flight as allowed (``HTTPException`` 429), unless ``force`` (its bytes are all in: a tus
+    upload, checked when it started). ``event_id`` makes a retried completion store the same
+    event once.
     """
     if (problem := await probe.audio_problem(stored.file_id, stored.options)) is not None:
         await discard()
         raise InvalidUpload(problem.detail, [{"field": "file", "message": problem.reason, "source": "body"}])
+    units = job_units(stored.options, in_flight.limit)
+    try:
+        await in_flight.take(principal.user_id, str(job_id), units, force=force)
+    except TooManyJobs as error:
+        await discard()
+        raise too_many_jobs(error) from None
     event = VideoUploaded(
         event_id=event_id or uuid4(),
         job_id=job_id,
@@ -68,5 +101,7 @@ async def create_job(
         size_bytes=stored.size_bytes,
         options=stored.options,
     )
+    # if this fails the event may still be in the outbox: its units stay held, and are freed
+    # once the job has ended (or, never published, is found to have never come to be)
     await outbox.send(event)
     return JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=job_url(job_id))

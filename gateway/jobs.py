@@ -13,13 +13,14 @@ from litestar.exceptions import ClientException, HTTPException, PermissionDenied
 from litestar.handlers import HTTPRouteHandler
 
 from auth.tokens import Principal
+from common.in_flight import InFlightLimit, JobsInFlight, TooManyJobs
 from common.links import LinkSigner
 from contracts import JobCancelled, JobDeleted
 from gateway import openapi as docs
 from gateway.access import visible_job
 from gateway.body import ClientDisconnected, body_chunks
 from gateway.idempotency import REPLAYED, FormFingerprint, IdempotencyKeys, InFlight, KeyReused, Stored, claim
-from gateway.intake import create_job, invalid_upload
+from gateway.intake import create_job, invalid_upload, too_many_jobs
 from gateway.media import NO_AUDIO, MediaProbe
 from gateway.multipart import MultipartError, PartEnd, PartStart, read_multipart
 from gateway.outbox import Outbox
@@ -58,6 +59,7 @@ _MAX_PAGE = 100
                 400: (NOT_MULTIPART, [{"field": "file", "message": "malformed multipart body", "source": "body"}]),
                 409: str(InFlight()),
                 422: (NO_AUDIO.detail, [{"field": "file", "message": NO_AUDIO.reason, "source": "body"}]),
+                429: str(TooManyJobs(InFlightLimit())),
             },
             same=(401, 413),
         ),
@@ -71,6 +73,7 @@ async def upload_video(
     videos: NamedDependency[VideoStore],
     outbox: NamedDependency[Outbox],
     probe: NamedDependency[MediaProbe],
+    in_flight: NamedDependency[JobsInFlight],
     keys: NamedDependency[IdempotencyKeys],
     idempotency_key: Annotated[str | None, docs.IDEMPOTENCY_KEY] = None,
 ) -> Response[JobAccepted]:
@@ -78,6 +81,9 @@ async def upload_video(
 
     The body is streamed into storage as it arrives, up to the size limit (413 beyond it).
     A file with no audio FFmpeg can decode is refused (422) before any job exists.
+    A user may have `MAX_JOBS_IN_FLIGHT` (8) units of work queued or converting at once: a
+    job counts 1, one with `normalize` `NORMALIZE_JOB_UNITS` (4); beyond that, 429 with
+    `Retry-After` (checked before the body is read).
     Answers 202 with the job's id; poll `status_url` until the job is `notified`,
     `failed` or `cancelled`. For large files prefer the resumable `/v1/uploads` (tus).
 
@@ -93,7 +99,7 @@ async def upload_video(
     again with the same key within 24 hours answers with the first job, creating none.
     """
     if idempotency_key is None:
-        return await _accept(request, principal, settings, videos, outbox, probe)
+        return await _accept(request, principal, settings, videos, outbox, probe, in_flight)
     fingerprint = FormFingerprint("POST /v1/jobs")
     begun = await claim(keys, principal.user_id, idempotency_key)
     if isinstance(begun, Stored):
@@ -111,7 +117,7 @@ async def upload_video(
             headers={**first.headers, REPLAYED: "true"},
         )
     try:
-        response = await _accept(request, principal, settings, videos, outbox, probe, fingerprint)
+        response = await _accept(request, principal, settings, videos, outbox, probe, in_flight, fingerprint)
     except BaseException:
         await keys.release(begun)
         raise
@@ -141,10 +147,13 @@ async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
     videos: VideoStore,
     outbox: Outbox,
     probe: MediaProbe,
+    in_flight: JobsInFlight,
     fingerprint: FormFingerprint | None = None,
 ) -> Response[JobAccepted]:
     """Store the upload and create its job; its parts pass through ``fingerprint`` if given."""
     job_id, limit = uuid4(), settings.max_upload_bytes
+    if not await in_flight.has_room(principal.user_id):  # before a byte of the upload is read
+        raise too_many_jobs(TooManyJobs(in_flight.limit))
     try:
         parts = _parts(request, settings)
         if fingerprint is not None:
@@ -157,6 +166,7 @@ async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
             probe=probe,
             outbox=outbox,
             discard=lambda: videos.delete(stored.file_id),
+            in_flight=in_flight,
         )
     except MultipartError as error:
         raise _not_multipart(error) from None

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import NoDecode
 
+from common.in_flight import InFlightLimit
 from common.limits import MediaLimitSettings
 from common.links import LinkSettings
 from common.settings import BrokerSettings, MongoSettings
@@ -74,3 +75,19 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
                 return json.loads(stripped)
             return [item.strip() for item in stripped.split(",") if item.strip()]
         return value
+
+    max_jobs_in_flight: int = Field(default=8, ge=1)
+    """Work a user may have queued or converting at once, in units: a job counts 1, one with
+    ``normalize`` counts ``normalize_job_units`` (429 beyond)."""
+    normalize_job_units: int = Field(default=4, ge=1)
+    """Units a job with loudness normalization counts (two passes over the audio: several
+    times a plain job's CPU); at most ``max_jobs_in_flight``."""
+    max_streams_per_user: int = Field(default=10, ge=1)
+    """Status streams (``GET /v1/jobs/{id}/events``) a user may have open at once on one
+    gateway process (429 beyond)."""
+    max_stream_seconds: float = Field(default=900.0, gt=0, le=3600)
+    """A status stream ends after this long, whatever the job does; clients reconnect."""
+
+    @property
+    def in_flight_limit(self) -> InFlightLimit:
+        return InFlightLimit(self.max_jobs_in_flight, min(self.normalize_job_units, self.max_jobs_in_flight))

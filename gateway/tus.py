@@ -29,6 +29,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth.tokens import Principal
+from common.in_flight import JobsInFlight, TooManyJobs, job_units
 from contracts import ConversionOptions
 from gateway import openapi as docs
 from gateway.body import ClientDisconnected, TooLarge, body_chunks
@@ -42,7 +43,7 @@ from gateway.idempotency import (
     claim,
     tus_fingerprint,
 )
-from gateway.intake import create_job, invalid_upload
+from gateway.intake import create_job, invalid_upload, too_many_jobs
 from gateway.media import NO_AUDIO, MediaProbe
 from gateway.outbox import Outbox
 from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, TooManyUploads, UploadBusy
@@ -219,6 +220,7 @@ async def create_upload(
     principal: NamedDependency[Principal],
     settings: NamedDependency[GatewaySettings],
     uploads: NamedDependency[ResumableUploads],
+    in_flight: NamedDependency[JobsInFlight],
     upload_length: Annotated[int, docs.UPLOAD_LENGTH],
     upload_metadata: Annotated[str | None, docs.UPLOAD_METADATA] = None,
     tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
@@ -239,6 +241,10 @@ async def create_upload(
 
     Send an `Idempotency-Key` to retry safely: the same `Upload-Length` and `Upload-Metadata`
     again with the same key within 24 hours answers with the first upload's `Location`.
+
+    A user with `MAX_JOBS_IN_FLIGHT` (8) units of work queued or converting (a job counts 1,
+    one with `normalize` 4) gets 429 with `Retry-After` here too; the completing PATCH is never
+    refused for it (its bytes are in), its job's units are counted from then on.
     """
     _require_version(tus_resumable)
     if upload_length > (limit := settings.max_upload_bytes):
@@ -260,6 +266,8 @@ async def create_upload(
             words_for("Upload-Metadata"),
             extra={"errors": [{"field": "Upload-Metadata", "message": str(error), "source": "header"}]},
         ) from None
+    if not await in_flight.has_room(principal.user_id, job_units(options, in_flight.limit)):
+        raise too_many_jobs(TooManyJobs(in_flight.limit))
     name = metadata.get("filename", metadata.get("name"))
     kind = metadata.get("filetype", metadata.get("type"))
     held = None
@@ -385,6 +393,7 @@ async def append_to_upload(
     uploads: NamedDependency[ResumableUploads],
     probe: NamedDependency[MediaProbe],
     outbox: NamedDependency[Outbox],
+    in_flight: NamedDependency[JobsInFlight],
     upload_offset: Annotated[int, docs.UPLOAD_OFFSET],
     tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
 ) -> Response[None]:
@@ -427,7 +436,9 @@ async def append_to_upload(
                 probe=probe,
                 outbox=outbox,
                 discard=lambda: uploads.delete(upload),
+                in_flight=in_flight,
                 event_id=uuid5(_UPLOADED, str(upload_id)),
+                force=True,  # its bytes are all in: checked when the upload started
             )
         except InvalidUpload as error:
             raise invalid_upload(error) from None

@@ -12,6 +12,7 @@ from prometheus_client import Counter, Histogram
 
 from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
+from common.in_flight import JobsInFlight
 from common.mongo import create_async_client
 from common.service import create_worker_app
 from common.storage_layout import require_current_layout
@@ -33,12 +34,14 @@ LAG = Histogram(
 EVENTS = Counter("projection_events_total", "Events folded into the job-status view.", ["type"])
 
 
-def register(broker: RabbitBroker, events: EventStore, view: JobStatusView) -> EventPublisher:
+def register(broker: RabbitBroker, events: EventStore, view: JobStatusView, in_flight: JobsInFlight) -> EventPublisher:
     """Subscribe the projection to every event on ``broker``; returns the watchdog's publisher."""
 
     async def project(event: Event) -> None:
         await events.append(event)
         status = await view.apply(event)
+        if status.finished or status.deleted_at is not None:
+            await in_flight.release(str(event.job_id))  # the job ended: its owner's units are free
         LAG.observe(max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds()))
         EVENTS.labels(event.type).inc()
         log.info(
@@ -65,7 +68,7 @@ def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
     client = create_async_client(settings)
     database = client[settings.mongo_database]
     events, view = EventStore(database), JobStatusView(database)
-    publisher = register(broker, events, view)
+    publisher = register(broker, events, view, JobsInFlight(database))
     watchdog = Watchdog(
         ActiveJobs(database),
         publisher.publish,

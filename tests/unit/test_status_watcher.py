@@ -4,16 +4,20 @@ many streams follow it, changes reach every stream, and nothing is read once nob
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import timedelta
 from uuid import UUID, uuid4
 
+import pytest
 from litestar.response import ServerSentEventMessage
 
 from common.links import DEV_LINK_KEY, LinkSigner
 from contracts import ConversionStarted, Mp3Converted, NotificationSent, VideoUploaded
-from gateway.status_stream import StatusWatcher, status_events
+from gateway.status_stream import StatusWatcher, TooManyStreams, status_events
 from projections.job_status import JobState, JobStatus, apply
+
+LINKS = LinkSigner(DEV_LINK_KEY, lifetime=timedelta(days=7))
 
 
 class Statuses:
@@ -107,4 +111,50 @@ async def test_a_stream_sends_each_change_and_ends_with_the_job() -> None:
     assert [m.id for m in sent] == [1, 2, 3, 4]
     assert status.state is JobState.NOTIFIED
     assert '"state":"notified"' in str(sent[-1].data)
+    await watcher.close()
+
+
+async def test_a_user_gets_as_many_streams_as_allowed_counted_from_when_each_is_let_in() -> None:
+    statuses = Statuses()
+    watcher = StatusWatcher(statuses.read, poll_seconds=0.01)
+    job_id = uuid4()
+    statuses.now[job_id] = uploaded(job_id)
+    admitted = [watcher.admit("1", 3) for _ in range(3)]  # none started yet: counted all the same
+    with pytest.raises(TooManyStreams, match="3 live status streams"):
+        watcher.admit("1", 3)
+    assert watcher.admit("2", 3) is not None  # another user's are counted apart
+
+    first = status_events(watcher, job_id, "1", uploaded(job_id), LINKS, admission=admitted[0])
+    await anext(first)
+    assert watcher.streams_of("1") == 3  # the stream took its admission's place
+    await first.aclose()
+    assert watcher.streams_of("1") == 2
+    watcher.admit("1", 3)
+    await watcher.close()
+
+
+async def test_a_stream_let_in_whose_client_left_before_it_started_counts_no_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watcher = StatusWatcher(Statuses().read)
+    watcher.admit("1", 1)
+    clock = time.monotonic() + 11
+    monkeypatch.setattr("gateway.status_stream.time.monotonic", lambda: clock)
+    assert watcher.streams_of("1") == 0
+    watcher.admit("1", 1)
+
+
+async def test_a_stream_ends_after_its_longest_life_whatever_the_job_does() -> None:
+    statuses = Statuses()
+    watcher = StatusWatcher(statuses.read, poll_seconds=0.01)
+    job_id = uuid4()
+    statuses.now[job_id] = current = uploaded(job_id)
+    sent = [
+        message
+        async for message in status_events(
+            watcher, job_id, "1", current, LINKS, max_seconds=0.3, admission=watcher.admit("1", 1)
+        )
+    ]
+    assert [message.event for message in sent] == [None, "status"]  # the retry hint, the status; then the end
+    assert watcher.streams_of("1") == 0
     await watcher.close()
