@@ -2,8 +2,8 @@
 
 A plain job takes one unit; an expensive one (``normalize``: two passes over the audio) takes
 ``normalize_units``. A user holds at most ``limit`` units at once; the gateway takes a job's
-units before publishing it, and the projection gives them back when the job ends, whichever
-way (ready, failed, cancelled, deleted, expired).
+units before publishing it, and the projection gives them back when the job leaves
+``IN_FLIGHT_STATES``, whichever way (converted, failed, cancelled, deleted).
 
 Counted without a counter: FerretDB applies a conditional update non-atomically under
 concurrency, but a single insert under a unique key is atomic. So each unit is a numbered
@@ -30,7 +30,11 @@ from pymongo.errors import DuplicateKeyError
 from common.mongo import Document
 from contracts import ConversionOptions
 
-__all__ = ["FORCED_OVERFLOW", "InFlightLimit", "JobsInFlight", "TooManyJobs", "job_units"]
+__all__ = ["FORCED_OVERFLOW", "IN_FLIGHT_STATES", "InFlightLimit", "JobsInFlight", "TooManyJobs", "job_units"]
+
+IN_FLIGHT_STATES = frozenset({"queued", "converting"})
+"""A job's states while it holds its units: once converted (or failed, cancelled, deleted) the
+converter's work for it is over, whether or not the email went out yet."""
 
 FORCED_OVERFLOW = 64
 """Slots beyond the limit a forced take may use (an upload whose bytes are all in)."""

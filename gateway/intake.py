@@ -9,7 +9,7 @@ from litestar.exceptions import HTTPException
 from pymongo.asynchronous.database import AsyncDatabase
 
 from auth.tokens import Principal
-from common.in_flight import InFlightLimit, JobsInFlight, TooManyJobs, job_units
+from common.in_flight import IN_FLIGHT_STATES, InFlightLimit, JobsInFlight, TooManyJobs, job_units
 from common.mongo import Document
 from contracts import VideoUploaded
 from gateway.access import current_status
@@ -51,7 +51,7 @@ def jobs_in_flight(
     async def ended(job_id: str) -> bool:
         # unknown everywhere (no status, no upload of the gateway's): it never came to be
         status = await current_status(queries, outbox, UUID(job_id))
-        return status is None or status.finished or status.deleted_at is not None
+        return status is None or status.state not in IN_FLIGHT_STATES or status.deleted_at is not None
 
     return JobsInFlight(database, limit, ended=ended)
 

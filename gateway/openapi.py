@@ -173,7 +173,7 @@ _MEANING: dict[int, str] = {
     416: "The range lies outside the file.",
     422: "The upload is well-formed but cannot become a job.",
     423: "Another request is writing to this upload.",
-    429: "Too many attempts; retry after `Retry-After` seconds.",
+    429: "Too many at once (attempts, work in flight, open streams); retry after `Retry-After` seconds.",
     503: "A service the gateway needs is unreachable.",
 }
 """What each status means, whatever the route (the response's description)."""

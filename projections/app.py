@@ -12,7 +12,7 @@ from prometheus_client import Counter, Histogram
 
 from common.broker import EventPublisher, create_broker
 from common.consuming import subscribe
-from common.in_flight import JobsInFlight
+from common.in_flight import IN_FLIGHT_STATES, JobsInFlight
 from common.mongo import create_async_client
 from common.service import create_worker_app
 from common.storage_layout import require_current_layout
@@ -40,8 +40,8 @@ def register(broker: RabbitBroker, events: EventStore, view: JobStatusView, in_f
     async def project(event: Event) -> None:
         await events.append(event)
         status = await view.apply(event)
-        if status.finished or status.deleted_at is not None:
-            await in_flight.release(str(event.job_id))  # the job ended: its owner's units are free
+        if status.state not in IN_FLIGHT_STATES or status.deleted_at is not None:
+            await in_flight.release(str(event.job_id))  # the work is over: its owner's units are free
         LAG.observe(max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds()))
         EVENTS.labels(event.type).inc()
         log.info(
