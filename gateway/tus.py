@@ -266,8 +266,6 @@ async def create_upload(
             words_for("Upload-Metadata"),
             extra={"errors": [{"field": "Upload-Metadata", "message": str(error), "source": "header"}]},
         ) from None
-    if not await in_flight.has_room(principal.user_id, job_units(options, in_flight.limit)):
-        raise too_many_jobs(TooManyJobs(in_flight.limit))
     name = metadata.get("filename", metadata.get("name"))
     kind = metadata.get("filetype", metadata.get("type"))
     held = None
@@ -282,6 +280,8 @@ async def create_upload(
             return _empty(first.status_code, {**first.headers, REPLAYED: "true"})
         held = begun
     try:
+        if not await in_flight.has_room(principal.user_id, job_units(options, in_flight.limit)):
+            raise too_many_jobs(TooManyJobs(in_flight.limit))  # after a replay: that answers as before
         upload = await uploads.create(
             owner_id=principal.user_id,
             length=upload_length,
