@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ from pymongo.database import Database
 import converter.app
 import notifier.app
 import projections.app
+import projections.retention
 from common.asyncapi_contents import ROUTING_KEYS, describe_system, missing_parts
 from common.broker import EventPublisher
 from common.event_examples import EXAMPLES, examples_of
 from common.in_flight import JobsInFlight
 from common.mongo import Document
+from common.retention import DEFAULT_RETENTION_HOURS
 from common.settings import DEV_MONGO_URL
 from contracts import JobCancelled, JobDeleted, VideoUploaded
 from contracts.snapshots import event_types
@@ -77,6 +80,14 @@ def _services() -> list[tuple[str, str, Callable[[RabbitBroker], object]]]:
             "Records every event and folds it into the job-status read model; its watchdog fails stuck jobs.",
             lambda broker: projections.app.register(
                 broker, EventStore(database), JobStatusView(database), JobsInFlight(database)
+            ),
+        ),
+        (
+            "retention",
+            "Runs in the projections service: removes a finished job's video at once, and expires the job "
+            "(its MP3 and video removed) when the retention period has passed.",
+            lambda broker: projections.retention.register_retention(
+                broker, database, retention=timedelta(hours=DEFAULT_RETENTION_HOURS), remove_source=True
             ),
         ),
     ]

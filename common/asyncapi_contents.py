@@ -67,6 +67,10 @@ def describe_system() -> str:
             "through `<queue>.due` (consumed beside the queue, so a retry is not held up by its backlog); "
             f"after the last delay, or after {MAX_DELIVERIES} deliveries without an outcome (its worker died), "
             f"it is dead-lettered to `<queue>.dead` through the direct exchange `{DEAD_LETTER_EXCHANGE.name}`.",
+            f"Nothing is published under `{Queues.EXPIRY.name}`'s routing key: the retention consumer puts "
+            "a job's final event (`mp3.converted`, `conversion.failed` or `job.cancelled`) in "
+            "`retention.wait.<seconds>s`, a quorum queue whose messages live for the retention period "
+            "(`VIDMP3_RETENTION_HOURS`), and the broker dead-letters it into that queue when the period is over.",
             "Delivery is at least once: consumers de-duplicate on `event_id`. Readers ignore fields they do "
             "not know; an incompatible change bumps `schema_version`.",
         ]

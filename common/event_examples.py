@@ -19,8 +19,10 @@ from contracts import (
     FailureReason,
     JobCancelled,
     JobDeleted,
+    JobExpired,
     Mp3Converted,
     NotificationSent,
+    SourceRemoved,
     VideoUploaded,
 )
 
@@ -118,6 +120,20 @@ EXAMPLES: tuple[Example, ...] = (
     (
         "the owner deleted the job and its files",
         JobDeleted(event_id=_event_id(9), job_id=JOB_ID, occurred_at=_at(86_400), requested_by=OWNER_ID),
+    ),
+    (
+        "the converted job's 180 MB video removed at once (retention)",
+        SourceRemoved(event_id=_event_id(10), job_id=JOB_ID, occurred_at=_at(6.2), freed_bytes=187_604_992),
+    ),
+    (
+        "the job expired a day after its MP3 was stored",
+        JobExpired(
+            event_id=_event_id(11),
+            job_id=JOB_ID,
+            occurred_at=_at(86_406),
+            finished_at=_at(6),
+            retention_hours=24.0,
+        ),
     ),
 )
 

@@ -75,10 +75,15 @@ Collections small by design (``SMALL_COLLECTIONS``; any query allowed, they are 
   finish cut-short ones.
 - ``store_meta``: the layout's version.
 
-Room for limits and retention: an owner's totals (jobs, bytes stored, jobs in flight) are the
-sum of their list's head (``JobQueries.totals``: one lookup); everyone's list is ordered by
-creation time, so the oldest jobs (what expires first) are its first page; each gateway's
-status watcher counts each user's open streams (``StatusWatcher.streams_of``, capped by
+Limits and retention: an owner's totals (jobs, bytes stored, jobs in flight) are the sum of
+their list's head (``JobQueries.totals``: one lookup); the stored-bytes quota reads it, and the
+owner's oldest page holding bytes for the words of a refusal (``JobQueries.oldest_stored``).
+A job's bytes leave the totals when the projection folds ``SourceRemoved`` (its video) and
+``JobExpired`` (everything), so the quota's counter is that head, kept by primary key.
+Retention keeps no schedule in the store: a finished job's final event waits in RabbitMQ for
+the retention period (``contracts.topology.expiry_wait_queue``), then its files are removed by
+computed ids (``projections.retention``); nothing is ever searched for. Each gateway's status
+watcher counts each user's open streams (``StatusWatcher.streams_of``, capped by
 ``max_streams_per_user``); a user's jobs in flight are their held ``in_flight_slots``.
 
 Offline commands may scan (``python -m projections rebuild``, ``... migrate``): they run

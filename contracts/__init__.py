@@ -19,8 +19,10 @@ if TYPE_CHECKING:
         EventAdapter,
         JobCancelled,
         JobDeleted,
+        JobExpired,
         Mp3Converted,
         NotificationSent,
+        SourceRemoved,
         VideoUploaded,
     )
     from contracts.failures import FailureReason
@@ -37,9 +39,11 @@ __all__ = [
     "FailureReason",
     "JobCancelled",
     "JobDeleted",
+    "JobExpired",
     "Mp3Converted",
     "NotificationSent",
     "RoutingKey",
+    "SourceRemoved",
     "VideoUploaded",
 ]
 

@@ -27,8 +27,10 @@ __all__ = [
     "FailureReason",
     "JobCancelled",
     "JobDeleted",
+    "JobExpired",
     "Mp3Converted",
     "NotificationSent",
+    "SourceRemoved",
     "VideoUploaded",
 ]
 
@@ -131,6 +133,21 @@ class JobDeleted(_Event):
     requested_by: str = Field(description="Id of the user who deleted it.")
 
 
+class SourceRemoved(_Event):
+    """Sent when a finished job's video has been removed to free space; its MP3 stays until the job expires."""
+
+    type: Literal[RoutingKey.SOURCE_REMOVED] = Field(default=RoutingKey.SOURCE_REMOVED, description=_TYPE)
+    freed_bytes: int = Field(ge=0, description="Size of the video removed.")
+
+
+class JobExpired(_Event):
+    """Sent when a finished job's retention period has passed and its video and MP3 are removed."""
+
+    type: Literal[RoutingKey.JOB_EXPIRED] = Field(default=RoutingKey.JOB_EXPIRED, description=_TYPE)
+    finished_at: AwareDatetime = Field(description="When the job's conversion ended (the period counts from then).")
+    retention_hours: float = Field(gt=0, description="How long a finished job was kept.")
+
+
 Event = Annotated[
     VideoUploaded
     | ConversionStarted
@@ -139,7 +156,9 @@ Event = Annotated[
     | ConversionFailed
     | NotificationSent
     | JobCancelled
-    | JobDeleted,
+    | JobDeleted
+    | SourceRemoved
+    | JobExpired,
     Field(discriminator="type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)

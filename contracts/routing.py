@@ -17,3 +17,5 @@ class RoutingKey(StrEnum):
     CONVERSION_PROGRESS = "conversion.progress"
     JOB_CANCELLED = "job.cancelled"
     JOB_DELETED = "job.deleted"
+    SOURCE_REMOVED = "source.removed"
+    JOB_EXPIRED = "job.expired"

@@ -16,6 +16,7 @@ __all__ = [
     "consumer_queue",
     "dead_letter_queue",
     "due_queue",
+    "expiry_wait_queue",
     "retry_queue",
     "routing_keys",
 ]
@@ -69,6 +70,12 @@ class Queues:
     NOTIFIER_FAILURES = consumer_queue("notifier.conversion-failed", RoutingKey.CONVERSION_FAILED)
     # one writer of the read model at a time: further projection processes stand by
     PROJECTIONS = consumer_queue("projections.job-status", "#", single_active_consumer=True)
+    # retention: a job whose conversion is final loses its video, and is due to expire later
+    RETENTION = consumer_queue(
+        "retention.job-finished", RoutingKey.MP3_CONVERTED, RoutingKey.CONVERSION_FAILED, RoutingKey.JOB_CANCELLED
+    )
+    # fed by ``expiry_wait_queue`` only: nothing is published under its routing key
+    EXPIRY = consumer_queue("retention.job-due", "retention.job-due")
 
     ALL = (
         CONVERTER,
@@ -78,6 +85,8 @@ class Queues:
         NOTIFIER_UPLOADS,
         NOTIFIER_FAILURES,
         PROJECTIONS,
+        RETENTION,
+        EXPIRY,
     )
 
 
@@ -115,6 +124,23 @@ def due_queue(queue: RabbitQueue) -> RabbitQueue:
         "x-dead-letter-routing-key": queue.name,  # into <queue>.dead, with the queue's own
     }
     return RabbitQueue(f"{queue.name}.due", queue_type=QueueType.QUORUM, arguments=arguments)
+def expiry_wait_queue(period_seconds: float) -> RabbitQueue:
+    """Where a finished job's final event waits out the retention period before it goes on to
+    ``Queues.EXPIRY`` (which expires the job).
+
+    A quorum queue with a queue-wide TTL (every message waits the same, so the oldest is always
+    the next due), dead-lettering at least once: a message survives broker restarts and is never
+    dropped on its way on. One queue per period, so changing the period leaves the messages
+    already waiting to their own (each still reaches ``Queues.EXPIRY``).
+    """
+    arguments: QuorumQueueArgs = {
+        "x-message-ttl": round(period_seconds * 1000),
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": Queues.EXPIRY.name,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    return RabbitQueue(f"retention.wait.{period_seconds:g}s", queue_type=QueueType.QUORUM, arguments=arguments)
 
 
 def dead_letter_queue(queue: RabbitQueue) -> RabbitQueue:

@@ -32,6 +32,7 @@ from gateway.keys import KEY_ROUTES
 from gateway.media import MediaProbe
 from gateway.openapi import openapi_config
 from gateway.outbox import Outbox
+from gateway.quota import Quota
 from gateway.removals import FileRemovals
 from gateway.resumable import ResumableUploads
 from gateway.revocations import RevocationFeed
@@ -174,6 +175,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "links": provide(settings.link_signer()),
             "keys": provide(keys),
             "in_flight": provide(jobs_in_flight(database, settings.in_flight_limit, queries, outbox)),
+            "quota": provide(Quota(queries, settings.user_quota_bytes, settings.retention, settings.remove_source)),
         },
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],

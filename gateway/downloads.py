@@ -22,6 +22,7 @@ from gateway.access import current_status, visible_job
 from gateway.files import JobFiles, StoredFile
 from gateway.outbox import Outbox
 from gateway.wording import job_not_found, mp3_not_ready, outside_the_mp3
+from projections.job_status import JobState
 from projections.queries import JobQueries
 
 __all__ = [
@@ -114,6 +115,7 @@ def content_disposition(filename: str) -> str:
             {
                 404: job_not_found(docs.EXAMPLE_ID),
                 409: mp3_not_ready(docs.EXAMPLE_ID, "converting"),
+                410: mp3_not_ready(docs.EXAMPLE_ID, "expired"),
                 416: outside_the_mp3(2_934_784),
             },
         ),
@@ -130,7 +132,8 @@ async def download_mp3(
     if_none_match: Annotated[str | None, docs.IF_NONE_MATCH] = None,
     if_range: Annotated[str | None, docs.IF_RANGE] = None,
 ) -> Response[Any]:
-    """Download a converted job's MP3 (409 while it is not converted yet).
+    """Download a converted job's MP3 (409 while it is not converted yet; 410 once the job
+    has expired and its MP3 is removed).
 
     Send `Range: bytes=start-end` for part of it (206; 416 past the end) and
     `If-None-Match` with the `ETag` you have to get 304 while it is unchanged. The file's
@@ -138,6 +141,8 @@ async def download_mp3(
     The job's `mp3.download_url` serves the same bytes with no token.
     """
     status = await visible_job(queries, outbox, job_id, principal)
+    if status.state is JobState.EXPIRED:
+        raise HTTPException(status_code=410, detail=mp3_not_ready(job_id, status.state))
     if status.mp3_file_id is None:
         raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
     stored = await files.find_mp3(status.mp3_file_id)
@@ -156,6 +161,7 @@ async def download_mp3(
 _EXPIRED = "This download link has expired. Sign in and open the job for a new one."
 _NOT_A_LINK = "This is not a working download link. Check that the whole link was copied."
 _DELETED = "This MP3 has been deleted, so its link no longer works."
+_JOB_EXPIRED = "This MP3 was removed when its job expired. Upload the video again to convert it anew."
 
 
 def _link_refused(request: Request[Any, Any, Any], status_code: int, detail: str) -> HTTPException:
@@ -236,6 +242,8 @@ async def download_by_link(
         or status.mp3_file_id not in (None, link.file_id)
         or not ObjectId.is_valid(link.file_id)
     )
+    if status is not None and status.state is JobState.EXPIRED:
+        raise _link_refused(request, 410, _JOB_EXPIRED)
     stored = None if gone else await files.find_mp3(link.file_id)
     if stored is None:
         raise _link_refused(request, 410, _DELETED)

@@ -24,11 +24,12 @@ from gateway.intake import create_job, invalid_upload, too_many_jobs
 from gateway.media import NO_AUDIO, MediaProbe
 from gateway.multipart import MultipartError, PartEnd, PartStart, read_multipart
 from gateway.outbox import Outbox
+from gateway.quota import Quota
 from gateway.removals import FileRemovals
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, VideoStore
 from gateway.views import Cursor, JobAccepted, JobPage, JobView, job_url, job_view
-from gateway.wording import ADMIN_ONLY, FIELD_WORDS, NOT_MULTIPART, job_not_found, nothing_to_cancel
+from gateway.wording import ADMIN_ONLY, FIELD_WORDS, NOT_MULTIPART, job_not_found, nothing_to_cancel, quota_held_by_work
 from projections.job_status import JobState, apply
 from projections.queries import JobQueries
 
@@ -74,12 +75,16 @@ async def upload_video(
     outbox: NamedDependency[Outbox],
     probe: NamedDependency[MediaProbe],
     in_flight: NamedDependency[JobsInFlight],
+    quota: NamedDependency[Quota],
     keys: NamedDependency[IdempotencyKeys],
     idempotency_key: Annotated[str | None, docs.IDEMPOTENCY_KEY] = None,
 ) -> Response[JobAccepted]:
     """Upload a video (multipart/form-data, field `file`) and queue its conversion to MP3.
 
     The body is streamed into storage as it arrives, up to the size limit (413 beyond it).
+    An upload that would take your stored bytes past your quota is refused: 413 (delete
+    jobs or wait for them to expire; the detail says when the oldest does), or 429 with
+    `Retry-After` while jobs still converting hold part of it (their videos go when they end).
     A file with no audio FFmpeg can decode is refused (422) before any job exists.
     A user may have `MAX_JOBS_IN_FLIGHT` (8) units of work queued or converting at once: a
     job counts 1, one with `normalize` `NORMALIZE_JOB_UNITS` (4); beyond that, 429 with
@@ -99,7 +104,7 @@ async def upload_video(
     again with the same key within 24 hours answers with the first job, creating none.
     """
     if idempotency_key is None:
-        return await _accept(request, principal, settings, videos, outbox, probe, in_flight)
+        return await _accept(request, principal, settings, videos, outbox, probe, in_flight, quota=quota)
     fingerprint = FormFingerprint("POST /v1/jobs")
     begun = await claim(keys, principal.user_id, idempotency_key)
     if isinstance(begun, Stored):
@@ -117,7 +122,9 @@ async def upload_video(
             headers={**first.headers, REPLAYED: "true"},
         )
     try:
-        response = await _accept(request, principal, settings, videos, outbox, probe, in_flight, fingerprint)
+        response = await _accept(
+            request, principal, settings, videos, outbox, probe, in_flight, fingerprint, quota=quota
+        )
     except BaseException:
         await keys.release(begun)
         raise
@@ -149,11 +156,15 @@ async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
     probe: MediaProbe,
     in_flight: JobsInFlight,
     fingerprint: FormFingerprint | None = None,
+    *,
+    quota: Quota,
 ) -> Response[JobAccepted]:
-    """Store the upload and create its job; its parts pass through ``fingerprint`` if given."""
+    """Store the upload and create its job (if ``quota`` admits it); its parts pass through
+    ``fingerprint`` if given."""
     job_id, limit = uuid4(), settings.max_upload_bytes
     if not await in_flight.has_room(principal.user_id):  # before a byte of the upload is read
         raise too_many_jobs(TooManyJobs(in_flight.limit))
+    await quota.admit(principal.user_id, _declared_size(request))
     try:
         parts = _parts(request, settings)
         if fingerprint is not None:
@@ -177,6 +188,12 @@ async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
     return Response(accepted, status_code=202, headers={"Location": job_url(job_id)})
 
 
+def _declared_size(request: Request[Any, Any, Any]) -> int:
+    """The body's size as its ``Content-Length`` states (0 if none): about the video's."""
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() and len(declared) < 19 else 0
+
+
 @get(
     "/v1/jobs",
     security=docs.SECURITY,
@@ -192,6 +209,7 @@ async def list_jobs(
     principal: NamedDependency[Principal],
     queries: NamedDependency[JobQueries],
     links: NamedDependency[LinkSigner],
+    settings: NamedDependency[GatewaySettings],
     limit: Annotated[int, docs.LIMIT] = 20,
     cursor: Annotated[str | None, docs.CURSOR] = None,
     all_users: Annotated[bool, docs.ALL_USERS] = False,
@@ -215,7 +233,8 @@ async def list_jobs(
     next_url = None
     if next_cursor is not None:
         next_url = f"/v1/jobs?limit={limit}&cursor={next_cursor}" + ("&all=true" if all_users else "")
-    return JobPage(items=[job_view(job, links) for job in items], next_cursor=next_cursor, next_url=next_url)
+    views = [job_view(job, links, settings.retention) for job in items]
+    return JobPage(items=views, next_cursor=next_cursor, next_url=next_url)
 
 
 @get(
@@ -226,18 +245,20 @@ async def list_jobs(
     responses={200: docs.job_response(), **docs.problems("/v1/jobs/{job_id}", {404: job_not_found(docs.EXAMPLE_ID)})},
 )
 async def get_job(
+    *,
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
     queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
     links: NamedDependency[LinkSigner],
+    settings: NamedDependency[GatewaySettings],
 ) -> JobView:
     """A job's state, its history and, once converted, where to download the MP3.
 
     `mp3.download_url` is a signed link that needs no token (for a player, a browser, an
     email); `mp3.api_url` is the same file for callers sending their token.
     """
-    return job_view(await visible_job(queries, outbox, job_id, principal), links)
+    return job_view(await visible_job(queries, outbox, job_id, principal), links, settings.retention)
 
 
 @post(
@@ -255,11 +276,13 @@ async def get_job(
     },
 )
 async def cancel_job(
+    *,
     job_id: docs.JobId,
     principal: NamedDependency[Principal],
     queries: NamedDependency[JobQueries],
     outbox: NamedDependency[Outbox],
     links: NamedDependency[LinkSigner],
+    settings: NamedDependency[GatewaySettings],
 ) -> JobView:
     """Cancel a job that is `queued` or `converting`: it ends `cancelled` and no MP3 is made.
 
@@ -268,12 +291,12 @@ async def cancel_job(
     """
     status = await visible_job(queries, outbox, job_id, principal)
     if status.state is JobState.CANCELLED:
-        return job_view(status, links)
+        return job_view(status, links, settings.retention)
     if status.state not in CANCELLABLE:
         raise HTTPException(status_code=409, detail=nothing_to_cancel(job_id, status.state))
     event = JobCancelled(job_id=job_id, requested_by=principal.user_id)
     await outbox.send(event)
-    return job_view(apply(status, event), links)
+    return job_view(apply(status, event), links, settings.retention)
 
 
 @delete(

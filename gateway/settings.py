@@ -8,13 +8,14 @@ from pydantic_settings import NoDecode
 from common.in_flight import InFlightLimit
 from common.limits import MediaLimitSettings
 from common.links import LinkSettings
+from common.retention import RetentionSettings
 from common.settings import BrokerSettings, MongoSettings
 from gateway.multipart import FormLimits
 
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSettings):
+class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSettings, RetentionSettings):
     """Settings of the gateway (``VIDMP3_*`` variables)."""
 
     port: int = 8000
@@ -52,6 +53,9 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
     """Bytes of those fields' values together (413 beyond)."""
     max_pending_uploads: int = 10
     """Unfinished resumable uploads one user may have at once (429 beyond)."""
+    user_quota_bytes: int = Field(default=5 * 1024**3, gt=0)
+    """Bytes a user's jobs may store together (videos not yet removed, MP3s not yet expired); an
+    upload beyond it is refused (413, or 429 while unfinished jobs hold part of it)."""
     upload_idle_hours: float = 24.0
     """An unfinished resumable upload nobody added to for this long is removed."""
     outbox_relay_seconds: float = 5.0

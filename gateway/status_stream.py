@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 from uuid import UUID
 
@@ -209,6 +210,7 @@ async def status_events(
     *,
     max_seconds: float = 900.0,
     admission: _Admission | None = None,
+    retention: timedelta,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """``status`` events (the job as ``GET /v1/jobs/{id}`` shows it) on every change, until
     the job ends or is deleted (one ``deleted`` event), or ``max_seconds`` have passed."""
@@ -221,7 +223,7 @@ async def status_events(
             if status is None or status.deleted_at is not None:
                 yield ServerSentEventMessage(event="deleted", data=f'{{"job_id": "{job_id}"}}')
                 return
-            body = job_view(status, links).model_dump_json()
+            body = job_view(status, links, retention).model_dump_json()
             if body != sent:
                 sent, number, last_sent = body, number + 1, time.monotonic()
                 yield ServerSentEventMessage(id=number, event="status", data=body)
@@ -282,7 +284,11 @@ async def job_events(
     except TooManyStreams as error:
         raise HTTPException(status_code=429, detail=str(error), headers={"Retry-After": "5"}) from None
     events = status_events(
-        watcher, job_id, principal.user_id, status, links, max_seconds=settings.max_stream_seconds, admission=admission
+        watcher, job_id, principal.user_id, status,
+        links,
+        retention=settings.retention,
+        max_seconds=settings.max_stream_seconds,
+        admission=admission,
     )
     return ServerSentEvent(events, headers={"Cache-Control": "no-store"})
 

@@ -46,6 +46,7 @@ from gateway.idempotency import (
 from gateway.intake import create_job, invalid_upload, too_many_jobs
 from gateway.media import NO_AUDIO, MediaProbe
 from gateway.outbox import Outbox
+from gateway.quota import Quota
 from gateway.resumable import OffsetMismatch, PendingUpload, ResumableUploads, TooManyUploads, UploadBusy
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, options_from_fields
@@ -221,6 +222,7 @@ async def create_upload(
     settings: NamedDependency[GatewaySettings],
     uploads: NamedDependency[ResumableUploads],
     in_flight: NamedDependency[JobsInFlight],
+    quota: NamedDependency[Quota],
     upload_length: Annotated[int, docs.UPLOAD_LENGTH],
     upload_metadata: Annotated[str | None, docs.UPLOAD_METADATA] = None,
     tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
@@ -282,6 +284,7 @@ async def create_upload(
     try:
         if not await in_flight.has_room(principal.user_id, job_units(options, in_flight.limit)):
             raise too_many_jobs(TooManyJobs(in_flight.limit))  # after a replay: that answers as before
+        await quota.admit(principal.user_id, upload_length)
         upload = await uploads.create(
             owner_id=principal.user_id,
             length=upload_length,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from common.links import LinkSigner
+from common.retention import expiry_of
 from projections.job_status import JobError, JobState, JobStatus, StateChange
 from projections.queries import Position, position_of
 
@@ -56,7 +57,9 @@ class Mp3Info(BaseModel):
 
 class JobView(BaseModel):
     job_id: UUID
-    state: JobState = Field(description="queued → converting → converted → notified; or failed, or cancelled.")
+    state: JobState = Field(
+        description="queued → converting → converted → notified; or failed, or cancelled; and in the end expired."
+    )
     filename: str | None = Field(description="Name of the uploaded video.")
     created_at: datetime | None = Field(default=None, description="When the upload was accepted.")
     history: list[StateChange] = Field(description="Every state the job entered, oldest first.")
@@ -64,6 +67,13 @@ class JobView(BaseModel):
     mp3: Mp3Info | None = Field(description="Present once the MP3 is ready.")
     error: JobError | None = Field(description="Present when the job failed.")
     updated_at: datetime | None
+    expires_at: datetime | None = Field(
+        default=None,
+        description=(
+            "When the job expires (its MP3 and record are removed; the status then says `expired`): "
+            "the retention period after its conversion ended. `null` while it is converting."
+        ),
+    )
 
 
 class JobPage(BaseModel):
@@ -78,11 +88,13 @@ def job_url(job_id: UUID) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-def job_view(status: JobStatus, links: LinkSigner) -> JobView:
-    """``status`` as the API shows it; ``links`` signs the MP3's download link."""
+def job_view(status: JobStatus, links: LinkSigner, retention: timedelta) -> JobView:
+    """``status`` as the API shows it; ``links`` signs the MP3's download link, which never
+    outlives the MP3 (``retention``: how long a finished job is kept)."""
+    expires_at = _expiry(status, retention)
     mp3 = None
-    if status.mp3_file_id is not None:
-        link = links.sign(status.job_id, status.mp3_file_id)
+    if status.mp3_file_id is not None and status.state is not JobState.EXPIRED:
+        link = links.sign(status.job_id, status.mp3_file_id, not_after=expires_at)
         mp3 = Mp3Info(
             filename=status.mp3_filename or "audio.mp3",
             duration_seconds=status.duration_seconds,
@@ -101,7 +113,14 @@ def job_view(status: JobStatus, links: LinkSigner) -> JobView:
         mp3=mp3,
         error=status.error,
         updated_at=status.updated_at,
+        expires_at=expires_at,
     )
+
+
+def _expiry(status: JobStatus, retention: timedelta) -> datetime | None:
+    if status.state is JobState.EXPIRED:  # when it did
+        return next((c.at for c in status.history if c.state is JobState.EXPIRED), None)
+    return expiry_of(status.finished_at, retention)
 
 
 @dataclass(frozen=True)

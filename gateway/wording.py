@@ -4,6 +4,7 @@ the routes' own errors speak through these, so every ``detail`` reads the same w
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from contracts.option_words import FIELD_WORDS as OPTION_WORDS
@@ -34,7 +35,9 @@ __all__ = [
     "nothing_to_cancel",
     "offset_mismatch",
     "outside_the_mp3",
+    "over_quota",
     "past_the_end",
+    "quota_held_by_work",
     "size_words",
     "too_large",
     "too_many_logins",
@@ -85,6 +88,7 @@ STATE_WORDS: dict[str, str] = {
     "notified": "ready",
     "failed": "failed",
     "cancelled": "cancelled",
+    "expired": "expired (its files were removed)",
 }
 """A job's state as its owner would say it (``converted`` and ``notified`` are both "ready")."""
 
@@ -151,7 +155,29 @@ def too_large(limit: int) -> str:
     return f"The video is larger than the {size_words(limit)} limit: trim or compress it first, or split it up."
 
 
+def over_quota(used: int, incoming: int, quota: int, oldest_expires: datetime | None) -> str:
+    """Why an upload is refused at the stored-bytes quota, and what to do."""
+    adding = f" and this video is {size_words(incoming)}" if incoming else ""
+    then = f" (your oldest job expires at {oldest_expires:%Y-%m-%d %H:%M} UTC)" if oldest_expires is not None else ""
+    return (
+        f"Your jobs already store {size_words(used)} of the {size_words(quota)} each user may keep{adding}. "
+        f"Delete jobs you no longer need, or wait for older ones to expire{then}, then upload again."
+    )
+
+
+def quota_held_by_work(used: int, quota: int, in_flight: int) -> str:
+    """Why an upload is refused while unfinished jobs hold part of the quota."""
+    jobs = "job is" if in_flight == 1 else "jobs are"
+    return (
+        f"Your jobs store {size_words(used)} of the {size_words(quota)} each user may keep, and {in_flight} "
+        f"{jobs} still converting; their videos are removed once they finish. Try again in a minute, "
+        f"or delete jobs you no longer need."
+    )
+
+
 def mp3_not_ready(job_id: UUID, state: str) -> str:
+    if state == "expired":
+        return f"Job {job_id} has expired: its MP3 was removed. Upload the video again to convert it anew."
     if state in ("failed", "cancelled"):
         return f"Job {job_id} {STATE_WORDS[state]}, so it has no MP3."
     return (

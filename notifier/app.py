@@ -39,6 +39,7 @@ def register(
         links=settings.link_signer(),
         sender=settings.mail_from,
         public_url=settings.public_url,
+        retention=settings.retention,
     )
     subscribe(
         broker,

@@ -77,13 +77,21 @@ _BUTTON = (
 
 
 def compose_ready_email(
-    event: Mp3Converted, *, sender: str, public_url: str, link: SignedLink, now: datetime | None = None
+    event: Mp3Converted,
+    *,
+    sender: str,
+    public_url: str,
+    link: SignedLink,
+    now: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> EmailMessage:
-    """The "your MP3 is ready" email for ``event``; ``link`` is its signed download link."""
+    """The "your MP3 is ready" email for ``event``; ``link`` is its signed download link;
+    ``expires_at``: when the MP3 is removed (retention)."""
     download = f"{public_url.rstrip('/')}{link.path}"
     page = job_page_url(public_url, event.job_id)
     name, length, size = event.filename, _duration(event.duration_seconds), _size(event.size_bytes)
     until = _when(link.expires_at)
+    kept = "" if expires_at is None else f"The MP3 is kept until {_when(expires_at)}; it is removed then.\n\n"
     message = _message(
         sender=sender,
         to=str(event.owner_email),
@@ -98,6 +106,7 @@ def compose_ready_email(
         f"Download it:\n{download}\n\n"
         f"This link works without signing in until {until}. Anyone who has it can download the file, "
         f"so forward it only to people you want to have it.\n\n"
+        f"{kept}"
         f"See the job on vidmp3 (you will be asked to sign in):\n{page}\n\n"
         f"Job {event.job_id}\n"
     )
@@ -110,6 +119,7 @@ def compose_ready_email(
 <p><a href="{escape(download)}" style="{_BUTTON}">Download {escape(name)}</a></p>
 <p>This link works without signing in until {until}. Anyone who has it can download the file,
 so forward it only to people you want to have it.</p>
+{f"<p>{escape(kept.strip())}</p>" if kept else ""}
 <p><a href="{escape(page)}">See the job on vidmp3</a> (you will be asked to sign in).</p>
 <p style="color: #4a4f57; font-size: 0.9rem">Job {event.job_id}</p>
 </body></html>

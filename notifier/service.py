@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 from email.errors import MessageError
 from email.message import EmailMessage
 
@@ -53,10 +54,12 @@ class Notifier:
         links: LinkSigner,
         sender: str,
         public_url: str,
+        retention: timedelta | None = None,
     ) -> None:
         self._ledger, self._send, self._publish = ledger, send, publish
         self._contacts, self._links = contacts, links
         self._sender, self._public_url = sender, public_url
+        self._retention = retention
 
     async def handle_uploaded(self, event: VideoUploaded) -> None:
         """Remember whom to tell about the job (a failure event names neither owner nor file)."""
@@ -65,13 +68,18 @@ class Notifier:
     async def handle(self, event: Mp3Converted) -> None:
         """Email the owner the links once per job, then announce it (again, if this is a repeat)."""
         ids = {"job_id": str(event.job_id), "event_id": str(event.event_id)}
-        link = self._links.sign(event.job_id, event.mp3_file_id)
+        # retention counts from the MP3's being stored: the email says when it ends, and the link
+        # never outlives the file
+        expires_at = None if self._retention is None else event.occurred_at + self._retention
+        link = self._links.sign(event.job_id, event.mp3_file_id, not_after=expires_at)
         # the name sanitized again: the event may come from an older gateway
         safe = event.model_copy(update={"filename": sanitize_filename(event.filename, default="audio.mp3")})
         sent = await self._once(
             event.job_id,
             EmailKind.READY,
-            lambda: compose_ready_email(safe, sender=self._sender, public_url=self._public_url, link=link),
+            lambda: compose_ready_email(
+                safe, sender=self._sender, public_url=self._public_url, link=link, expires_at=expires_at
+            ),
         )
         if sent:
             log.info("emailed %s that the MP3 is ready", event.owner_email, extra=ids)

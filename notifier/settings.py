@@ -3,6 +3,7 @@ from enum import StrEnum
 from pydantic import SecretStr
 
 from common.links import LinkSettings
+from common.retention import RetentionSettings
 from common.settings import BrokerSettings, MongoSettings
 
 __all__ = ["NotifierSettings", "SmtpSecurity"]
@@ -14,7 +15,7 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class NotifierSettings(BrokerSettings, MongoSettings, LinkSettings):
+class NotifierSettings(BrokerSettings, MongoSettings, LinkSettings, RetentionSettings):
     """Settings of the notifier (``VIDMP3_*`` variables)."""
 
     port: int = 8003

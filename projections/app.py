@@ -1,4 +1,5 @@
-"""The status projection: folds every event into the job-status read model."""
+"""The status projection: folds every event into the job-status read model; and retention
+(``projections.retention``): removes finished jobs' videos, and expires jobs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from common.service import create_worker_app
 from common.storage_layout import require_current_layout
 from contracts import ConversionFailed, Event
 from contracts.topology import Queues
+from projections.retention import register_retention
 from projections.settings import ProjectionSettings
 from projections.store import ActiveJobs, EventStore, JobStatusView
 from projections.watchdog import Watchdog
@@ -69,6 +71,9 @@ def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
     database = client[settings.mongo_database]
     events, view = EventStore(database), JobStatusView(database)
     publisher = register(broker, events, view, JobsInFlight(database))
+    declare_wait_queue = register_retention(
+        broker, database, retention=settings.retention, remove_source=settings.remove_source
+    )
     watchdog = Watchdog(
         ActiveJobs(database),
         publisher.publish,
@@ -79,6 +84,7 @@ def create_app(settings: ProjectionSettings | None = None) -> AsgiFastStream:
 
     async def start() -> None:
         await require_current_layout(database)
+        await declare_wait_queue()
         background.append(asyncio.create_task(watchdog.run(settings.watchdog_interval_seconds)))
 
     async def stop() -> None:

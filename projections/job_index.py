@@ -165,6 +165,18 @@ class JobIndex:
         """What ``owner``'s jobs add up to: how many, the bytes they store, how many are in flight."""
         return (await self._store.head(owner)).totals
 
+    async def oldest_stored(self, owner: str, pages: int = 3) -> tuple[Totals, Entry | None]:
+        """``owner``'s totals, and their oldest finished job still storing bytes (roughly what
+        expires first): the head, then the oldest pages holding one, at most ``pages`` of them."""
+        head = await self._store.head(owner)
+        candidates = [s for s in head.pages if s.totals.bytes > 0 and s.totals.jobs > s.totals.in_flight]
+        for summary in candidates[:pages]:
+            entries = sorted(await self._store.page(owner, summary.page) or [], key=lambda e: e.position)
+            found = next((e for e in entries if e.bytes > 0 and not e.in_flight), None)
+            if found is not None:
+                return head.totals, found
+        return head.totals, None
+
     # --- writing (one writer) ------------------------------------------------------------
 
     async def put(self, owner: str, entry: Entry) -> bool:

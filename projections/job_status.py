@@ -23,16 +23,18 @@ from contracts import (
     FailureReason,
     JobCancelled,
     JobDeleted,
+    JobExpired,
     Mp3Converted,
     NotificationSent,
+    SourceRemoved,
     VideoUploaded,
 )
 
-__all__ = ["TERMINAL_STATES", "JobError", "JobState", "JobStatus", "StateChange", "apply", "fold"]
+__all__ = ["FINAL_STATES", "TERMINAL_STATES", "JobError", "JobState", "JobStatus", "StateChange", "apply", "fold"]
 
 
 class JobState(StrEnum):
-    """Where a job is. ``notified``, ``failed`` and ``cancelled`` are terminal.
+    """Where a job is. ``notified``, ``failed``, ``cancelled`` and ``expired`` are terminal.
 
     Declared in rank order: a job is in the furthest state any of its events reached, so
     a cancellation wins over a conversion that finished at the same moment.
@@ -44,6 +46,7 @@ class JobState(StrEnum):
     NOTIFIED = "notified"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
 _RANK = {state: rank for rank, state in enumerate(JobState)}
@@ -51,7 +54,9 @@ _RANK = {state: rank for rank, state in enumerate(JobState)}
 # services may arrive in either order (RabbitMQ orders messages per channel, not across
 # publishers), and a job must not show ``notified`` before its MP3 is on record
 _NEEDS = {JobState.NOTIFIED: JobState.CONVERTED}
-TERMINAL_STATES = frozenset({JobState.NOTIFIED, JobState.FAILED, JobState.CANCELLED})
+TERMINAL_STATES = frozenset({JobState.NOTIFIED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+FINAL_STATES = frozenset({JobState.CONVERTED, JobState.FAILED, JobState.CANCELLED})
+"""States that end the conversion: the video is needed no more, and the retention period starts."""
 
 
 class StateChange(BaseModel):
@@ -94,6 +99,7 @@ class JobStatus(BaseModel):
     progress_percent: float | None = Field(default=None, description="Latest progress report while converting.")
     progress_at: datetime | None = None
     deleted_at: datetime | None = Field(default=None, description="Set once the job is deleted; it is then hidden.")
+    source_removed_at: datetime | None = Field(default=None, description="When the video was removed (retention).")
     updated_at: datetime | None = None
     version: int = Field(default=0, description="Events folded in; guards concurrent writers.")
 
@@ -102,9 +108,16 @@ class JobStatus(BaseModel):
         return self.state in TERMINAL_STATES
 
     @property
+    def finished_at(self) -> datetime | None:
+        """When the conversion ended (MP3 stored, failed or cancelled): retention counts from then."""
+        return min((change.at for change in self.history if change.state in FINAL_STATES), default=None)
+
+    @property
     def stored_bytes(self) -> int:
-        """What the job's files take: its video and its MP3."""
-        return (self.video_bytes or 0) + (self.mp3_size_bytes or 0)
+        """What the job's files take: its video (until removed) and its MP3 (until it expires)."""
+        if self.state is JobState.EXPIRED:
+            return 0
+        return (0 if self.source_removed_at else self.video_bytes or 0) + (self.mp3_size_bytes or 0)
 
 
 _STATE_OF = {
@@ -114,6 +127,7 @@ _STATE_OF = {
     NotificationSent: JobState.NOTIFIED,
     ConversionFailed: JobState.FAILED,
     JobCancelled: JobState.CANCELLED,
+    JobExpired: JobState.EXPIRED,
 }
 
 
@@ -125,6 +139,8 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
             return _progress(current, event)
         case JobDeleted():
             return _deleted(current, event)
+        case SourceRemoved():
+            return _source_removed(current, event)
     state = _STATE_OF[type(event)]
     change = StateChange(state=state, at=event.occurred_at, event_id=event.event_id)
     # one entry per state: the earliest event reaching it wins, whatever the arrival order,
@@ -185,6 +201,12 @@ def _deleted(current: JobStatus, event: JobDeleted) -> JobStatus:
     if current.deleted_at is not None and current.deleted_at <= event.occurred_at:
         return current
     return current.model_copy(update={"deleted_at": event.occurred_at, "version": current.version + 1})
+
+
+def _source_removed(current: JobStatus, event: SourceRemoved) -> JobStatus:
+    if current.source_removed_at is not None and current.source_removed_at <= event.occurred_at:
+        return current
+    return current.model_copy(update={"source_removed_at": event.occurred_at, "version": current.version + 1})
 
 
 def fold(events: Iterable[Event]) -> JobStatus | None:

@@ -50,6 +50,14 @@ class JobQueries:
             return JobStatus.model_validate(entry.snapshot)
         return await self.get(UUID(entry.position.job_id))
 
+    async def oldest_stored(self, owner_id: str) -> tuple[Totals, JobStatus | None]:
+        """The owner's totals and their oldest finished job still storing bytes (quota's words):
+        the list's head and a page or so."""
+        totals, entry = await self._index.oldest_stored(owner_id)
+        if entry is None or entry.snapshot is None:
+            return totals, None
+        return totals, JobStatus.model_validate(entry.snapshot)
+
     async def totals(self, owner_id: str) -> Totals:
         """What the owner's jobs add up to (jobs, bytes stored, jobs in flight): one lookup."""
         return await self._index.totals(owner_id)

@@ -1,10 +1,11 @@
+from common.retention import RetentionSettings
 from common.settings import BrokerSettings, MongoSettings
 
 __all__ = ["ProjectionSettings"]
 
 
-class ProjectionSettings(BrokerSettings, MongoSettings):
-    """Settings of the status projection (``VIDMP3_*`` variables)."""
+class ProjectionSettings(BrokerSettings, MongoSettings, RetentionSettings):
+    """Settings of the status projection and retention (``VIDMP3_*`` variables)."""
 
     port: int = 8004
     watchdog_interval_seconds: float = 60.0

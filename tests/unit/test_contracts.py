@@ -15,7 +15,9 @@ from contracts.events import (
     ConversionStarted,
     JobCancelled,
     JobDeleted,
+    JobExpired,
     NotificationSent,
+    SourceRemoved,
 )
 from contracts.topology import Queues
 
@@ -28,6 +30,8 @@ ALL_EVENTS = (
     NotificationSent,
     JobCancelled,
     JobDeleted,
+    SourceRemoved,
+    JobExpired,
 )
 
 

@@ -85,7 +85,12 @@ async def test_a_stream_sends_each_change_and_ends_with_the_job() -> None:
 
     async def listen() -> None:
         async for message in status_events(
-            watcher, job, "1", status, LinkSigner(DEV_LINK_KEY, lifetime=timedelta(days=7))
+            watcher,
+            job,
+            "1",
+            status,
+            LinkSigner(DEV_LINK_KEY, lifetime=timedelta(days=7)),
+            retention=timedelta(hours=24),
         ):
             messages.append(message)
 
