@@ -73,6 +73,10 @@ Collections small by design (``SMALL_COLLECTIONS``; any query allowed, they are 
 - ``file_removals``: deleted jobs whose files are not removed yet (``_id`` the job, with its
   files' ids); each gateway's remover removes them in the background and reads all of it to
   finish cut-short ones.
+- ``unsettled_uploads``: multipart uploads being written (``_id`` the file id, with the job's
+  id and when chunks were last stored); removed once the upload is a job or refused. Each
+  gateway's sweep reads all of it and removes the chunks of records gone stale (the gateway
+  died mid-upload), by computed ids (``gateway.unsettled``).
 - ``store_meta``: the layout's version.
 
 Limits and retention: an owner's totals (jobs, bytes stored, jobs in flight) are the sum of
@@ -119,7 +123,9 @@ LAYOUT_VERSION = 2
 """1: what the code before this layout wrote (chunk ids of MP3s were ObjectIds, events were
 keyed by their id and numbered by a query, the outbox kept every entry); 2: this layout."""
 
-SMALL_COLLECTIONS = frozenset({"outbox", "active_jobs", "conversion_claims", "uploads", "file_removals", "store_meta"})
+SMALL_COLLECTIONS = frozenset(
+    {"outbox", "active_jobs", "conversion_claims", "uploads", "file_removals", "unsettled_uploads", "store_meta"}
+)
 
 
 def event_key(job_id: UUID | str, seq: int) -> str:

@@ -40,6 +40,7 @@ from gateway.sessions import AUTH_ROUTES
 from gateway.settings import GatewaySettings
 from gateway.status_stream import STATUS_STREAM_ROUTES, StatusWatcher
 from gateway.tus import TUS_ROUTES
+from gateway.unsettled import UnsettledUploads
 from gateway.uploads import VideoStore
 from gateway.web import web_routes
 from gateway.wording import FIELD_WORDS
@@ -53,6 +54,17 @@ PUBLISHED_EVENTS = (VideoUploaded, JobCancelled, JobDeleted)
 """What the gateway publishes, always through its outbox."""
 
 _SWEEP_SECONDS = 600.0
+
+
+async def sweep_unsettled(unsettled: UnsettledUploads, stalled: timedelta) -> None:
+    """Sweep what killed uploads left, at start and then as often as an upload can go stale."""
+    while True:
+        try:
+            if removed := await unsettled.sweep(stalled):
+                log.info("removed the chunks of %d abandoned multipart uploads", removed)
+        except Exception:  # the store may be away: the next round does it
+            log.exception("sweeping abandoned multipart uploads failed")
+        await asyncio.sleep(min(_SWEEP_SECONDS, max(1.0, stalled.total_seconds() / 2)))
 
 
 def _authentication(settings: GatewaySettings, http: httpx.AsyncClient) -> tuple[RevocationFeed, Authenticator]:
@@ -128,6 +140,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
                 uploads.sweep_forever(_SWEEP_SECONDS, idle=timedelta(hours=settings.upload_idle_hours))
             ),
             asyncio.create_task(removals.run(_SWEEP_SECONDS)),
+            asyncio.create_task(sweep_unsettled(videos.unsettled, timedelta(minutes=settings.stalled_upload_minutes))),
         ]
         try:
             yield

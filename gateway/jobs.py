@@ -179,6 +179,7 @@ async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
             discard=lambda: videos.delete(stored.file_id),
             in_flight=in_flight,
         )
+        await videos.settle(stored.file_id)
     except MultipartError as error:
         raise _not_multipart(error) from None
     except InvalidUpload as error:

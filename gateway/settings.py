@@ -58,6 +58,9 @@ class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSet
     upload beyond it is refused (413, or 429 while unfinished jobs hold part of it)."""
     upload_idle_hours: float = 24.0
     """An unfinished resumable upload nobody added to for this long is removed."""
+    stalled_upload_minutes: float = Field(default=15.0, gt=0)
+    """A multipart upload that stored nothing for this long is taken as abandoned (its gateway
+    died mid-way): the sweep removes its chunks. Far above the body read timeout."""
     outbox_relay_seconds: float = 5.0
     """How often events whose first publish failed are sent again."""
     web_modules_dir: Path | None = None

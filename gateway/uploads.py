@@ -18,6 +18,7 @@ from contracts.option_words import option_problem
 from gateway.body import TooLarge
 from gateway.filenames import sanitize_filename
 from gateway.multipart import PartEnd, PartStart
+from gateway.unsettled import UnsettledUploads
 from gateway.wording import too_large
 
 __all__ = ["InvalidUpload", "StoredVideo", "VideoStore", "options_from_fields"]
@@ -45,14 +46,18 @@ class StoredVideo:
 class VideoStore:
     """Uploaded videos, in the ``videos`` GridFS bucket, tagged with their job and owner."""
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(self, database: AsyncDatabase[Document], unsettled: UnsettledUploads | None = None) -> None:
         self._videos = AsyncBucket(database, VIDEOS)
+        self.unsettled = unsettled or UnsettledUploads(database)
+        """Its uploads being written, which the gateway's sweep watches (``gateway.unsettled``)."""
 
     async def receive(
         self, parts: AsyncIterator[PartStart | bytes | PartEnd], *, job_id: UUID, owner_id: str, max_bytes: int
     ) -> StoredVideo:
         """Store the ``file`` part and read the option fields; nothing is kept if this fails
-        (``TooLarge`` once the file passes ``max_bytes``)."""
+        (``TooLarge`` once the file passes ``max_bytes``). The upload stays on record as
+        unsettled until ``settle`` (it became a job) or ``delete``: a gateway killed before
+        either leaves it to the sweep (``gateway.unsettled``)."""
         file_id = ObjectId()
         writer: AsyncChunkWriter | None = None
         filename, content_type = "video", None
@@ -66,7 +71,10 @@ class VideoStore:
                         if writer is not None:
                             raise InvalidUpload("Send one video per upload.", field=_FILE_FIELD)
                         filename, content_type = sanitize_filename(item.filename), item.content_type
-                        writer = self._videos.writer(file_id)
+                        await self.unsettled.begin(file_id, job_id)
+                        writer = self._videos.writer(
+                            file_id, on_flush=lambda stored: self.unsettled.touch(file_id, stored)
+                        )
                         current = None
                     case PartStart(name=name):
                         current = fields.setdefault(name, bytearray())
@@ -92,13 +100,20 @@ class VideoStore:
                 file_id, length=size, chunk_size=CHUNK_SIZE, filename=filename, metadata=metadata
             )
         except BaseException:
-            await self._videos.remove(file_id, chunks=writer.chunks_started if writer is not None else 0)
+            if writer is not None:
+                await self._videos.remove(file_id, chunks=writer.chunks_started)
+                await self.unsettled.settle(file_id)
             raise
         return StoredVideo(str(file_id), filename, size, options)
 
     async def delete(self, file_id: str) -> None:
         """Remove a stored video; gone already is fine."""
         await self._videos.remove(ObjectId(file_id))
+        await self.unsettled.settle(file_id)
+
+    async def settle(self, file_id: str) -> None:
+        """The stored video is a job's now: the sweep must leave it alone."""
+        await self.unsettled.settle(file_id)
 
 
 def _within(size: int, max_bytes: int) -> int:
