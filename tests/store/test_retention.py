@@ -100,7 +100,7 @@ def test_a_finished_job_loses_its_video_then_expires_and_nothing_else_goes(
     # the video goes as soon as the conversion is final; the MP3 stays
     wait_for(lambda: stored(system, "videos", video) == (0, 0), timeout=60)
     assert stored(system, "mp3s", mp3)[0] == 1
-    wait_for(lambda: stored_bytes(system, owner) == status_document(system, first)["mp3_bytes"], timeout=30)
+    wait_for(lambda: stored_bytes(system, owner) == status_document(system, first)["mp3_size_bytes"], timeout=30)
     [email] = wait_for(lambda: system.mailbox.for_job(first), timeout=60)
     assert "kept until" in email.as_string()
 
@@ -134,7 +134,7 @@ def test_an_upload_past_the_quota_is_refused_in_words_until_older_jobs_expire(
     token = system.new_user_token()
     kept = upload(system, token, "kept.mp4", sample_video[0].read_bytes()).json()["job_id"]
     assert wait_terminal(system, token, kept)["state"] == "notified"
-    wait_for(lambda: stored_bytes(system, token) == status_document(system, kept)["mp3_bytes"], timeout=60)
+    wait_for(lambda: stored_bytes(system, token) == status_document(system, kept)["mp3_size_bytes"], timeout=60)
 
     # alone it fits the quota; beside the kept job's MP3 it does not
     not_a_video = b"\x00" * (QUOTA - 2000)
