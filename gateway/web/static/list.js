@@ -6,7 +6,7 @@ import { ApiError } from "./problems.js";
 import { startUpload } from "./uploads.js";
 import { duration, failureWords, size, stateKind, stateWord, when } from "./words.js";
 
-const TERMINAL = new Set(["notified", "failed", "cancelled"]);
+const TERMINAL = new Set(["notified", "failed", "cancelled", "expired"]);
 const CANCELLABLE = new Set(["queued", "converting"]);
 const READY = new Set(["converted", "notified"]);
 const UPLOADING = new Set(["uploading", "waiting", "paused"]);
@@ -136,11 +136,18 @@ export class FileList {
         return `${percent} % converted`;
       case "converted":
       case "notified":
-        return [when(job?.updated_at || job?.created_at), duration(job?.mp3?.duration_seconds), size(job?.mp3?.size_bytes)]
+        return [
+          when(job?.updated_at || job?.created_at),
+          duration(job?.mp3?.duration_seconds),
+          size(job?.mp3?.size_bytes),
+          job?.expires_at && `kept until ${when(job.expires_at)}`,
+        ]
           .filter(Boolean)
           .join(" · ");
       case "cancelled":
         return job ? `Cancelled ${when(job.updated_at)}` : "";
+      case "expired":
+        return job ? `Expired ${when(job.expires_at || job.updated_at)}: its files were removed` : "";
       case "stopped":
         return "The upload was stopped and removed.";
       default:

@@ -13,6 +13,7 @@ const STATE_WORDS = {
   notified: "Ready",
   failed: "Failed",
   cancelled: "Cancelled",
+  expired: "Expired",
 };
 
 // The class its badge is coloured by: one colour per kind of state, not per word.
@@ -28,6 +29,7 @@ const STATE_KIND = {
   refused: "failed",
   stopped: "ended",
   cancelled: "ended",
+  expired: "ended",
 };
 
 export function stateWord(state) {
