@@ -71,6 +71,38 @@ def rebuild_command(
         raise typer.Exit(1)
 
 
+@cli.command("retain-finished")
+def retain_finished_command() -> None:
+    """Hand every finished job that still holds files to retention, as if it finished now: its
+    video goes at once and it expires after the retention period (for a store written before
+    retention existed). Safe to run again: retention's steps are idempotent."""
+
+    async def run() -> int:
+        from faststream.rabbit import RabbitBroker
+
+        from contracts.topology import Queues
+        from projections.retention import unscheduled
+
+        settings = ProjectionSettings.load()
+        client = create_async_client(settings)
+        broker = RabbitBroker(settings.rabbit_url.get_secret_value())
+        try:
+            await broker.connect()
+            handed = 0
+            async for event in unscheduled(EventStore(client[settings.mongo_database]).every_job()):
+                # straight into retention's queue (the default exchange routes by queue name)
+                await broker.publish(
+                    event, routing_key=Queues.RETENTION.name, persist=True, message_id=str(event.event_id)
+                )
+                handed += 1
+            return handed
+        finally:
+            await broker.stop()
+            await client.close()
+
+    typer.echo(f"handed {asyncio.run(run())} finished jobs to retention")
+
+
 @cli.command("migrate")
 def migrate_command() -> None:
     """Bring a store written by an older version to this one's layout (stop the services

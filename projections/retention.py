@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Protocol
 
@@ -50,9 +50,9 @@ from contracts import (
 )
 from contracts.topology import Queues, expiry_wait_queue
 from projections.documents import status_of
-from projections.job_status import JobState, JobStatus
+from projections.job_status import JobState, JobStatus, fold
 
-__all__ = ["FileStore", "FinalEvent", "JobFiles", "Retention", "register_retention"]
+__all__ = ["FileStore", "FinalEvent", "JobFiles", "Retention", "register_retention", "unscheduled"]
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,21 @@ class Retention:
         if upload is None:
             raise UnknownJob(f"job {job_id} is not on record yet")
         return upload.video_file_id, upload.size_bytes
+
+
+async def unscheduled(
+    jobs: AsyncIterable[tuple[uuid.UUID, list[Event]]],
+) -> AsyncIterator[Mp3Converted | ConversionFailed | JobCancelled]:
+    """The event that ended each finished job still holding files (not expired, not deleted):
+    what a store written before retention existed never scheduled (offline: it reads every
+    job's events; ``python -m projections retain-finished`` hands each to retention)."""
+    async for _, events in jobs:
+        status = fold(events)
+        if status is None or status.deleted_at is not None or status.state is JobState.EXPIRED:
+            continue
+        finals = [e for e in events if isinstance(e, Mp3Converted | ConversionFailed | JobCancelled)]
+        if finals:
+            yield min(finals, key=lambda event: event.occurred_at)
 
 
 def register_retention(

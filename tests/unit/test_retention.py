@@ -4,6 +4,7 @@ and the two retention steps against an in-memory store."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +24,7 @@ from contracts import (
 )
 from gateway.views import job_view
 from projections.job_status import JobState, JobStatus, fold
-from projections.retention import Retention
+from projections.retention import Retention, unscheduled
 
 T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -221,3 +222,30 @@ async def test_a_job_not_due_yet_waits_again() -> None:
     assert steps.scheduled == [failed]
     assert files.removed == []
     assert steps.published == []
+
+
+async def test_finished_jobs_from_before_retention_are_found_with_the_event_that_ended_them() -> None:
+    other = uuid.UUID("7a1d7c1e-0f4a-4e55-8f0e-000000000002")
+    running = VideoUploaded(**(uploaded().model_dump() | {"job_id": other}))
+    gone = uuid.UUID("7a1d7c1e-0f4a-4e55-8f0e-000000000003")
+    deleted = [
+        VideoUploaded(**(uploaded().model_dump() | {"job_id": gone})),
+        JobDeleted(job_id=gone, occurred_at=T0 + timedelta(hours=1), requested_by="u1"),
+    ]
+    failed_late = ConversionFailed(
+        job_id=JOB, occurred_at=T0 + timedelta(hours=2), reason=FailureReason.TIMED_OUT, message="too late"
+    )
+    ended = converted()
+    jobs: list[tuple[uuid.UUID, list[Event]]] = [
+        (JOB, [uploaded(), failed_late, ended]),
+        (other, [running]),
+        (gone, deleted),
+    ]
+
+    async def every_job() -> AsyncIterator[tuple[uuid.UUID, list[Event]]]:
+        for job in jobs:
+            yield job
+
+    found = [event async for event in unscheduled(every_job())]
+
+    assert found == [ended]  # the earliest final event; not the running or deleted job
