@@ -148,7 +148,7 @@ def test_a_person_signs_in_converts_a_video_plays_and_downloads_the_mp3(
     page.set_input_files("#files", video)
     item = row(page, "Holiday été.mp4")
     expect(item.locator(".state")).to_have_text("Ready")  # live, through the job's event stream
-    expect(item.locator(".detail")).to_have_text(re.compile(r"today .* · 0:03 · \d+ kB"))
+    expect(item.locator(".detail")).to_have_text(re.compile(r"today .* · 0:03 · \d+ kB · kept until "))
     expect(page.locator("#announcer")).to_contain_text("Holiday été")
     screenshot(page, "05-ready")
 
