@@ -124,6 +124,8 @@ def due_queue(queue: RabbitQueue) -> RabbitQueue:
         "x-dead-letter-routing-key": queue.name,  # into <queue>.dead, with the queue's own
     }
     return RabbitQueue(f"{queue.name}.due", queue_type=QueueType.QUORUM, arguments=arguments)
+
+
 def expiry_wait_queue(period_seconds: float) -> RabbitQueue:
     """Where a finished job's final event waits out the retention period before it goes on to
     ``Queues.EXPIRY`` (which expires the job).

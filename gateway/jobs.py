@@ -29,7 +29,7 @@ from gateway.removals import FileRemovals
 from gateway.settings import GatewaySettings
 from gateway.uploads import InvalidUpload, VideoStore
 from gateway.views import Cursor, JobAccepted, JobPage, JobView, job_url, job_view
-from gateway.wording import ADMIN_ONLY, FIELD_WORDS, NOT_MULTIPART, job_not_found, nothing_to_cancel, quota_held_by_work
+from gateway.wording import ADMIN_ONLY, FIELD_WORDS, NOT_MULTIPART, job_not_found, nothing_to_cancel
 from projections.job_status import JobState, apply
 from projections.queries import JobQueries
 

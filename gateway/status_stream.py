@@ -284,7 +284,10 @@ async def job_events(
     except TooManyStreams as error:
         raise HTTPException(status_code=429, detail=str(error), headers={"Retry-After": "5"}) from None
     events = status_events(
-        watcher, job_id, principal.user_id, status,
+        watcher,
+        job_id,
+        principal.user_id,
+        status,
         links,
         retention=settings.retention,
         max_seconds=settings.max_stream_seconds,
