@@ -18,6 +18,7 @@ from gateway.status_stream import StatusWatcher, TooManyStreams, status_events
 from projections.job_status import JobState, JobStatus, apply
 
 LINKS = LinkSigner(DEV_LINK_KEY, lifetime=timedelta(days=7))
+RETENTION = timedelta(hours=24)
 
 
 class Statuses:
@@ -129,7 +130,7 @@ async def test_a_user_gets_as_many_streams_as_allowed_counted_from_when_each_is_
         watcher.admit("1", 3)
     assert watcher.admit("2", 3) is not None  # another user's are counted apart
 
-    first = status_events(watcher, job_id, "1", uploaded(job_id), LINKS, admission=admitted[0])
+    first = status_events(watcher, job_id, "1", uploaded(job_id), LINKS, retention=RETENTION, admission=admitted[0])
     await anext(first)
     assert watcher.streams_of("1") == 3  # the stream took its admission's place
     await first.aclose()
@@ -157,7 +158,7 @@ async def test_a_stream_ends_after_its_longest_life_whatever_the_job_does() -> N
     sent = [
         message
         async for message in status_events(
-            watcher, job_id, "1", current, LINKS, max_seconds=0.3, admission=watcher.admit("1", 1)
+            watcher, job_id, "1", current, LINKS, retention=RETENTION, max_seconds=0.3, admission=watcher.admit("1", 1)
         )
     ]
     assert [message.event for message in sent] == [None, "status"]  # the retry hint, the status; then the end
