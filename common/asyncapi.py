@@ -39,6 +39,7 @@ from common.settings import DEV_MONGO_URL
 from contracts import JobCancelled, JobDeleted, VideoUploaded
 from contracts.snapshots import event_types
 from contracts.topology import Queues, routing_keys
+from contracts.webhooks import DeliverWebhook
 from converter.claims import ConversionClaims
 from converter.storage import MediaStore
 from notifier.contacts import JobContacts
@@ -68,12 +69,11 @@ def _services() -> list[tuple[str, str, Callable[[RabbitBroker], object]]]:
         ),
         (
             "notifier",
-            "Emails owners when their MP3 is ready, or when their video could not be converted.",
+            "Emails owners when their MP3 is ready, or when their video could not be converted; sends "
+            "their webhooks (the public events: /docs/webhooks/asyncapi).",
             # defaults, not this process's VIDMP3_* variables: the document is the same wherever it
             # is built, and the production gateway serving it has no notifier settings to give
-            lambda broker: notifier.app.register(
-                broker, NotifierSettings.model_construct(), NotificationLedger(database), JobContacts(database)
-            ),
+            lambda broker: _register_notifier(broker, database),
         ),
         (
             "projections",
@@ -91,6 +91,12 @@ def _services() -> list[tuple[str, str, Callable[[RabbitBroker], object]]]:
             ),
         ),
     ]
+
+
+def _register_notifier(broker: RabbitBroker, database: AsyncDatabase[Document]) -> None:
+    settings = NotifierSettings.model_construct()
+    notifier.app.register(broker, settings, NotificationLedger(database), JobContacts(database))
+    notifier.app.register_webhooks(broker, settings, database)
 
 
 def _register_all(broker: RabbitBroker) -> dict[str, str]:
@@ -143,6 +149,18 @@ def _complete(spec: dict[str, Any], owners: dict[str, str]) -> None:
     for message in spec["components"]["messages"].values():
         schema_name = message["payload"]["$ref"].rsplit("/", 1)[1]
         message["contentType"] = JSON
+        if schema_name == DeliverWebhook.__name__:  # the webhook sender's command to itself
+            message["name"] = schema_name
+            message["description"] = (DeliverWebhook.__doc__ or "").strip()
+            command = DeliverWebhook(delivery_id="msg_6f1c0a9e8d7b4c3a9e2f1d0c8b7a6f5e")
+            message["examples"] = [
+                {
+                    "name": "deliver-webhook-1",
+                    "summary": "Send one stored delivery",
+                    "payload": command.model_dump(mode="json"),
+                }
+            ]
+            continue
         if schema_name in by_name:
             event_type = by_name[schema_name]
             message["name"] = schema_name
@@ -179,6 +197,12 @@ def render(spec: dict[str, Any] | None = None) -> str:
 def main(argv: list[str]) -> int:
     target = Path(argv[1]) if len(argv) > 1 else Path("asyncapi.yaml")
     command = argv[0] if argv else "write"
+    if len(argv) <= 1 and command in ("write", "check"):
+        # the public webhook events' document beside it (asyncapi.webhooks.yaml)
+        from common import webhooks_asyncapi
+
+        if (public := webhooks_asyncapi.main([command])) != 0:
+            return public
     spec = document()
     rendered = render(spec)
     if command == "write":

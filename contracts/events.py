@@ -61,6 +61,12 @@ class VideoUploaded(_Event):
     filename: str = Field(description="Sanitized original file name.", examples=["holiday.mp4"])
     size_bytes: int = Field(ge=0, description="Size of the stored video.")
     options: ConversionOptions = Field(default_factory=ConversionOptions, description="How to encode the MP3.")
+    callback_url: str | None = Field(
+        default=None,
+        description="Where the job's public webhook events also go (checked by the gateway), if the upload named one.",
+        examples=["https://example.com/hooks/vidmp3"],
+    )
+    # callback_url is optional and ignored by readers that do not know it: no new version
     # v2 added options (VBR, sample rate, channels, trim, loudness) and lets the bitrate be null
     # when VBR is asked: a v1 reader cannot honour them, so it must refuse v2, not mis-encode.
     # v3 added the cover_art option (the options refuse fields they do not know, so a v2 reader

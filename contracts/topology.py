@@ -8,6 +8,7 @@ from contracts.routing import RoutingKey
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
+    "DELIVER_WEBHOOK_KEY",
     "EXCHANGE",
     "MAX_DELIVERIES",
     "RETRY_DELAYS",
@@ -33,6 +34,11 @@ RETRY_DELAYS = (5, 30, 120, 600, 1800)
 """Seconds before each further attempt of a message whose handling failed (broker, storage
 or SMTP unavailable); after the last one it is dead-lettered. About 43 minutes in all."""
 
+
+DELIVER_WEBHOOK_KEY = "notifier.deliver-webhook"
+"""Where the notifier's webhook sender gets its ``DeliverWebhook`` commands: they are published
+straight to its queue (the default exchange), never to the events exchange, so no event
+consumer sees them; the binding under this key only names the channel."""
 
 _ROUTING_KEYS: dict[str, tuple[str, ...]] = {}
 
@@ -76,6 +82,20 @@ class Queues:
     )
     # fed by ``expiry_wait_queue`` only: nothing is published under its routing key
     EXPIRY = consumer_queue("retention.job-due", "retention.job-due")
+    # what a job's owner may hear about through webhooks: turned into public events and stored deliveries
+    NOTIFIER_WEBHOOK_EVENTS = consumer_queue(
+        "notifier.webhook-events",
+        RoutingKey.VIDEO_UPLOADED,
+        RoutingKey.CONVERSION_STARTED,
+        RoutingKey.CONVERSION_PROGRESS,
+        RoutingKey.MP3_CONVERTED,
+        RoutingKey.CONVERSION_FAILED,
+        RoutingKey.JOB_CANCELLED,
+        RoutingKey.JOB_DELETED,
+        RoutingKey.JOB_EXPIRED,
+    )
+    # one stored delivery to send per message; retried on its own schedule (about a day)
+    NOTIFIER_WEBHOOK_DELIVERIES = consumer_queue("notifier.webhook-deliveries", DELIVER_WEBHOOK_KEY)
 
     ALL = (
         CONVERTER,
@@ -87,6 +107,8 @@ class Queues:
         PROJECTIONS,
         RETENTION,
         EXPIRY,
+        NOTIFIER_WEBHOOK_EVENTS,
+        NOTIFIER_WEBHOOK_DELIVERIES,
     )
 
 

@@ -43,6 +43,7 @@ from gateway.tus import TUS_ROUTES
 from gateway.unsettled import UnsettledUploads
 from gateway.uploads import VideoStore
 from gateway.web import web_routes
+from gateway.webhooks import WEBHOOK_ROUTES, webhook_dependencies
 from gateway.wording import FIELD_WORDS
 from projections.queries import JobQueries
 
@@ -163,7 +164,16 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     def provide(value: object) -> Provide:
         return Provide(lambda: value, sync_to_thread=False)
 
-    api = [*AUTH_ROUTES, *KEY_ROUTES, *JOB_ROUTES, *STATUS_STREAM_ROUTES, *DOWNLOAD_ROUTES, *COVER_ROUTES, *TUS_ROUTES]
+    api = [
+        *AUTH_ROUTES,
+        *KEY_ROUTES,
+        *JOB_ROUTES,
+        *STATUS_STREAM_ROUTES,
+        *DOWNLOAD_ROUTES,
+        *COVER_ROUTES,
+        *TUS_ROUTES,
+        *WEBHOOK_ROUTES,
+    ]
     return Litestar(
         route_handlers=[
             *options_routes(api),
@@ -189,6 +199,10 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             "keys": provide(keys),
             "in_flight": provide(jobs_in_flight(database, settings.in_flight_limit, queries, outbox)),
             "quota": provide(Quota(queries, settings.user_quota_bytes, settings.retention, settings.remove_source)),
+            **{
+                name: provide(value)
+                for name, value in webhook_dependencies(settings, database, broker, connect_broker).items()
+            },
         },
         lifespan=[lifespan],
         middleware=[metrics_middleware("gateway")],

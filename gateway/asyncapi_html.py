@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-__all__ = ["render_page", "topic_matches"]
+__all__ = ["render_page", "render_webhooks_page", "topic_matches"]
 
 _STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:1rem 2rem;color:#1d1f21}
@@ -350,6 +350,57 @@ def render_page(spec: dict[str, Any], *, raw_links: Iterable[tuple[str, str]] = 
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}: events</title>\n<style>\n{_STYLE}\n</style>\n</head>\n<body>\n"
+        + "\n".join(section for section in sections if section)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def render_webhooks_page(spec: dict[str, Any], *, raw_links: Iterable[tuple[str, str]] = ()) -> str:
+    """The public webhook events' document as a page: what an endpoint receives, each event's
+    fields and examples, and every type they use."""
+    info = spec.get("info", {})
+    schemas: dict[str, Any] = spec.get("components", {}).get("schemas", {})
+    messages: dict[str, Any] = spec.get("components", {}).get("messages", {})
+    title = f"{info.get('title', 'Webhooks')} {info.get('version', '')}".strip()
+    links = " · ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for text, href in raw_links)
+    first: dict[str, Any] = next(iter(messages.values()), {})
+    headers: dict[str, Any] = first.get("headers", {})
+    sections = [
+        f"<h1>{escape(title)} <small>AsyncAPI {escape(str(spec.get('asyncapi', '')))}</small></h1>",
+        f"<p>{links}</p>" if links else "",
+        "<nav><ul>"
+        + "".join(f"<li>{_link('schema', name, str(m.get('name', name)))}</li>" for name, m in messages.items())
+        + "</ul></nav>",
+        _markdown(str(info.get("description", ""))),
+        '<h2 id="headers">Headers of every delivery</h2>',
+        _fields(headers),
+        '<h2 id="events">Events</h2>',
+    ]
+    for name, message in messages.items():
+        sections += [
+            f'<h3 id="{_anchor("schema", name)}">{escape(name)} <small><code>{escape(str(message.get("name")))}</code>'
+            "</small></h3>",
+            _markdown(str(message.get("description", ""))),
+            _fields(schemas.get(name, {})),
+        ]
+        for example in message.get("examples") or []:
+            payload = json.dumps(example.get("payload"), indent=2, sort_keys=True)
+            sections.append(f"<p>Example: {escape(str(example.get('summary', '')))}</p><pre>{escape(payload)}</pre>")
+    sections.append('<h2 id="types">Types they use</h2>')
+    for name in sorted(set(schemas) - set(messages)):
+        schema = schemas[name]
+        sections.append(f'<h3 id="{_anchor("schema", name)}">{escape(name)}</h3>')
+        sections.append(_markdown(str(schema.get("description", ""))))
+        if "properties" in schema:
+            sections.append(_fields(schema))
+        if "enum" in schema:
+            sections.append(
+                "<p>One of: " + ", ".join(f"<code>{escape(str(v))}</code>" for v in schema["enum"]) + "</p>"
+            )
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>\n{_STYLE}\n</style>\n</head>\n<body>\n"
         + "\n".join(section for section in sections if section)
         + "\n</body>\n</html>\n"
     )

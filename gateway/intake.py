@@ -13,6 +13,7 @@ from common.in_flight import IN_FLIGHT_STATES, InFlightLimit, JobsInFlight, TooM
 from common.mongo import Document
 from contracts import VideoUploaded
 from gateway.access import current_status
+from gateway.callbacks import Callbacks
 from gateway.media import MediaProbe
 from gateway.outbox import Outbox
 from gateway.uploads import InvalidUpload, StoredVideo
@@ -70,8 +71,10 @@ async def create_job(
     outbox: Outbox,
     discard: Callable[[], Awaitable[object]],
     in_flight: JobsInFlight,
+    callbacks: Callbacks,
     event_id: UUID | None = None,
     force: bool = False,
+    callback_source: str = "body",
 ) -> JobAccepted:
     """Check that ``stored`` has decodable audio within the duration limit of its options,
     take the job's share of the user's work in flight, then store and publish ``VideoUploaded``.
@@ -79,9 +82,16 @@ async def create_job(
     A file without usable audio, or stating more than the limit, is ``discard``-ed and
     refused (``InvalidUpload``), so no job exists for it; so is one whose owner has as much in
     flight as allowed (``HTTPException`` 429), unless ``force`` (its bytes are all in: a tus
-    upload, checked when it started). ``event_id`` makes a retried completion store the same
-    event once.
+    upload, checked when it started), and so is one naming a callback URL webhooks must not go
+    to. ``event_id`` makes a retried completion store the same event once.
     """
+    callback_url = None
+    if stored.callback_url is not None:
+        try:
+            callback_url = await callbacks.check(stored.callback_url, source=callback_source)
+        except InvalidUpload:
+            await discard()
+            raise
     if (problem := await probe.audio_problem(stored.file_id, stored.options)) is not None:
         await discard()
         raise InvalidUpload(problem.detail, [{"field": "file", "message": problem.reason, "source": "body"}])
@@ -100,8 +110,10 @@ async def create_job(
         filename=stored.filename,
         size_bytes=stored.size_bytes,
         options=stored.options,
+        callback_url=callback_url,
     )
     # if this fails the event may still be in the outbox: its units stay held, and are freed
     # once the job has ended (or, never published, is found to have never come to be)
     await outbox.send(event)
-    return JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=job_url(job_id))
+    secret = None if callback_url is None else callbacks.secret(job_id)
+    return JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=job_url(job_id), callback_secret=secret)

@@ -19,6 +19,7 @@ from contracts import JobCancelled, JobDeleted
 from gateway import openapi as docs
 from gateway.access import visible_job
 from gateway.body import ClientDisconnected, body_chunks
+from gateway.callbacks import Callbacks
 from gateway.idempotency import REPLAYED, FormFingerprint, IdempotencyKeys, InFlight, KeyReused, Stored, claim
 from gateway.intake import create_job, invalid_upload, too_many_jobs
 from gateway.media import NO_AUDIO, MediaProbe
@@ -76,6 +77,7 @@ async def upload_video(
     probe: NamedDependency[MediaProbe],
     in_flight: NamedDependency[JobsInFlight],
     quota: NamedDependency[Quota],
+    callbacks: NamedDependency[Callbacks],
     keys: NamedDependency[IdempotencyKeys],
     idempotency_key: Annotated[str | None, docs.IDEMPOTENCY_KEY] = None,
 ) -> Response[JobAccepted]:
@@ -92,6 +94,10 @@ async def upload_video(
     Answers 202 with the job's id; poll `status_url` until the job is `notified`,
     `failed` or `cancelled`. For large files prefer the resumable `/v1/uploads` (tus).
 
+    Optional field `callback_url`: the job's webhook events (see `webhooks`) also go there,
+    signed with `callback_secret`, answered this once. A URL leading to a private, local or
+    reserved address is refused (422).
+
     Limits (defaults; each a `VIDMP3_*` setting): the file up to `MAX_UPLOAD_BYTES` (2 GiB);
     besides it at most `MAX_FORM_FIELDS` (32) fields of up to 1 KiB each and
     `MAX_FORM_FIELD_BYTES` (16 KiB) together: 413 beyond either, said before the rest of the
@@ -104,7 +110,7 @@ async def upload_video(
     again with the same key within 24 hours answers with the first job, creating none.
     """
     if idempotency_key is None:
-        return await _accept(request, principal, settings, videos, outbox, probe, in_flight, quota=quota)
+        return await _accept(request, principal, settings, videos, outbox, probe, in_flight, callbacks, quota=quota)
     fingerprint = FormFingerprint("POST /v1/jobs")
     begun = await claim(keys, principal.user_id, idempotency_key)
     if isinstance(begun, Stored):
@@ -123,7 +129,7 @@ async def upload_video(
         )
     try:
         response = await _accept(
-            request, principal, settings, videos, outbox, probe, in_flight, fingerprint, quota=quota
+            request, principal, settings, videos, outbox, probe, in_flight, callbacks, fingerprint, quota=quota
         )
     except BaseException:
         await keys.release(begun)
@@ -155,6 +161,7 @@ async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
     outbox: Outbox,
     probe: MediaProbe,
     in_flight: JobsInFlight,
+    callbacks: Callbacks,
     fingerprint: FormFingerprint | None = None,
     *,
     quota: Quota,
@@ -178,6 +185,7 @@ async def _accept(  # noqa: PLR0917 (the route's dependencies, passed on)
             outbox=outbox,
             discard=lambda: videos.delete(stored.file_id),
             in_flight=in_flight,
+            callbacks=callbacks,
         )
         await videos.settle(stored.file_id)
     except MultipartError as error:

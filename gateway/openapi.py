@@ -20,6 +20,8 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
+    PathItem,
+    Reference,
     RequestBody,
     Schema,
     SecurityScheme,
@@ -473,6 +475,38 @@ def download_responses() -> dict[int, ResponseSpec]:
     }
 
 
+def webhook_operations() -> dict[str, PathItem | Reference]:
+    """OpenAPI 3.1 ``webhooks``: one POST per public event, its body's schema and examples."""
+    from common.webhooks_asyncapi import examples, inline_schema
+    from contracts.webhooks import webhook_event_models
+
+    every = examples()
+    operations: dict[str, PathItem | Reference] = {}
+    for model in webhook_event_models():
+        event_type = str(model.model_fields["type"].default)
+        described = (model.__doc__ or "").strip()
+        body = OpenAPIMediaType(
+            schema=inline_schema(model),  # type: ignore[arg-type]  # a JSON schema, written out as it is
+            examples={
+                f"example-{index}": Example(summary=summary, value=event.model_dump(mode="json"))
+                for index, (summary, event) in enumerate(every[event_type], start=1)
+            },
+        )
+        operations[event_type] = PathItem(
+            post=Operation(
+                summary=described.splitlines()[0],
+                description=described
+                + "\n\nSigned as Standard Webhooks says (headers `webhook-id`, `webhook-timestamp`, "
+                "`webhook-signature`): verify with your secret before trusting it. Answer 2xx within 10 seconds; "
+                "anything else is tried again for about a day.",
+                tags=["webhooks"],
+                request_body=RequestBody(content={"application/json": body}, required=True),
+                responses={"2XX": OpenAPIResponse(description="Received: the delivery is done.")},
+            )
+        )
+    return operations
+
+
 QUICK_START = (Path(__file__).parent / "quickstart.md").read_text(encoding="utf-8")
 """Log in, upload, follow, download: with curl and with Python (the README has the same)."""
 
@@ -496,10 +530,15 @@ def openapi_config() -> OpenAPIConfig:
             "the rest (uploads, cancel, delete); a missing scope is 403, a revoked or expired key 401, "
             "and each key is limited in requests per minute (429 with `Retry-After`). Keys never act "
             "as an admin, and only a person (a login's token) manages keys or changes a password.\n\n"
-            "The events the services exchange over RabbitMQ are "
+            "Webhooks: the events your endpoints (`/v1/webhooks`) and a job's `callback_url` receive are "
+            "under `webhooks` in this document, and as AsyncAPI at "
+            "[/docs/webhooks/asyncapi](/docs/webhooks/asyncapi) "
+            "([YAML](/docs/webhooks/asyncapi.yaml), [JSON](/docs/webhooks/asyncapi.json)).\n\n"
+            "The internal events the services exchange over RabbitMQ (no integrator receives those) are "
             "documented with AsyncAPI at [/docs/asyncapi](/docs/asyncapi) "
             "([YAML](/docs/asyncapi.yaml), [JSON](/docs/asyncapi.json))."
         ),
+        webhooks=webhook_operations(),
         components=Components(
             security_schemes={
                 BEARER: SecurityScheme(

@@ -8,6 +8,7 @@ from pydantic_settings import NoDecode
 from common.in_flight import InFlightLimit
 from common.limits import MediaLimitSettings
 from common.links import LinkSettings
+from common.outbound import WebhookSettings
 from common.retention import RetentionSettings
 from common.settings import BrokerSettings, MongoSettings
 from gateway.multipart import FormLimits
@@ -15,7 +16,9 @@ from gateway.multipart import FormLimits
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(BrokerSettings, MongoSettings, MediaLimitSettings, LinkSettings, RetentionSettings):
+class GatewaySettings(
+    BrokerSettings, MongoSettings, MediaLimitSettings, LinkSettings, RetentionSettings, WebhookSettings
+):
     """Settings of the gateway (``VIDMP3_*`` variables)."""
 
     port: int = 8000

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import UTC, timedelta
 from email.utils import format_datetime
 from typing import Annotated, Any
@@ -33,6 +34,7 @@ from common.in_flight import JobsInFlight, TooManyJobs, job_units
 from contracts import ConversionOptions
 from gateway import openapi as docs
 from gateway.body import ClientDisconnected, TooLarge, body_chunks
+from gateway.callbacks import CALLBACK_FIELD, Callbacks
 from gateway.filenames import sanitize_filename
 from gateway.idempotency import (
     REPLAYED,
@@ -86,6 +88,17 @@ def parse_metadata(header: str | None) -> dict[str, bytes]:
         except (binascii.Error, ValueError):
             raise ValueError(f"the value of {key!r} is not base64") from None
     return pairs
+
+
+async def _checked_callback(metadata: dict[str, bytes], callbacks: Callbacks) -> str | None:
+    """The metadata's ``callback_url``, if any, once webhooks may go there (``InvalidUpload``: not)."""
+    callback = _callback_url(metadata)
+    return None if callback is None else await callbacks.check(callback, source="header")
+
+
+def _callback_url(metadata: dict[str, bytes]) -> str | None:
+    value = metadata.get(CALLBACK_FIELD)
+    return None if not value else value.decode("utf-8", "replace")
 
 
 def _empty(status_code: int, headers: dict[str, str]) -> Response[None]:
@@ -197,6 +210,11 @@ async def tus_options(settings: NamedDependency[GatewaySettings]) -> Response[No
                 "Location": _h("The new upload; PATCH its bytes there.", example="/v1/uploads/3f0c2b7e-..."),
                 **_OFFSET,
                 **_EXPIRES,
+                "Callback-Secret": _h(
+                    "Only when the metadata named a `callback_url`: the secret its deliveries are signed with, "
+                    "shown this once.",
+                    example="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                ),
             }
         }
     ),
@@ -226,6 +244,7 @@ async def create_upload(
     upload_length: Annotated[int, docs.UPLOAD_LENGTH],
     upload_metadata: Annotated[str | None, docs.UPLOAD_METADATA] = None,
     tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
+    callbacks: NamedDependency[Callbacks],
     keys: NamedDependency[IdempotencyKeys],
     idempotency_key: Annotated[str | None, docs.IDEMPOTENCY_KEY] = None,
 ) -> Response[None]:
@@ -233,7 +252,9 @@ async def create_upload(
 
     `Upload-Metadata` carries the file name (`filename`), its type (`filetype`) and the
     conversion options (`bitrate_kbps`), each base64-encoded. Send the bytes with PATCH to
-    the `Location`; the PATCH that completes them creates the job.
+    the `Location`; the PATCH that completes them creates the job. A `callback_url` there
+    gets the job's webhook events, signed with the secret in the `Callback-Secret` header
+    (answered this once; 422 for a private, local or reserved address).
 
     Limits (defaults; each a `VIDMP3_*` setting): `Upload-Length` up to `MAX_UPLOAD_BYTES`
     (2 GiB, 413 beyond); at most `MAX_PENDING_UPLOADS` (10) unfinished uploads per user
@@ -261,6 +282,7 @@ async def create_upload(
         metadata = parse_metadata(upload_metadata)
         wanted = {k: v for k, v in metadata.items() if k in ConversionOptions.model_fields}
         options = options_from_fields(wanted, source="header")
+        callback = await _checked_callback(metadata, callbacks)
     except InvalidUpload as error:
         raise invalid_upload(error) from None
     except ValueError as error:
@@ -299,7 +321,9 @@ async def create_upload(
         if isinstance(error, TooManyUploads):
             raise HTTPException(status_code=429, detail=str(error)) from None
         raise
-    headers = {"Location": _upload_url(upload.upload_id), "Upload-Offset": "0", **_expires(upload, settings)}
+    # a replay answers the callback's secret again: it is the same upload
+    secret = {} if callback is None else {"Callback-Secret": callbacks.secret(upload.upload_id)}
+    headers = {"Location": _upload_url(upload.upload_id), "Upload-Offset": "0", **_expires(upload, settings), **secret}
     if held is not None:
         await keys.finish(held, fingerprint, 201, None, headers)
     return _empty(201, headers)
@@ -397,6 +421,7 @@ async def append_to_upload(
     probe: NamedDependency[MediaProbe],
     outbox: NamedDependency[Outbox],
     in_flight: NamedDependency[JobsInFlight],
+    callbacks: NamedDependency[Callbacks],
     upload_offset: Annotated[int, docs.UPLOAD_OFFSET],
     tus_resumable: Annotated[str, docs.TUS_RESUMABLE],
 ) -> Response[None]:
@@ -431,6 +456,7 @@ async def append_to_upload(
     headers = {"Upload-Offset": str(offset), **_expires(upload, settings)}
     if offset == upload.length:
         stored = await uploads.store_file(upload, job_id=upload_id, owner_id=principal.user_id)
+        stored = replace(stored, callback_url=_callback_url(parse_metadata(upload.metadata)))
         try:
             await create_job(
                 stored,
@@ -442,6 +468,8 @@ async def append_to_upload(
                 in_flight=in_flight,
                 event_id=uuid5(_UPLOADED, str(upload_id)),
                 force=True,  # its bytes are all in: checked when the upload started
+                callbacks=callbacks,
+                callback_source="header",
             )
         except InvalidUpload as error:
             raise invalid_upload(error) from None

@@ -25,6 +25,7 @@ __all__ = ["InvalidUpload", "StoredVideo", "VideoStore", "options_from_fields"]
 
 _FIELD_LIMIT = 1024
 _FILE_FIELD = "file"
+_CALLBACK_FIELD = "callback_url"
 
 
 class InvalidUpload(ValueError):
@@ -41,6 +42,8 @@ class StoredVideo:
     filename: str
     size_bytes: int
     options: ConversionOptions
+    callback_url: str | None = None
+    """Unchecked as sent: ``create_job`` checks it."""
 
 
 class VideoStore:
@@ -93,6 +96,7 @@ class VideoStore:
                 )
             if size == 0:
                 raise InvalidUpload("The file is empty (0 bytes): choose the video itself.", field=_FILE_FIELD)
+            callback = fields.pop(_CALLBACK_FIELD, None)
             options = options_from_fields(fields)
             metadata = {"job_id": str(job_id), "owner_id": owner_id, "content_type": content_type}
             await writer.finish()
@@ -104,7 +108,8 @@ class VideoStore:
                 await self._videos.remove(file_id, chunks=writer.chunks_started)
                 await self.unsettled.settle(file_id)
             raise
-        return StoredVideo(str(file_id), filename, size, options)
+        callback_url = None if callback is None else bytes(callback).decode("utf-8", "replace")
+        return StoredVideo(str(file_id), filename, size, options, callback_url or None)
 
     async def delete(self, file_id: str) -> None:
         """Remove a stored video; gone already is fine."""

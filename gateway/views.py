@@ -35,6 +35,14 @@ class JobAccepted(BaseModel):
     job_id: UUID = Field(description="Id of the new job.", examples=[_EXAMPLE_ID])
     state: JobState = Field(description="Always `queued` here.")
     status_url: str = Field(description="Where to poll the job's status.", examples=[f"/v1/jobs/{_EXAMPLE_ID}"])
+    callback_secret: str | None = Field(
+        default=None,
+        description=(
+            "Only when the upload named a `callback_url`: the secret its deliveries are signed with "
+            "(Standard Webhooks). Shown this once: keep it to verify them."
+        ),
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
 
 
 class Mp3Info(BaseModel):

@@ -77,6 +77,15 @@ FIELD_WORDS: dict[str, str] = _also_by_header_name(
         "range_header": "Ask for one byte range, such as bytes=0-1023.",
         "if_none_match": "Send back the ETag the server gave.",
         "if_range": "Send back the ETag the server gave.",
+        "url": "Give the full address that receives the events, starting with https://.",
+        "event_types": "List event types from: job.queued, job.converting, job.ready, job.failed, job.cancelled, "
+        "job.expired, job.deleted.",
+        "description": "Keep the note to 200 characters.",
+        "before": "Give the number from next_before, a whole number of 0 or more.",
+        "grace_hours": "Give the hours the old secret keeps working, from 0 to 168.",
+        "callback_url": "Give the full address that receives the job's events, starting with https://.",
+        "endpoint_id": "Give the endpoint's id as listed (ep_...).",
+        "delivery_id": "Give the delivery's id as listed (msg_...).",
     }
 )
 """For every input of the gateway's routes: what a good value is (a test checks none is missing)."""

@@ -3,6 +3,7 @@ from enum import StrEnum
 from pydantic import SecretStr
 
 from common.links import LinkSettings
+from common.outbound import WebhookSettings
 from common.retention import RetentionSettings
 from common.settings import BrokerSettings, MongoSettings
 
@@ -15,7 +16,7 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class NotifierSettings(BrokerSettings, MongoSettings, LinkSettings, RetentionSettings):
+class NotifierSettings(BrokerSettings, MongoSettings, LinkSettings, RetentionSettings, WebhookSettings):
     """Settings of the notifier (``VIDMP3_*`` variables)."""
 
     port: int = 8003

@@ -10,6 +10,7 @@ import yaml
 
 from common.asyncapi import document
 from gateway.asyncapi_html import render_page
+from gateway.asyncapi_page import PAGE_LINKS
 from tests.e2e.conftest import System
 
 COMMITTED = (Path(__file__).resolve().parents[2] / "asyncapi.yaml").read_text(encoding="utf-8")
@@ -36,9 +37,7 @@ def test_the_page_is_rendered_from_that_document_and_allows_no_scripts(system: S
     policy = response.headers["content-security-policy"]
     assert "default-src 'none'" in policy
     assert "script-src" not in policy  # falls back to default-src: none
-    expected = render_page(
-        document(), raw_links=[("YAML", "asyncapi.yaml"), ("JSON", "asyncapi.json"), ("REST API (OpenAPI)", "swagger")]
-    )
+    expected = render_page(document(), raw_links=PAGE_LINKS)
     assert response.text == expected
 
 

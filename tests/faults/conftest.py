@@ -27,6 +27,12 @@ CONVERTER_ENV = {
 }
 
 
+WEBHOOK_ENV = {
+    # the test's receiver listens on loopback; retries come within seconds, not hours
+    "VIDMP3_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
+    "VIDMP3_WEBHOOK_RETRY_DELAYS": "1,2,3,5,8,13",
+}
+
 LONG_SECONDS = 300
 
 
@@ -46,7 +52,12 @@ def system(
     request: pytest.FixtureRequest,
 ) -> Iterator[System]:
     with running_system(
-        endpoints, mongo_database_name, tmp_path_factory.mktemp("faults"), show_logs=False, **CONVERTER_ENV
+        endpoints,
+        mongo_database_name,
+        tmp_path_factory.mktemp("faults"),
+        show_logs=False,
+        **CONVERTER_ENV,
+        **WEBHOOK_ENV,
     ) as system:
         failed_before = request.session.testsfailed
         yield system
