@@ -150,11 +150,20 @@ def test_the_job_list_pages_newest_first(system: System, sample_video: tuple[Pat
     assert get(system, admin, "/v1/jobs").json()["items"] == []  # an admin's own jobs, by default
 
 
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Fifteen minutes of audio, almost no video: still converting when the cancel arrives, on
+    a busy machine too (a few seconds' sample could be done first)."""
+    path = tmp_path_factory.mktemp("cancel") / "long.mp4"
+    write_sample_video(path, seconds=900.0, width=64, height=48, fps=1)
+    return path.read_bytes()
+
+
 def test_a_job_is_cancelled_before_it_finishes_and_not_after(
-    system: System, converted: tuple[str, str], sample_video: tuple[Path, float]
+    system: System, converted: tuple[str, str], long_video: bytes
 ) -> None:
     token, finished = converted
-    job_id = upload(system, token, "cancel me.mp4", sample_video[0].read_bytes()).json()["job_id"]
+    job_id = upload(system, token, "cancel me.mp4", long_video).json()["job_id"]
 
     cancelled = httpx.post(f"{system.gateway}/v1/jobs/{job_id}/cancel", headers=bearer(token))
     assert cancelled.status_code == 200, cancelled.text

@@ -26,5 +26,5 @@ def test_the_rebuild_command_finds_the_live_view_identical(system: System, sampl
         )
 
     # jobs of earlier tests may still be settling: compare once the system is quiet
-    result = wait_for(lambda: (r := rebuild()).returncode == 0 and r, timeout=60, interval=2)
+    result = wait_for(lambda: (r := rebuild()).returncode == 0 and r, timeout=240, interval=2)
     assert " 0 different, 0 only in the live view, 0 only rebuilt" in result.stdout, result.stdout

@@ -25,11 +25,13 @@ def test_only_one_of_many_simultaneous_claims_converts(sync_database: Database) 
 
 def test_a_stale_claim_is_taken_over_by_exactly_one_of_many_workers(sync_database: Database) -> None:
     # FerretDB lets several concurrent conditional updates "win"; the takeover is an insert
-    short = ConversionClaims(sync_database, lease=timedelta(seconds=0.2))
+    # the lease outlives a round of takers however busy the machine (with 0.2 s, the winner's own
+    # claim went stale before the slowest taker ran, and a second takeover was right)
+    short = ConversionClaims(sync_database, lease=timedelta(seconds=5))
     workers, jobs = 12, [uuid4() for _ in range(15)]
     for job in jobs:
         assert short.claim(job, "dead worker").outcome is ClaimOutcome.CONVERT
-    time.sleep(0.3)
+    time.sleep(5.2)
 
     takers: dict[str, int] = {}
     with ThreadPoolExecutor(workers) as pool:
