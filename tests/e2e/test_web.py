@@ -270,6 +270,9 @@ def test_the_page_works_by_keyboard_alone(browser: Browser, system: System, samp
         page.keyboard.type(password)
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Convert videos")).to_be_visible()
+        # the page moves focus to its title once the options and the list have loaded: tabbing
+        # before that (a busy machine) would be undone by it
+        expect(page.locator("#upload-title")).to_be_focused()
 
         page.keyboard.press("Tab")
         expect(page.locator("#files")).to_be_focused()  # the drop zone, with a visible ring
