@@ -39,7 +39,24 @@ async def test_finished_jobs_are_handed_to_retention(
         job_id=finished, owner_id="1", owner_email="ada@example.com", mp3_file_id="1" * 24,
         filename="a.mp3", size_bytes=5, duration_seconds=1.0,
     )  # fmt: skip
-    events = EventStore(mongo_database)
+    # a database of its own: the session's holds the finished jobs of other tiers' tests
+    database_name = f"{mongo_database_name}_backfill"
+    own = mongo_database.client[database_name]
+    try:
+        await _hand_over(endpoints, own, database_name, finished, running, converted)
+    finally:
+        await mongo_database.client.drop_database(database_name)
+
+
+async def _hand_over(  # noqa: PLR0917 (the test's parts)
+    endpoints: Endpoints,
+    database: AsyncDatabase,
+    database_name: str,
+    finished: object,
+    running: object,
+    converted: Mp3Converted,
+) -> None:
+    events = EventStore(database)
     for event in (uploaded(finished), converted, uploaded(running)):
         await events.append(event)
 
@@ -51,7 +68,7 @@ async def test_finished_jobs_are_handed_to_retention(
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("VIDMP3_")},
             "VIDMP3_MONGO_URL": endpoints.mongo_url,
-            "VIDMP3_MONGO_DATABASE": mongo_database_name,
+            "VIDMP3_MONGO_DATABASE": database_name,
             "VIDMP3_RABBIT_URL": endpoints.rabbit_url,
         }
         result = await asyncio.to_thread(
