@@ -172,8 +172,8 @@ class Stack:
                 running.add(service)
             elif own is not None and not listening(port):
                 running.add(service)  # still starting: the caller waits for it to be ready
-            elif listening(port):
-                taken.append(self._taken_message(service, port, holders))
+            elif listening(port) and not (own is None and not holders and _released(port)):
+                taken.append(self._taken_message(service, port, listening_pids(port)))
         if taken:
             raise PortTaken("\n".join(taken) + self._way_out())
         return running
@@ -242,6 +242,20 @@ class Stack:
             return httpx.get(f"{self.config.url(service)}/health", timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def _released(port: int, within: float = 10.0) -> bool:
+    """Whether a port held by no process this user can see is let go of within ``within``
+    seconds: a killed multi-threaded service shows as a zombie while its other threads still
+    exit, and its socket stays open till the last one is gone (its fds are unreadable then)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not listening(port):
+            return True
+        if listening_pids(port):
+            return False
+        time.sleep(0.1)
+    return not listening(port)
 
 
 def _zombie(pid: int) -> bool:

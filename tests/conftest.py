@@ -44,6 +44,19 @@ async def mongo_database(endpoints: Endpoints, mongo_database_name: str) -> Asyn
         await client.close()
 
 
+@pytest.fixture
+async def own_mongo_database(endpoints: Endpoints, mongo_database_name: str) -> AsyncIterator[AsyncDatabase]:
+    """A database for one test alone, dropped after it: for a test that reads a whole collection
+    (a sweep over every job), which the session's other tests' leftovers would upset."""
+    client: AsyncMongoClient = AsyncMongoClient(endpoints.mongo_url, tz_aware=True)
+    database = client[f"{mongo_database_name}_{uuid.uuid4().hex[:6]}"]
+    try:
+        yield database
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
