@@ -31,7 +31,7 @@ from contracts import (
 from contracts.topology import Queues
 from converter.claims import ConversionClaims
 from converter.encoders import Mp3Engine, pick_engine
-from converter.metrics import MP3_ENCODER
+from converter.metrics import CONVERSIONS_RUNNING, MP3_ENCODER, SLOTS_IN_USE, SLOTS_WAITING
 from converter.reclaim import Reclaimer
 from converter.settings import ConverterSettings
 from converter.storage import MediaStore
@@ -147,6 +147,9 @@ def create_app(settings: ConverterSettings | None = None) -> AsgiFastStream:
         limits=settings.media_limits,
     )
     reclaimer = Reclaimer(converter, settings.reclaim_interval)
+    CONVERSIONS_RUNNING.set_function(lambda: converter.running)
+    SLOTS_IN_USE.set_function(lambda: converter.slots.in_use)
+    SLOTS_WAITING.set_function(lambda: converter.slots.waiting)
 
     async def check_layout() -> None:
         await asyncio.to_thread(require_current_layout_blocking, database)

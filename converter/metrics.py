@@ -2,7 +2,16 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["AUDIO_SECONDS", "CONVERSION_SECONDS", "JOBS", "MP3_ENCODER", "STORAGE_BYTES_READ"]
+__all__ = [
+    "AUDIO_SECONDS",
+    "CONVERSIONS_RUNNING",
+    "CONVERSION_SECONDS",
+    "JOBS",
+    "MP3_ENCODER",
+    "SLOTS_IN_USE",
+    "SLOTS_WAITING",
+    "STORAGE_BYTES_READ",
+]
 
 JOBS = Counter(
     "converter_jobs_total",
@@ -28,3 +37,12 @@ MP3_ENCODER = Gauge(
     "lameenc (the fallback, costing more CPU on some signals) or pyav (the slowest).",
     ["engine", "detail"],
 )
+CONVERSIONS_RUNNING = Gauge(
+    "converter_conversions_running", "Conversions under way in this process (at most VIDMP3_CONVERSIONS)."
+)
+SLOTS_IN_USE = Gauge(
+    "converter_slots_in_use",
+    "Conversion slots held: by conversions, and by jobs being claimed or settled. All of them held "
+    "for long while nothing converts means the converter is stuck.",
+)
+SLOTS_WAITING = Gauge("converter_slots_waiting", "Deliveries and taken-over jobs waiting for a free conversion slot.")

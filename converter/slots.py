@@ -52,6 +52,11 @@ class Slots:
     def in_use(self) -> int:
         return self._in_use
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a slot (deliveries, and jobs taken over or due again)."""
+        return sum(not waiter.future.done() for queue in (self._urgent, self._normal) for waiter in queue)
+
     def full(self, *, heavy: bool = False) -> bool:
         """No slot for a job of this kind right now."""
         return not self._grantable(heavy)

@@ -157,6 +157,11 @@ class Converter:
         return self._slots.heavy_limit
 
     @property
+    def slots(self) -> Slots:
+        """This process's conversion slots (their use is exported as metrics)."""
+        return self._slots
+
+    @property
     def running(self) -> int:
         """Conversions under way in this process."""
         return len(self._running)

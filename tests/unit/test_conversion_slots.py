@@ -63,3 +63,17 @@ def test_a_converter_has_at_least_one_slot_and_a_heavy_lane() -> None:
     assert Slots(1).heavy_limit == 1
     assert Slots(4).heavy_limit == 3
     assert Slots(2, heavy=5).heavy_limit == 2
+
+
+async def test_the_waiters_are_counted_until_served_or_gone() -> None:
+    slots = Slots(1)
+    held = await slots.acquire()
+    served, gone = asyncio.create_task(slots.acquire()), asyncio.create_task(slots.acquire(urgent=True))
+    await asyncio.sleep(0)
+    assert (slots.in_use, slots.waiting) == (1, 2)
+    gone.cancel()
+    await asyncio.sleep(0)
+    assert slots.waiting == 1
+    held.release()
+    (await asyncio.wait_for(served, 1)).release()
+    assert (slots.in_use, slots.waiting) == (0, 0)
