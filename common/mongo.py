@@ -22,6 +22,11 @@ __all__ = [
 
 Document = dict[str, Any]
 _TIMEOUT_MS = 10_000
+_REPLY_TIMEOUT_MS = 120_000
+"""The longest a request waits for the server's reply: far beyond any single operation the
+services make (lookups by id, a chunk, a page), so a request the server never answers
+becomes an error the caller retries instead of a task (a conversion slot, a consumer's
+prefetch) held forever."""
 
 
 def _listeners(settings: MongoSettings) -> list[Any]:
@@ -39,6 +44,7 @@ def create_async_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
         tz_aware=True,
         serverSelectionTimeoutMS=_TIMEOUT_MS,
         connectTimeoutMS=_TIMEOUT_MS,
+        socketTimeoutMS=_REPLY_TIMEOUT_MS,
         event_listeners=_listeners(settings),
     )
 
@@ -50,6 +56,7 @@ def create_client(settings: MongoSettings) -> MongoClient[Document]:
         tz_aware=True,
         serverSelectionTimeoutMS=_TIMEOUT_MS,
         connectTimeoutMS=_TIMEOUT_MS,
+        socketTimeoutMS=_REPLY_TIMEOUT_MS,
         event_listeners=_listeners(settings),
     )
 
