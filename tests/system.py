@@ -118,6 +118,29 @@ class System:
     def start(self, service: str) -> None:
         self.stack.start(service)
 
+    def diagnosis(self, job_id: str) -> str:
+        """What each service knows of ``job_id``, and the converter's slots: for a test that
+        waited in vain, so a failure in CI says where the job stopped."""
+        lines = []
+        try:
+            metrics = httpx.get(self.stack.config.metrics_url("converter"), timeout=10).text
+            lines += [line for line in metrics.splitlines() if line.startswith(("converter_slots", "converter_conv"))]
+        except httpx.HTTPError as error:
+            lines.append(f"converter metrics unreadable: {error!r}")
+        for queue in (Queues.CONVERTER.name, Queues.PROJECTIONS.name):
+            try:
+                lines.append(f"queue {queue}: {self.queued_messages(queue)} ready")
+            except Exception as error:  # a diagnosis must not fail
+                lines.append(f"queue {queue}: {error!r}")
+        for service in SERVICES:
+            log = self.stack.log_dir / f"{service}.log"
+            if log.exists():
+                text = log.read_text(errors="replace").splitlines()
+                about = [line for line in text if job_id in line][-8:]
+                lines += [f"--- {service}: lines about the job ---", *about]
+                lines += [f"--- {service}: last lines ---", *text[-6:]]
+        return "\n".join(lines)
+
     def queued_messages(self, queue: str) -> int:
         """Messages ``queue`` holds (ready, plus unacked ones of consumers that are gone)."""
 

@@ -42,7 +42,10 @@ def job(system: System, token: str, job_id: str) -> dict[str, Any]:
 
 
 def wait_terminal(system: System, token: str, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    return wait_for(lambda: (status := job(system, token, job_id))["state"] in TERMINAL and status, timeout)  # type: ignore[no-any-return]
+    try:
+        return wait_for(lambda: (status := job(system, token, job_id))["state"] in TERMINAL and status, timeout)  # type: ignore[no-any-return]
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{system.diagnosis(job_id)}") from None
 
 
 def decoded_duration(mp3: bytes) -> float:

@@ -88,4 +88,6 @@ def test_only_the_owner_may_follow_a_job(system: System, sample_video: tuple[Pat
         response = httpx.get(url, headers=headers, timeout=10)
         assert response.status_code == status
         assert response.headers["content-type"] == "application/problem+json"
-    assert httpx.get(url, headers=bearer(owner), timeout=30).status_code == 200
+    with httpx.stream("GET", url, headers=bearer(owner), timeout=30) as stream:  # its first event is enough
+        assert stream.status_code == 200
+        assert next(events(stream.iter_lines()))["event"] == "status"
