@@ -177,6 +177,7 @@ class _Stream:
         # the thread holds one chunk while it waits for room: ``ahead`` in all
         self._queue: queue.Queue[tuple[int, bytes] | BaseException] = queue.Queue(maxsize=max(1, ahead - 1))
         self._closed = threading.Event()
+        self._failed: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(start,), name=f"blob-chunks-{start}", daemon=True)
         self._thread.start()
 
@@ -197,9 +198,20 @@ class _Stream:
         return data
 
     def take(self) -> tuple[int, bytes]:
-        """The next chunk, waiting for it; raises what the fetching thread ran into."""
-        item = self._queue.get()
+        """The next chunk, waiting for it; raises what the fetching thread ran into, on this
+        call and every later one (PyAV drops an error raised while it demuxes and reads
+        again: a thread that has ended must not leave that read waiting for good)."""
+        while True:
+            if self._failed is not None:
+                raise self._failed
+            try:
+                item = self._queue.get(timeout=_WAIT)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    self._failed = CorruptFile(f"chunk {self.next} was not fetched")
         if isinstance(item, BaseException):
+            self._failed = item
             raise item
         number, data = item
         self.next = number + 1

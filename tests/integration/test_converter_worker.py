@@ -21,7 +21,7 @@ from gridfs import GridFSBucket
 from prometheus_client import REGISTRY
 from pymongo.database import Database
 
-from common.blobs import VIDEOS, chunk_document
+from common.blobs import VIDEOS, chunk_document, chunk_id
 from common.consuming import Postpone
 from contracts import (
     ConversionFailed,
@@ -267,6 +267,29 @@ async def test_a_deleted_job_loses_the_mp3_it_already_had(
     assert mp3s_of(sync_database, event) == []
     assert chunks_of(sync_database, converted.mp3_file_id) == 0
     assert published.outcomes() == [ConversionStarted, Mp3Converted]  # nothing announced again
+
+
+@pytest.mark.parametrize("from_end", [1, 2, 5, 50])
+async def test_a_video_missing_a_chunk_near_its_end_fails_and_frees_its_slot(
+    sync_database: Database, long_video: bytes, from_end: int
+) -> None:
+    """A job's video removed while it converts (the job deleted) loses its last chunks: PyAV
+    drops the error of such a chunk and reads again, which once waited for good, holding the
+    conversion's slot (and, twice over, every slot of the converter)."""
+    file_id = store_file(sync_database, VIDEOS, long_video, chunk_size=4096)
+    chunks = -(-len(long_video) // 4096)
+    sync_database[f"{VIDEOS}.chunks"].delete_one({"_id": chunk_id(file_id, chunks - from_end)})
+    event = uploaded(str(file_id))
+    published = Published()
+    worker = converter(sync_database, published, engine="pyav")
+
+    await asyncio.wait_for(worker.handle(event), timeout=120)
+
+    [failed] = published.of(ConversionFailed)
+    assert isinstance(failed, ConversionFailed)
+    assert "missing" in failed.message
+    assert worker.slots.in_use == 0
+    assert mp3s_of(sync_database, event) == []
 
 
 async def test_a_dead_workers_job_is_taken_over_without_a_redelivery_and_its_chunks_removed(

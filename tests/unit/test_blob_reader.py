@@ -156,3 +156,27 @@ def test_a_jump_after_the_index_at_the_end_fetches_no_chunk_twice() -> None:
         assert file.bytes_fetched == len(DATA)
     assert set(chunks.served.values()) == {1}
     assert chunks.streams == [0, 48, 20]
+
+
+def test_a_read_after_a_missing_chunk_fails_again_instead_of_waiting() -> None:
+    """PyAV drops an error its read callback raises while it demuxes, and reads again: the
+    source removed under a running conversion (its job deleted) once left that read waiting
+    for a chunk no thread would fetch, and the conversion's slot held for good."""
+    outcomes: list[str] = []
+
+    def read_twice() -> None:
+        with reader(Chunks(DATA, drop=5)) as file:
+            for _ in range(2):
+                file.seek(50)
+                try:
+                    file.read(10)
+                except CorruptGridFile as error:
+                    outcomes.append(str(error))
+
+    reading = threading.Thread(target=read_twice, daemon=True)
+    reading.start()
+    reading.join(timeout=60)
+
+    assert not reading.is_alive(), "the second read waited for a chunk nobody fetches"
+    assert len(outcomes) == 2
+    assert all("chunk 5" in outcome for outcome in outcomes)
