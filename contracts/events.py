@@ -29,6 +29,7 @@ __all__ = [
     "JobDeleted",
     "JobExpired",
     "Mp3Converted",
+    "Mp3Part",
     "NotificationSent",
     "SourceRemoved",
     "VideoUploaded",
@@ -71,9 +72,10 @@ class VideoUploaded(_Event):
     # when VBR is asked: a v1 reader cannot honour them, so it must refuse v2, not mis-encode.
     # v3 added the cover_art option (the options refuse fields they do not know, so a v2 reader
     # could not read a v3 event's options anyway: it refuses v3 by its version, clearly).
-    # v1 and v2 events (stored, or in flight while services move) read as v3 with default options.
-    schema_version: Literal[1, 2, 3] = Field(  # type: ignore[assignment]  # widens the base's Literal[1] on purpose
-        default=3, description="Version of this event type's schema."
+    # v4 added the split_chapters option (for the same reason a v3 reader must refuse it).
+    # v1 to v3 events (stored, or in flight while services move) read as v4 with default options.
+    schema_version: Literal[1, 2, 3, 4] = Field(  # type: ignore[assignment]  # widens the base's Literal[1] on purpose
+        default=4, description="Version of this event type's schema."
     )
 
 
@@ -93,6 +95,20 @@ class ConversionStarted(_Event):
     worker: str = Field(description="Host and process of the worker doing the conversion.")
 
 
+class Mp3Part(BaseModel):
+    """One chapter's own MP3, made beside the whole one when the job asked for a split."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    number: int = Field(ge=1, description="Its place among the parts, from 1 (the chapter's order).")
+    file_id: str = Field(description="GridFS id of the stored part (`<mp3_file_id>.<number:03d>`).")
+    filename: str = Field(description="Download name of the part.", examples=["holiday - 01 Intro.mp3"])
+    title: str = Field(description="The chapter's title (also the part's ID3 title).", examples=["Intro"])
+    start_seconds: float = Field(ge=0, description="Where the chapter starts in the whole MP3's audio.")
+    duration_seconds: float = Field(ge=0, description="Duration of the part's audio.")
+    size_bytes: int = Field(ge=0, description="Size of the part.")
+
+
 class Mp3Converted(_Event):
     """Sent when the MP3 of a job is stored and ready to download."""
 
@@ -103,6 +119,13 @@ class Mp3Converted(_Event):
     filename: str = Field(description="Download name of the MP3.", examples=["holiday.mp3"])
     size_bytes: int = Field(ge=0, description="Size of the MP3.")
     duration_seconds: float = Field(ge=0, description="Duration of the MP3's audio.")
+    # parts is optional, and readers that do not know it ignore it: no new version
+    parts: list[Mp3Part] = Field(
+        default_factory=list,
+        max_length=100,
+        description="One MP3 per chapter, in order, when the job asked for `split_chapters` and the source has "
+        "two chapters or more (at most 100); empty otherwise. The whole MP3 is the job's file all the same.",
+    )
 
 
 class ConversionFailed(_Event):

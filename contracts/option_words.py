@@ -33,12 +33,14 @@ FIELD_WORDS: dict[str, str] = {
     "end_seconds": "Give where the clip ends as a number of seconds after its start.",
     "normalize": "Loudness normalization is either on or off (true or false).",
     "cover_art": "The cover picture is either on or off (true or false).",
+    "split_chapters": "One MP3 per chapter is either on or off (true or false).",
 }
 """For each option: what a good value is."""
 
 _UNKNOWN = (
     "The upload names an option this service does not have; the options are the bitrate, "
-    "variable-bitrate quality, sample rate, channels, start, end, loudness normalization and cover picture."
+    "variable-bitrate quality, sample rate, channels, start, end, loudness normalization, cover picture "
+    "and one MP3 per chapter."
 )
 
 # The rules across fields (the model's validators) raise ValueErrors; their message says

@@ -69,6 +69,13 @@ class ConversionOptions(BaseModel):
         "own cover if it has one, else a frame of its video at about a tenth of its length. `false`: none.",
     )
 
+    split_chapters: bool = Field(
+        default=False,
+        description="Also deliver one MP3 per chapter (each with its own tags: the chapter's title, its track "
+        "number, the cover) when the source has two chapters or more; the whole MP3 is made as well. A source "
+        "without chapters gets the whole MP3 only.",
+    )
+
     @field_validator("bitrate_kbps", "sample_rate_hz", mode="before")
     @classmethod
     def _number_from_text(cls, value: object) -> object:

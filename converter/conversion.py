@@ -15,6 +15,7 @@ of converting no more than the limit allows.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -70,25 +71,47 @@ def convert_stored(
             if progress is not None:
                 progress(done_seconds, total_seconds)
 
+        # one budget for the MP3 and its parts: the limit is on what the job stores
+        budget = _Budget(limits.max_output_bytes)
+        parts = store.parts(
+            mp3_file_id,
+            PurePath(mp3_name(uploaded.filename)).stem,
+            {"job_id": str(uploaded.job_id), "owner_id": uploaded.owner_id},
+            wrap=lambda writer: _bounded(writer, budget),
+        )
+
         def write(sink: Sink) -> float:
             nonlocal method
             result = transcode(
                 source,
-                _bounded(sink, limits.max_output_bytes),
+                _bounded(sink, budget),
                 uploaded.options,
                 engine=engine,
                 progress=within_limit,
                 title=title_from_filename(uploaded.filename),
+                parts=parts,
             )
             method = result.method
             return result.duration_seconds
 
         try:
             stored = store.store_mp3(
-                uploaded.job_id, uploaded.owner_id, mp3_name(uploaded.filename), write, mp3_file_id
+                uploaded.job_id,
+                uploaded.owner_id,
+                mp3_name(uploaded.filename),
+                write,
+                mp3_file_id,
+                parts=lambda: tuple(parts.stored),
             )
-        except CorruptGridFile as error:
-            raise ConversionError(FailureReason.SOURCE_MISSING, f"the stored video is incomplete: {error}") from error
+        except BaseException as error:
+            parts.abort()
+            if isinstance(error, CorruptGridFile):
+                raise ConversionError(
+                    FailureReason.SOURCE_MISSING, f"the stored video is incomplete: {error}"
+                ) from error
+            raise
+        if uploaded.options.split_chapters and not stored.parts:
+            log.info("job %s: split per chapter asked for, but the source has fewer than two chapters", uploaded.job_id)
         log.info(
             "job %s: %.1f s of audio by %s, %d of %d stored bytes fetched",
             uploaded.job_id,
@@ -106,32 +129,44 @@ def mp3_name(filename: str) -> str:
     return f"{PurePath(filename).stem or 'audio'}.mp3"
 
 
-class _BoundedSink:
-    """Passes bytes on to ``sink`` until more than ``limit`` in all: ``output_too_large``."""
+class _Budget:
+    """Bytes the job may still store, shared by the MP3 and its parts (written from two threads)."""
 
-    def __init__(self, sink: Sink, limit: int) -> None:
-        self._sink, self._limit, self._written = sink, limit, 0
+    def __init__(self, limit: int) -> None:
+        self.limit, self._written, self._lock = limit, 0, threading.Lock()
 
-    def write(self, data: bytes, /) -> object:
-        self._written += len(data)
-        if self._written > self._limit:
+    def spend(self, size: int) -> None:
+        with self._lock:
+            self._written += size
+            over = self._written > self.limit
+        if over:
             raise ConversionError(
                 FailureReason.OUTPUT_TOO_LARGE,
-                f"The MP3 would be larger than the limit of {self._limit / 1024**2:.0f} MiB: "
-                "ask for a lower bitrate, a shorter part or mono.",
+                f"The MP3 would be larger than the limit of {self.limit / 1024**2:.0f} MiB "
+                "(its parts per chapter included): ask for a lower bitrate, a shorter part, mono or no split.",
             )
+
+
+class _BoundedSink:
+    """Passes bytes on to ``sink`` until the budget is spent: ``output_too_large``."""
+
+    def __init__(self, sink: Sink, budget: _Budget) -> None:
+        self._sink, self._budget = sink, budget
+
+    def write(self, data: bytes, /) -> object:
+        self._budget.spend(len(data))
         return self._sink.write(data)
 
 
 class _BoundedRewritable(_BoundedSink):
-    def __init__(self, sink: Rewritable, limit: int) -> None:
-        super().__init__(sink, limit)
+    def __init__(self, sink: Rewritable, budget: _Budget) -> None:
+        super().__init__(sink, budget)
         self._rewritable = sink
 
     def rewrite(self, offset: int, data: bytes, /) -> None:
         self._rewritable.rewrite(offset, data)
 
 
-def _bounded(sink: Sink, limit: int) -> Sink:
-    """``sink`` with a size limit, still able to rewrite its head (the Xing frame) if it was."""
-    return _BoundedRewritable(sink, limit) if isinstance(sink, Rewritable) else _BoundedSink(sink, limit)
+def _bounded(sink: Sink, budget: _Budget) -> Sink:
+    """``sink`` within the budget, still able to rewrite its head (the Xing frame) if it was."""
+    return _BoundedRewritable(sink, budget) if isinstance(sink, Rewritable) else _BoundedSink(sink, budget)

@@ -15,12 +15,40 @@ from uuid import UUID
 from bson import ObjectId
 from pymongo.database import Database
 
-from common.blobs import MP3S, VIDEOS, Bucket, ChunkReader, StoredFile, ensure_indexes_blocking
+from common.blobs import MP3S, VIDEOS, BlobWriter, Bucket, ChunkReader, StoredFile, ensure_indexes_blocking, part_id
+from common.filenames import sanitize_filename
 from common.mongo import Document
 from contracts import FailureReason
+from converter.chapters import Chapter
 from converter.transcode import ConversionError, Sink
 
-__all__ = ["MediaStore", "StoredMp3"]
+__all__ = ["MediaStore", "StoredMp3", "StoredPart", "StoredParts"]
+
+
+@dataclass(frozen=True)
+class StoredPart:
+    """One chapter's MP3 (``converter.split``), a file of its own beside the job's MP3."""
+
+    number: int
+    file_id: str
+    filename: str
+    title: str
+    start_seconds: float
+    size_bytes: int
+    duration_seconds: float
+
+    @classmethod
+    def of(cls, stored: StoredFile) -> StoredPart:
+        meta = stored.metadata
+        return cls(
+            meta["part"],
+            str(stored.file_id),
+            stored.filename,
+            meta["title"],
+            meta["start_seconds"],
+            stored.length,
+            meta["duration_seconds"],
+        )
 
 
 @dataclass(frozen=True)
@@ -29,10 +57,71 @@ class StoredMp3:
     filename: str
     size_bytes: int
     duration_seconds: float
+    parts: tuple[StoredPart, ...] = ()
 
     @classmethod
-    def of(cls, stored: StoredFile) -> StoredMp3:
-        return cls(str(stored.file_id), stored.filename, stored.length, stored.metadata["duration_seconds"])
+    def of(cls, stored: StoredFile, parts: tuple[StoredPart, ...] = ()) -> StoredMp3:
+        return cls(str(stored.file_id), stored.filename, stored.length, stored.metadata["duration_seconds"], parts)
+
+
+class StoredParts:
+    """Stores the parts of the MP3 ``mp3_file_id`` as ``converter.split`` writes them (its
+    ``PartSinks``), one file each under ``part_id``; ``wrap`` puts each part's writer behind the
+    job's output limit. ``abort`` removes whatever was stored."""
+
+    def __init__(
+        self,
+        bucket: Bucket,
+        mp3_file_id: ObjectId,
+        stem: str,
+        metadata: dict[str, str],
+        *,
+        wrap: Callable[[BlobWriter], Sink],
+    ) -> None:
+        self._bucket, self._mp3_file_id, self._stem = bucket, mp3_file_id, stem
+        self._metadata, self._wrap = metadata, wrap
+        self._writer: BlobWriter | None = None
+        self._chapter: Chapter | None = None
+        self.stored: list[StoredPart] = []
+
+    def open(self, number: int, chapter: Chapter) -> Sink:
+        self._writer = self._bucket.writer(
+            part_filename(self._stem, number, chapter.title), file_id=self._file_id(number)
+        )
+        self._chapter = chapter
+        return self._wrap(self._writer)
+
+    def close(self, number: int, seconds: float) -> None:
+        assert self._writer is not None
+        assert self._chapter is not None
+        meta = {
+            **self._metadata,
+            "content_type": "audio/mpeg",
+            "part": number,
+            "title": self._chapter.title,
+            "start_seconds": self._chapter.start,
+            "duration_seconds": seconds,
+        }
+        self.stored.append(StoredPart.of(self._writer.close(meta)))
+        self._writer = None
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+        for part in self.stored:
+            self._bucket.remove(part.file_id)
+        self.stored.clear()
+
+    def _file_id(self, number: int) -> str:
+        return part_id(self._mp3_file_id, number)
+
+
+def part_filename(stem: str, number: int, title: str) -> str:
+    """``lecture - 02 Methods.mp3``: sorts in the chapters' order, says which chapter it is."""
+    # a slash in a title is no path: keep the words after it
+    title = title.replace("/", "_").replace("\\", "_")
+    return sanitize_filename(f"{stem} - {number:02d} {title}.mp3", default=f"{stem} - {number:02d}.mp3")
 
 
 class MediaStore:
@@ -58,9 +147,12 @@ class MediaStore:
         filename: str,
         write: Callable[[Sink], float],
         file_id: ObjectId | None = None,
+        *,
+        parts: Callable[[], tuple[StoredPart, ...]] = lambda: (),
     ) -> StoredMp3:
         """Store what ``write`` produces as the job's MP3 ``file_id`` (a new id if not given);
-        ``write`` returns its duration.
+        ``write`` returns its duration. ``parts`` tells which parts were stored meanwhile (the
+        MP3's files document counts them, ``common.blobs.remove_with_parts`` reads that).
 
         If ``write`` fails, the chunks written so far are removed again.
         """
@@ -76,9 +168,16 @@ class MediaStore:
                     "owner_id": owner_id,
                     "content_type": "audio/mpeg",
                     "duration_seconds": duration,
+                    "parts": len(stored_parts := parts()),
                 }
             )
         except BaseException:
             writer.abort()
             raise
-        return StoredMp3.of(stored)
+        return StoredMp3.of(stored, stored_parts)
+
+    def parts(
+        self, mp3_file_id: ObjectId, stem: str, metadata: dict[str, str], *, wrap: Callable[[BlobWriter], Sink]
+    ) -> StoredParts:
+        """Where the parts of the MP3 ``mp3_file_id`` are stored (``StoredParts``)."""
+        return StoredParts(self._mp3s, mp3_file_id, stem, metadata, wrap=wrap)

@@ -33,12 +33,13 @@ from av.stream import Discard
 
 from contracts.failures import FailureReason
 from contracts.options import MP3_SAMPLE_RATES, ConversionOptions
-from converter.chapters import chapters_of, on_output
+from converter.chapters import Chapter, chapters_of, on_output
 from converter.cover import find_cover
 from converter.encoders import Engine, EngineName, Mp3Encoder, Mp3Engine, pick_engine
 from converter.filters import AudioPipeline, Trim
 from converter.mp3 import copies_as_is, frame_info, usable_bitrate
 from converter.output import Mp3Writer, Sink
+from converter.split import ChapterSplitter, PartSinks, PartWritten, part_tag
 from converter.tags import id3_tag
 from converter.xing import Lame, reserve
 
@@ -94,6 +95,8 @@ class Transcoded:
     """``copy`` when the MP3 audio was copied as is, else the encoder that made it."""
     xing: bool = False
     """Whether the MP3 got its Xing/Info frame (not on a sink that cannot go back)."""
+    parts: tuple[PartWritten, ...] = ()
+    """One MP3 per chapter, when asked for and the source has two chapters or more."""
 
 
 def _mp3_rate(rate: int) -> int:
@@ -110,10 +113,13 @@ def transcode(
     stream_copy: bool = True,
     progress: Progress | None = None,
     title: str | None = None,
+    parts: PartSinks | None = None,
 ) -> Transcoded:
     """Write the audio of ``source`` to ``sink`` as MP3; raise ``ConversionError`` on bad input.
 
     ``title`` is the MP3's title when the source has none (the upload's name, say).
+    ``parts`` receives one MP3 per chapter (``converter.split``) when ``options`` asks for a
+    split and the output has two chapters or more (the MP3 is then encoded, never copied).
     ``stream_copy=False`` re-encodes even MP3 audio that could be copied. ``engine`` is one
     ``pick_engine`` returned (a service picks once), or a choice to pick from now.
     """
@@ -131,7 +137,13 @@ def transcode(
             start=options.start_seconds,
             length=expected.seconds,
         )
-        tag = id3_tag(_metadata(container, audio), title, cover.jpeg if cover else None, chapters)
+        metadata = _metadata(container, audio)
+        tag = id3_tag(metadata, title, cover.jpeg if cover else None, chapters)
+        split = (
+            _Split(chapters, metadata, title, cover.jpeg if cover else None, parts)
+            if (parts is not None and options.split_chapters and len(chapters) >= 2)
+            else None
+        )
         report = _reporter(progress, expected.seconds)
         if options.start_seconds > 0:
             _seek(container, audio, _origin(audio) + options.start_seconds - _SEEK_MARGIN_SECONDS)
@@ -143,15 +155,15 @@ def transcode(
             if first is None:
                 raise ConversionError(FailureReason.UNDECODABLE_INPUT, "the audio stream holds no packets")
             everything = chain([first], packets)
-            if stream_copy and _copyable(audio, bytes(first), options):
+            if stream_copy and split is None and _copyable(audio, bytes(first), options):
                 seconds, xing = _copy(everything, audio, first_frame=bytes(first), sink=sink, tag=tag, report=report)
                 result = Transcoded(seconds, "copy", xing)
             else:
                 chosen = pick_engine(engine)
-                seconds, xing = _encode(
-                    everything, audio, sink=sink, tag=tag, options=options, engine=chosen, report=report
+                seconds, xing, written = _encode(
+                    everything, audio, sink=sink, tag=tag, options=options, engine=chosen, report=report, split=split
                 )
-                result = Transcoded(seconds, chosen.name, xing)
+                result = Transcoded(seconds, chosen.name, xing, tuple(written))
         except av.FFmpegError as error:
             raise ConversionError(FailureReason.UNDECODABLE_INPUT, f"the audio cannot be decoded: {error}") from error
         _check_complete(result.duration_seconds, expected, packets.error)
@@ -342,6 +354,34 @@ def _copy(
     return float(ticks * audio.time_base), writer.finish(None)
 
 
+@dataclass(frozen=True)
+class _Split:
+    """A split asked for, on a source with chapters: what each part's tag is made of."""
+
+    chapters: list[Chapter]
+    metadata: dict[str, str]
+    title: str | None
+    cover: bytes | None
+    sinks: PartSinks
+
+    def splitter(self, engine: Engine, rate: int, channels: int, options: ConversionOptions) -> ChapterSplitter:
+        kbps = None if options.bitrate_kbps is None else usable_bitrate(rate, options.bitrate_kbps)
+        album = next((v for k, v in self.metadata.items() if k.lower() == "title" and v.strip()), None) or self.title
+        count = len(self.chapters)
+        return ChapterSplitter(
+            self.chapters,
+            rate=rate,
+            open_encoder=lambda: engine.open(rate, channels, bitrate_kbps=kbps, vbr_quality=options.vbr_quality),
+            tags=[
+                part_tag(self.metadata, chapter, number=number, count=count, album=album, cover=self.cover)
+                for number, chapter in enumerate(self.chapters, start=1)
+            ],
+            reserve=lambda: reserve(rate, channels == 1, kbps),
+            lame=lambda samples: Lame(samples, options.vbr_quality, kbps),
+            sinks=self.sinks,
+        )
+
+
 def _encode(
     packets: Iterator[av.Packet[av.AudioStream]],
     audio: av.AudioStream,
@@ -351,9 +391,10 @@ def _encode(
     options: ConversionOptions,
     engine: Engine,
     report: Callable[[float], None],
-) -> tuple[float, bool]:
+    split: _Split | None = None,
+) -> tuple[float, bool, list[PartWritten]]:
     """Decode, filter into the encoder's blocks and encode; returns the seconds of audio
-    encoded, and whether the output got its Xing/Info frame.
+    encoded, whether the output got its Xing/Info frame, and the parts written (``split``).
 
     The encoder runs in a thread of its own (LAME releases the GIL), a batch or two behind
     the decoder, so decoding costs no wall time. Frames are handed over in batches of about
@@ -377,7 +418,10 @@ def _encode(
         batch_samples=_BATCH_SAMPLES,
     )
     samples = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3-encoder") as encoding:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3-encoder") as encoding,
+        _Beside(split.splitter(engine, rate, channels, options) if split is not None else None) as parts,
+    ):
         encoded: deque[Future[bytes]] = deque()
         batch: list[av.AudioFrame] = []
         batched = 0
@@ -388,6 +432,7 @@ def _encode(
                 return
             samples += batched
             encoded.append(encoding.submit(_encode_all, encoder, batch))
+            parts.hand_over(batch)
             batch, batched = [], 0
             while len(encoded) > _BLOCKS_IN_FLIGHT:
                 writer.write(encoded.popleft().result())
@@ -414,13 +459,46 @@ def _encode(
         except BaseException:
             # stopped (a cancelled job, bad input): wait for the batch being encoded, not those queued
             encoding.shutdown(cancel_futures=True)
+            parts.stop()
             raise
         while encoded:
             writer.write(encoded.popleft().result())
+        written = parts.finish()
     if samples == 0:
         raise ConversionError(FailureReason.UNDECODABLE_INPUT, "the audio stream holds no decodable samples")
     writer.write(encoder.flush())
-    return samples / rate, writer.finish(Lame(samples, options.vbr_quality, kbps))
+    return samples / rate, writer.finish(Lame(samples, options.vbr_quality, kbps)), written
+
+
+class _Beside:
+    """The parts' splitter (``converter.split``) in a thread of its own, fed the batches the
+    whole MP3's encoder gets, at most ``_BLOCKS_IN_FLIGHT`` behind; nothing without one."""
+
+    def __init__(self, splitter: ChapterSplitter | None) -> None:
+        self._splitter = splitter
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp3-parts")
+        self._pending: deque[Future[None]] = deque()
+
+    def __enter__(self) -> _Beside:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._thread.shutdown(wait=True)
+
+    def hand_over(self, batch: list[av.AudioFrame]) -> None:
+        if self._splitter is None:
+            return
+        self._pending.append(self._thread.submit(self._splitter.feed, batch))
+        while len(self._pending) > _BLOCKS_IN_FLIGHT:
+            self._pending.popleft().result()
+
+    def stop(self) -> None:
+        self._thread.shutdown(cancel_futures=True)
+
+    def finish(self) -> list[PartWritten]:
+        while self._pending:
+            self._pending.popleft().result()
+        return self._splitter.finish() if self._splitter is not None else []
 
 
 def _encode_all(encoder: Mp3Encoder, frames: list[av.AudioFrame]) -> bytes:

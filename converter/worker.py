@@ -59,6 +59,7 @@ from contracts import (
     JobCancelled,
     JobDeleted,
     Mp3Converted,
+    Mp3Part,
     VideoUploaded,
 )
 from contracts.topology import RETRY_DELAYS
@@ -461,6 +462,18 @@ def _converted(uploaded: VideoUploaded, stored: StoredMp3) -> Result:
         filename=stored.filename,
         size_bytes=stored.size_bytes,
         duration_seconds=stored.duration_seconds,
+        parts=[
+            Mp3Part(
+                number=part.number,
+                file_id=part.file_id,
+                filename=part.filename,
+                title=part.title,
+                start_seconds=part.start_seconds,
+                duration_seconds=part.duration_seconds,
+                size_bytes=part.size_bytes,
+            )
+            for part in stored.parts
+        ],
     )
     return Result(Outcome.CONVERTED, event.model_dump(mode="json"), stored.file_id)
 

@@ -58,9 +58,10 @@ class FileRemovals:
         removed = 0
         # small by design (jobs whose files are not removed yet): read at once, removals take a while
         for record in await self._pending.find({}).to_list():
-            for name, bucket in self._buckets.items():
-                for file_id in record.get(name, []):
-                    await bucket.remove(ObjectId(file_id))
+            for file_id in record.get(VIDEOS, []):
+                await self._buckets[VIDEOS].remove(ObjectId(file_id))
+            for file_id in record.get(MP3S, []):  # and the MP3's parts, if it was split per chapter
+                await self._buckets[MP3S].remove_with_parts(ObjectId(file_id))
             if self._forget_upload is not None:
                 await self._forget_upload(UUID(record["_id"]))
             # unless a repeated delete replaced it meanwhile (a small collection: this filter may scan)

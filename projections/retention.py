@@ -102,7 +102,10 @@ class JobFiles:
 
     async def remove(self, bucket: str, file_id: str | None) -> None:
         if file_id and ObjectId.is_valid(file_id):
-            await self._buckets[bucket].remove(ObjectId(file_id))
+            if bucket == MP3S:  # and its parts, if it was split per chapter
+                await self._buckets[bucket].remove_with_parts(ObjectId(file_id))
+            else:
+                await self._buckets[bucket].remove(ObjectId(file_id))
 
     async def forget_upload(self, job_id: uuid.UUID) -> None:
         """The record of the finished tus upload the job came from, if any."""

@@ -18,6 +18,11 @@ file. A removal deletes ids in batches (``bulk_write`` of ``DeleteOne``: one rou
 statement an indexed delete) up to the file's known end and on while any are found, then the
 files document, so a removal cut short is finished by the next one.
 
+An MP3 split per chapter has its parts as files of their own in the same bucket, under ids
+computed from the MP3's (``part_id``: ``<mp3 id>.<n:03d>``); its files document counts them
+(``metadata.parts``). Every removal of an MP3 is ``remove_with_parts``, so nothing that removes
+a job's MP3 by its id can leave a part behind.
+
 GridFS's secondary index (``files_id``, ``n``) serves no read here; FerretDB never uses it for
 reads, and it makes chunk inserts slower there (``bench/gridfs_index.py``: 255 kB chunks, 80
 per round; 1.2x as long with it on a quiet machine, 4.2-5.3 ms against 5.0-6.6 ms a chunk, and
@@ -34,6 +39,7 @@ from common.blobs._async import AsyncBucket, AsyncChunkWriter
 from common.blobs._blocking import BlobWriter, Bucket
 from common.blobs._layout import (
     CHUNK_SIZE,
+    MAX_PARTS,
     MP3S,
     VIDEOS,
     ChunkCutter,
@@ -43,12 +49,14 @@ from common.blobs._layout import (
     chunk_document,
     chunk_id,
     files_document,
+    part_id,
 )
 from common.blobs._reader import ChunkReader
 from common.mongo import Document, blocking_server_is_ferretdb, server_is_ferretdb
 
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_PARTS",
     "MP3S",
     "VIDEOS",
     "AsyncBucket",
@@ -65,6 +73,7 @@ __all__ = [
     "ensure_indexes",
     "ensure_indexes_blocking",
     "files_document",
+    "part_id",
 ]
 
 _CHUNK_INDEX = [("files_id", 1), ("n", 1)]

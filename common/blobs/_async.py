@@ -14,12 +14,15 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from common.blobs._layout import (
     CHUNK_SIZE,
+    MAX_PARTS,
     REMOVE_BATCH,
     ChunkCutter,
     CorruptFile,
     StoredFile,
     chunk_id,
     files_document,
+    part_id,
+    parts_recorded,
     removal_batches,
 )
 from common.mongo import Document
@@ -111,24 +114,43 @@ class AsyncBucket:
             for _, task in pending:
                 task.cancel()
 
-    async def remove(self, file_id: Any, *, chunks: int | None = None) -> None:
+    async def remove_with_parts(self, file_id: Any) -> None:
+        """Remove the MP3 ``file_id`` and its parts (``part_id``), complete or not. The parts
+        go first: the MP3's files document, which counts them, goes last. Without it (a write
+        cut short, a removal cut short), parts are looked for in order until one is not there
+        (they are written one after the other)."""
+        count = parts_recorded(await self.find(file_id))
+        if count is None:
+            number = 1
+            while number <= MAX_PARTS and await self.remove(part_id(file_id, number)):
+                number += 1
+        else:
+            for number in range(1, count + 1):
+                await self.remove(part_id(file_id, number))
+        await self.remove(file_id)
+
+    async def remove(self, file_id: Any, *, chunks: int | None = None) -> bool:
         """Remove the file ``file_id``, complete or not, and its chunks, by their computed ids.
 
         ``chunks``: how many it has, if the files document does not tell (a write cut short).
         The files document goes last, so a removal cut short is finished by the next one.
+        Returns whether there was anything to remove.
         """
         if chunks is None:
             stored = await self.find(file_id)
             chunks = stored.chunks if stored is not None else 0
         batches = removal_batches(chunks)
+        found = False
         while batches:
             numbers = batches.pop(0)
             result = await self._chunks.bulk_write(
                 [DeleteOne({"_id": chunk_id(file_id, n)}) for n in numbers], ordered=False
             )
+            found = found or bool(result.deleted_count)
             if not batches and result.deleted_count:  # chunks past the known end: look further
                 batches.append(range(numbers.stop, numbers.stop + REMOVE_BATCH))
-        await self._files.delete_one({"_id": file_id})
+        deleted = await self._files.delete_one({"_id": file_id})
+        return found or bool(deleted.deleted_count)
 
 
 class AsyncChunkWriter:

@@ -23,6 +23,25 @@ REMOVE_SLACK = 16
 a batch beyond what was recorded (the writers insert at most 2 MiB, 8 chunks, at a time)."""
 
 
+MAX_PARTS = 100
+"""Parts an MP3 can have at most (one per chapter: ``converter.chapters.MAX_CHAPTERS``)."""
+
+
+def part_id(file_id: Any, number: int) -> str:
+    """The file id of part ``number`` (1, 2, ...) of the MP3 ``file_id``: computed from it, so
+    whatever removes an MP3 by its id finds its parts too (``remove_with_parts``)."""
+    return f"{file_id}.{number:03d}"
+
+
+def parts_recorded(stored: StoredFile | None) -> int | None:
+    """How many parts a stored MP3 has (its files document says so: it is written after every
+    part's); ``None`` when it is not stored (a write cut short, or removed): then look."""
+    if stored is None:
+        return None
+    parts = stored.metadata.get("parts", 0)
+    return parts if isinstance(parts, int) else 0
+
+
 class CorruptFile(CorruptGridFile):
     """A chunk is missing or has the wrong size."""
 

@@ -55,7 +55,7 @@ def test_every_event_type_has_a_routing_key_docstring_and_version() -> None:
     for event in ALL_EVENTS:
         assert event.__doc__
         assert event.__doc__.startswith("Sent when")
-        expected = {VideoUploaded: 3, ConversionFailed: 2}.get(event, 1)
+        expected = {VideoUploaded: 4, ConversionFailed: 2}.get(event, 1)
         assert event.model_fields["schema_version"].default == expected
         for name, field in event.model_fields.items():
             assert field.description, f"{event.__name__}.{name} has no description"
@@ -73,7 +73,7 @@ def test_unknown_type_or_version_is_refused() -> None:
     with pytest.raises(ValidationError):
         EventAdapter.validate_python(payload | {"type": "video.deleted"})
     with pytest.raises(ValidationError):
-        EventAdapter.validate_python(payload | {"schema_version": 4})
+        EventAdapter.validate_python(payload | {"schema_version": 5})
 
 
 def test_events_are_frozen() -> None:

@@ -122,7 +122,7 @@ def test_a_version_1_event_still_reads_with_default_options() -> None:
 
     assert isinstance(event, VideoUploaded)
     assert event.options == ConversionOptions(bitrate_kbps=128)
-    assert uploaded(ConversionOptions()).schema_version == 3
+    assert uploaded(ConversionOptions()).schema_version == 4
 
 
 def test_a_version_2_event_reads_as_one_with_a_cover() -> None:
@@ -138,3 +138,18 @@ def test_a_version_2_event_reads_as_one_with_a_cover() -> None:
 def test_the_cover_can_be_turned_off_from_a_form() -> None:
     assert from_form({"cover_art": "false"}).cover_art is False
     assert from_form({}).cover_art is True
+
+
+def test_a_version_3_event_reads_as_one_without_a_split() -> None:
+    payload: dict[str, Any] = json.loads(uploaded(ConversionOptions()).model_dump_json())
+    payload |= {"schema_version": 3, "options": {"bitrate_kbps": 128, "cover_art": False}}
+
+    event = EventAdapter.validate_python(payload)
+
+    assert isinstance(event, VideoUploaded)
+    assert not event.options.split_chapters
+
+
+def test_the_split_per_chapter_is_asked_for_from_a_form() -> None:
+    assert from_form({"split_chapters": "true"}).split_chapters is True
+    assert from_form({}).split_chapters is False
