@@ -21,7 +21,7 @@ from gateway import openapi as docs
 from gateway.access import current_status, visible_job
 from gateway.files import JobFiles, StoredFile
 from gateway.outbox import Outbox
-from gateway.wording import job_not_found, mp3_not_ready, outside_the_mp3
+from gateway.wording import job_not_found, mp3_not_ready, no_such_part, outside_the_mp3
 from projections.job_status import JobState
 from projections.queries import JobQueries
 
@@ -158,6 +158,64 @@ async def download_mp3(
     )
 
 
+@get(
+    "/v1/jobs/{job_id:uuid}/parts/{number:int}/mp3",
+    security=docs.SECURITY,
+    tags=["jobs"],
+    media_type="audio/mpeg",
+    operation_class=docs.DownloadOperation,
+    summary="Download one chapter's MP3 of a job split per chapter",
+    responses={
+        **docs.download_responses(),
+        **docs.problems(
+            "/v1/jobs/{job_id}/parts/{number}/mp3",
+            {
+                404: no_such_part(docs.EXAMPLE_ID, 7, 6),
+                409: mp3_not_ready(docs.EXAMPLE_ID, "converting"),
+                410: mp3_not_ready(docs.EXAMPLE_ID, "expired"),
+                416: outside_the_mp3(2_934_784),
+            },
+        ),
+    },
+)
+async def download_part(
+    *,
+    job_id: docs.JobId,
+    number: docs.PartNumber,
+    principal: NamedDependency[Principal],
+    queries: NamedDependency[JobQueries],
+    outbox: NamedDependency[Outbox],
+    files: NamedDependency[JobFiles],
+    range_header: Annotated[str | None, docs.RANGE] = None,
+    if_none_match: Annotated[str | None, docs.IF_NONE_MATCH] = None,
+    if_range: Annotated[str | None, docs.IF_RANGE] = None,
+) -> Response[Any]:
+    """Download the MP3 of one chapter (`number`, from 1, as in the job's `mp3.parts`) of a job
+    uploaded with `split_chapters` whose video has chapters. Errors, ranges and validators as
+    for `GET /v1/jobs/{job_id}/mp3`; 404 for a number the job does not have. Each part's
+    `download_url` serves the same bytes with no token.
+    """
+    status = await visible_job(queries, outbox, job_id, principal)
+    if status.state is JobState.EXPIRED:
+        raise HTTPException(status_code=410, detail=mp3_not_ready(job_id, status.state))
+    if status.mp3_file_id is None:
+        raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
+    part = next((part for part in status.mp3_parts if part.number == number), None)
+    if part is None:
+        raise NotFoundException(no_such_part(job_id, number, len(status.mp3_parts)))
+    stored = await files.find_part(part.file_id)
+    if stored is None:
+        raise NotFoundException(f"This MP3 of job {job_id} is no longer stored.")
+    return serve_mp3(
+        files,
+        stored,
+        filename=part.filename,
+        range_header=range_header,
+        if_none_match=if_none_match,
+        if_range=if_range,
+    )
+
+
 _EXPIRED = "This download link has expired. Sign in and open the job for a new one."
 _NOT_A_LINK = "This is not a working download link. Check that the whole link was copied."
 _DELETED = "This MP3 has been deleted, so its link no longer works."
@@ -223,7 +281,7 @@ async def download_by_link(
     """Download an MP3 through a signed link (a job's `mp3.download_url`, or the email's link):
     no token needed, so it opens in a browser, a player or a download manager.
 
-    A link is for one job's MP3 and works until it expires (410) or the job is deleted
+    A link is for one job's MP3 (or one of its MP3s per chapter) and works until it expires (410) or the job is deleted
     (410). Ranges and validators work as for `GET /v1/jobs/{job_id}/mp3`. A browser asking
     for HTML gets a short page explaining a refusal instead of a problem document.
     """
@@ -236,21 +294,26 @@ async def download_by_link(
     # primary-key reads only: the job still exists (deleting it revokes its links, at once:
     # this gateway's own delete is folded in) and so does the file
     status = await current_status(queries, outbox, link.job_id)
+    if status is not None and status.state is JobState.EXPIRED:
+        raise _link_refused(request, 410, _JOB_EXPIRED)
+    # a link names the job's MP3 or one of its parts (a part's id is no ObjectId)
+    part = next((part for part in status.mp3_parts if part.file_id == link.file_id), None) if status else None
     gone = (
         status is None
         or status.deleted_at is not None
-        or status.mp3_file_id not in (None, link.file_id)
-        or not ObjectId.is_valid(link.file_id)
+        or (part is None and (status.mp3_file_id not in (None, link.file_id) or not ObjectId.is_valid(link.file_id)))
     )
-    if status is not None and status.state is JobState.EXPIRED:
-        raise _link_refused(request, 410, _JOB_EXPIRED)
-    stored = None if gone else await files.find_mp3(link.file_id)
+    stored = None
+    if not gone:
+        stored = await (files.find_part(link.file_id) if part is not None else files.find_mp3(link.file_id))
     if stored is None:
         raise _link_refused(request, 410, _DELETED)
+    whole_name = (status.mp3_filename if status else None) or "audio.mp3"
+    filename = part.filename if part is not None else whole_name
     return serve_mp3(
         files,
         stored,
-        filename=(status.mp3_filename if status else None) or "audio.mp3",
+        filename=filename,
         range_header=range_header,
         if_none_match=if_none_match,
         if_range=if_range,
@@ -291,4 +354,4 @@ def serve_mp3(
     return Stream(body, status_code=206, media_type="audio/mpeg", headers=headers)
 
 
-DOWNLOAD_ROUTES: list[HTTPRouteHandler] = [download_mp3, download_by_link]
+DOWNLOAD_ROUTES: list[HTTPRouteHandler] = [download_mp3, download_part, download_by_link]

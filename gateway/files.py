@@ -1,4 +1,5 @@
-"""A job's files in GridFS: its video (bucket ``videos``) and its MP3 (bucket ``mp3s``)."""
+"""A job's files in GridFS: its video (bucket ``videos``), its MP3 and the MP3's parts per
+chapter (bucket ``mp3s``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ class JobFiles:
         if not ObjectId.is_valid(file_id):
             return None
         return await self._mp3s.find(ObjectId(file_id))
+
+    async def find_part(self, file_id: str) -> StoredFile | None:
+        """A stored part of an MP3 (``common.blobs.part_id``: ``<mp3 id>.<n:03d>``), ``None`` if gone."""
+        mp3_id, dot, number = file_id.rpartition(".")
+        if not (dot and ObjectId.is_valid(mp3_id) and number.isdecimal()):
+            return None
+        return await self._mp3s.find(file_id)
 
     def read_mp3(self, stored: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes ``start`` to ``end`` (excluded) of a stored MP3, a chunk at a time."""

@@ -81,6 +81,15 @@ JobId = Annotated[
     UUID,
     PathParameter(description="The job's id, as the upload answered it.", examples=[Example(value=_JOB_ID)]),
 ]
+PartNumber = Annotated[
+    int,
+    PathParameter(
+        description="Which chapter's MP3, from 1 (its `number` in the job's `mp3.parts`).",
+        ge=1,
+        le=100,
+        examples=[Example(value=2)],
+    ),
+]
 UploadId = Annotated[
     UUID,
     PathParameter(

@@ -21,6 +21,7 @@ __all__ = [
     "JobPage",
     "JobView",
     "Mp3Info",
+    "Mp3PartInfo",
     "job_url",
     "job_view",
 ]
@@ -45,6 +46,25 @@ class JobAccepted(BaseModel):
     )
 
 
+class Mp3PartInfo(BaseModel):
+    """One chapter's own MP3 (the job asked for `split_chapters`)."""
+
+    number: int = Field(description="Its place, from 1, in the chapters' order.", examples=[2])
+    title: str = Field(description="The chapter's title (also the MP3's title tag).", examples=["Methods"])
+    filename: str = Field(examples=["lecture - 02 Methods.mp3"])
+    start_seconds: float = Field(description="Where the chapter starts in the whole MP3.", examples=[312.5])
+    duration_seconds: float = Field(description="Length of the chapter's audio.", examples=[604.2])
+    size_bytes: int = Field(description="Size of this MP3.")
+    download_url: str = Field(
+        description="A signed link to this MP3, as `mp3.download_url` is to the whole one.",
+        examples=["/v1/downloads/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOi..."],
+    )
+    api_url: str = Field(
+        description="This MP3 at its API address, for callers sending their bearer token.",
+        examples=[f"/v1/jobs/{_EXAMPLE_ID}/parts/2/mp3"],
+    )
+
+
 class Mp3Info(BaseModel):
     filename: str = Field(examples=["holiday.mp3"])
     duration_seconds: float | None = Field(description="Length of the audio.")
@@ -61,6 +81,14 @@ class Mp3Info(BaseModel):
         description="The MP3 at its API address, for callers sending their bearer token.",
         examples=[f"/v1/jobs/{_EXAMPLE_ID}/mp3"],
     )
+    part_count: int = Field(
+        default=0, description="How many MP3s per chapter the job has besides this one (`split_chapters`)."
+    )
+    parts: list[Mp3PartInfo] = Field(
+        default_factory=list,
+        description="The MP3s per chapter, in order (at most 100). Listed in the job's own view "
+        "(`GET /v1/jobs/{job_id}`); a page of jobs gives `part_count` only.",
+    )
 
 
 class JobView(BaseModel):
@@ -74,6 +102,11 @@ class JobView(BaseModel):
     progress_percent: float | None = Field(description="How much of the audio is converted, while converting.")
     mp3: Mp3Info | None = Field(description="Present once the MP3 is ready.")
     error: JobError | None = Field(description="Present when the job failed.")
+    note: str | None = Field(
+        default=None,
+        description="Something to know about the result, in plain words (an MP3 per chapter was asked for, "
+        "but the video has fewer than two chapters).",
+    )
     updated_at: datetime | None
     expires_at: datetime | None = Field(
         default=None,
@@ -96,9 +129,14 @@ def job_url(job_id: UUID) -> str:
     return f"/v1/jobs/{job_id}"
 
 
+_NO_CHAPTERS = (
+    "One MP3 per chapter was asked for, but the video has fewer than two chapters, so there is one MP3 of it all."
+)
+
+
 def job_view(status: JobStatus, links: LinkSigner, retention: timedelta) -> JobView:
-    """``status`` as the API shows it; ``links`` signs the MP3's download link, which never
-    outlives the MP3 (``retention``: how long a finished job is kept)."""
+    """``status`` as the API shows it; ``links`` signs the MP3's download link (and each
+    part's), which never outlives the MP3 (``retention``: how long a finished job is kept)."""
     expires_at = _expiry(status, retention)
     mp3 = None
     if status.mp3_file_id is not None and status.state is not JobState.EXPIRED:
@@ -110,7 +148,22 @@ def job_view(status: JobStatus, links: LinkSigner, retention: timedelta) -> JobV
             download_url=link.path,
             download_expires_at=link.expires_at,
             api_url=f"{job_url(status.job_id)}/mp3",
+            part_count=status.mp3_part_count,
+            parts=[
+                Mp3PartInfo(
+                    number=part.number,
+                    title=part.title,
+                    filename=part.filename,
+                    start_seconds=part.start_seconds,
+                    duration_seconds=part.duration_seconds,
+                    size_bytes=part.size_bytes,
+                    download_url=links.sign(status.job_id, part.file_id, not_after=expires_at).path,
+                    api_url=f"{job_url(status.job_id)}/parts/{part.number}/mp3",
+                )
+                for part in status.mp3_parts
+            ],
         )
+    note = _NO_CHAPTERS if mp3 is not None and status.split_asked and not status.mp3_part_count else None
     return JobView(
         job_id=status.job_id,
         state=status.state,
@@ -120,6 +173,7 @@ def job_view(status: JobStatus, links: LinkSigner, retention: timedelta) -> JobV
         progress_percent=100.0 if status.mp3_file_id else status.progress_percent,
         mp3=mp3,
         error=status.error,
+        note=note,
         updated_at=status.updated_at,
         expires_at=expires_at,
     )

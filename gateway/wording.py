@@ -194,6 +194,15 @@ def mp3_not_ready(job_id: UUID, state: str) -> str:
     )
 
 
+def no_such_part(job_id: UUID, number: int, count: int) -> str:
+    if count == 0:
+        return (
+            f"Job {job_id} has no MP3 per chapter: it was not asked for, or the video has fewer than two chapters. "
+            "Its whole MP3 is at /mp3."
+        )
+    return f"Job {job_id} has {count} MP3s, one per chapter, numbered 1 to {count}: there is no number {number}."
+
+
 def nothing_to_cancel(job_id: UUID, state: str) -> str:
     ended = "its MP3 is ready" if state in ("converted", "notified") else "it failed"
     return f"Job {job_id} has already ended ({ended}): there is nothing to cancel."

@@ -63,7 +63,8 @@ def index_entry(status: JobStatus) -> tuple[str, Entry] | None:
     position = position_of(status)
     if position is None or status.owner_id is None or status.deleted_at is not None:
         return None
-    snapshot = status.model_dump(mode="json") if status.finished else None
+    # the parts stay in the job's own document: a page holds 100 jobs, each up to 100 parts
+    snapshot = status.model_dump(mode="json", exclude={"mp3_parts"}) if status.finished else None
     return status.owner_id, Entry(position, status.stored_bytes, not status.finished, snapshot)
 
 

@@ -25,6 +25,7 @@ from contracts import (
     JobDeleted,
     JobExpired,
     Mp3Converted,
+    Mp3Part,
     NotificationSent,
     SourceRemoved,
     VideoUploaded,
@@ -95,6 +96,14 @@ class JobStatus(BaseModel):
     mp3_filename: str | None = None
     mp3_size_bytes: int | None = Field(default=None, description="Size of the MP3.")
     duration_seconds: float | None = None
+    split_asked: bool = Field(default=False, description="The upload asked for one MP3 per chapter.")
+    mp3_parts: tuple[Mp3Part, ...] = Field(
+        default=(),
+        description="One MP3 per chapter (at most 100), in order. Kept in the job's own document, left out of "
+        "the lists' pages (``projections.job_index``), which hold the count and bytes below.",
+    )
+    mp3_part_count: int = Field(default=0, description="How many parts there are.")
+    mp3_parts_bytes: int = Field(default=0, description="What the parts take, all together.")
     error: JobError | None = None
     progress_percent: float | None = Field(default=None, description="Latest progress report while converting.")
     progress_at: datetime | None = None
@@ -114,10 +123,12 @@ class JobStatus(BaseModel):
 
     @property
     def stored_bytes(self) -> int:
-        """What the job's files take: its video (until removed) and its MP3 (until it expires)."""
+        """What the job's files take: its video (until removed) and its MP3 with its parts (until
+        it expires)."""
         if self.state is JobState.EXPIRED:
             return 0
-        return (0 if self.source_removed_at else self.video_bytes or 0) + (self.mp3_size_bytes or 0)
+        video = 0 if self.source_removed_at else self.video_bytes or 0
+        return video + (self.mp3_size_bytes or 0) + self.mp3_parts_bytes
 
 
 _STATE_OF = {
@@ -164,6 +175,7 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
                 "created_at": event.occurred_at,
                 "video_file_id": event.video_file_id,
                 "video_bytes": event.size_bytes,
+                "split_asked": event.options.split_chapters,
             }
         case Mp3Converted():
             updates |= {
@@ -171,6 +183,9 @@ def apply(status: JobStatus | None, event: Event) -> JobStatus:
                 "mp3_filename": event.filename,
                 "mp3_size_bytes": event.size_bytes,
                 "duration_seconds": event.duration_seconds,
+                "mp3_parts": tuple(event.parts),
+                "mp3_part_count": len(event.parts),
+                "mp3_parts_bytes": sum(part.size_bytes for part in event.parts),
             }
         case ConversionFailed():
             updates |= {"error": JobError(reason=event.reason, message=event.message)}
