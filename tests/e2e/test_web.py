@@ -183,6 +183,40 @@ def test_a_person_signs_in_converts_a_video_plays_and_downloads_the_mp3(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_video_split_per_chapter_lists_a_download_for_each_chapter(
+    page: Page, system: System, tmp_path: Path
+) -> None:
+    sign_in(page, system.gateway, *system.create_user())
+    page.get_by_text("More options").click()
+    page.get_by_label("Also one MP3 per chapter").check()
+    video = tmp_path / "Lecture.mp4"
+    write_sample_video(video, seconds=6.0, width=64, height=48, chapters=[(0.0, "Welcome"), (2.5, "The method")])
+    page.set_input_files("#files", video)
+    item = row(page, "Lecture.mp4")
+    expect(item.locator(".state")).to_have_text("Ready")
+
+    item.get_by_text("One MP3 per chapter (2)").click()
+    link = item.get_by_role("link", name="Download chapter 2: The method")
+    expect(link).to_be_visible()
+    expect(item.locator(".parts li")).to_have_text(
+        [re.compile(r"Welcome · 0:0[23]"), re.compile(r"The method · 0:0[34]")]
+    )
+    screenshot(page, "15-parts-per-chapter")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "Lecture - 02 The method.mp3"
+    part = tmp_path / "part.mp3"
+    download.value.save_as(part)
+    assert abs(decoded_duration(part.read_bytes()) - 3.5) < 0.05
+
+    # after a reload the list gives the number of parts; the page fetches the job's own view for them
+    page.reload()
+    item = row(page, "Lecture.mp4")
+    item.get_by_text("One MP3 per chapter (2)").click()
+    expect(item.get_by_role("link", name="Download chapter 1: Welcome")).to_be_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
 def test_the_drop_zone_is_visible_without_scrolling(browser: Browser, system: System, width: int, height: int) -> None:
     context, page = open_page(browser, width, height, is_mobile=width < 500, has_touch=width < 500)

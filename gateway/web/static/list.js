@@ -1,6 +1,7 @@
 // The one list of files: each goes uploading (with progress and a way to stop it), then
 // queued, converting (with a percent), then ready (with time and size, a player and a
-// download through the job's signed link), or failed with the reason in words.
+// download through the job's signed link, and one per chapter when the job was split), or failed
+// with the reason in words.
 
 import { ApiError } from "./problems.js";
 import { startUpload } from "./uploads.js";
@@ -51,6 +52,8 @@ export class FileList {
       player: element("div", { class: "player" }),
       actions: element("div", { class: "actions" }),
       actionsKey: "",
+      parts: element("div", { class: "parts" }),
+      partsKey: "",
     };
     item.li = element(
       "li",
@@ -61,6 +64,7 @@ export class FileList {
       item.reason,
       item.player,
       item.actions,
+      item.parts,
     );
     this.items.set(key, item);
     if (prepend) this.list.prepend(item.li);
@@ -111,7 +115,53 @@ export class FileList {
     item.detail.textContent = this.detailText(item, percent);
     this.renderReason(item);
     this.renderActions(item);
+    this.renderParts(item);
     if (!READY.has(item.state) && item.player.childElementCount) item.player.replaceChildren();
+  }
+
+  // A job split per chapter: a link for each chapter's MP3. A page of the list gives their
+  // number only; the job's own view (fetched once) lists them. Rebuilt only when they change.
+  renderParts(item) {
+    const mp3 = READY.has(item.state) ? item.job?.mp3 : null;
+    if (mp3?.parts?.length) item.partList = mp3.parts;
+    const count = mp3?.part_count || 0;
+    const parts = count ? item.partList || [] : [];
+    const note = mp3 ? item.job?.note || "" : "";
+    const key = `${count}|${parts.map((part) => part.download_url).join(",")}|${note}`;
+    if (key === item.partsKey) return;
+    item.partsKey = key;
+    if (count && !parts.length) this.loadParts(item);
+    const children = note ? [element("p", { class: "hint" }, note)] : [];
+    if (parts.length) {
+      const rows = parts.map((part) =>
+        element(
+          "li",
+          {},
+          element(
+            "a",
+            { href: part.download_url, download: part.filename, "aria-label": `Download chapter ${part.number}: ${part.title}` },
+            part.title,
+          ),
+          element("span", { class: "hint" }, ` · ${[duration(part.duration_seconds), size(part.size_bytes)].filter(Boolean).join(" · ")}`),
+        ),
+      );
+      children.push(element("details", {}, element("summary", {}, `One MP3 per chapter (${count})`), element("ol", {}, ...rows)));
+    }
+    item.parts.replaceChildren(...children);
+  }
+
+  async loadParts(item) {
+    if (item.loadingParts) return;
+    item.loadingParts = true;
+    try {
+      const job = await this.api.job(item.key);
+      if (this.items.get(job.job_id) === item) this.show(job);
+    } catch {
+      // the list still offers the whole MP3; the next refresh tries again
+      item.partsKey = "";
+    } finally {
+      item.loadingParts = false;
+    }
   }
 
   percent(item) {

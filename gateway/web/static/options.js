@@ -1,4 +1,5 @@
-// "More options": a sound quality preset in words, a part of the video, even loudness, and
+// "More options": a sound quality preset in words, a part of the video, even loudness, one MP3
+// per chapter, and
 // custom settings for those who want them. The choices of the custom settings (bitrates,
 // sample rates, VBR levels) come from the options' JSON schema (/app/options.json), so they
 // match what the server accepts. Only what differs from the defaults is sent.
@@ -81,6 +82,7 @@ export function optionValues(form) {
   if (start) values.start_seconds = String(start);
   if (end !== null) values.end_seconds = String(end);
   if ($(form, "#normalize").checked) values.normalize = "true";
+  if ($(form, "#split-chapters").checked) values.split_chapters = "true";
   return values;
 }
 
@@ -93,5 +95,6 @@ export function optionSummary(form) {
   const end = $(form, "#trim-end").value.trim();
   if (start || end) parts.push(`${start || "0:00"} to ${end || "the end"}`);
   if ($(form, "#normalize").checked) parts.push("even loudness");
+  if ($(form, "#split-chapters").checked) parts.push("one MP3 per chapter");
   return parts.filter(Boolean).join(" · ");
 }
