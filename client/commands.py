@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,7 +15,7 @@ from rich.live import Live
 from rich.progress import Progress
 
 from client.api import Api
-from client.downloads import DownloadResult, download_mp3, mp3_ready, target_path
+from client.downloads import DownloadResult, chapter_paths, download_mp3, download_part, mp3_ready, target_path
 from client.exits import CliError, ExitCode
 from client.jobids import resolve_jobs
 from client.output import STATE_WORDS, conversion_progress, job_details, jobs_table, print_json, transfer_progress
@@ -142,20 +144,35 @@ def _wait_all(session: Session, api: Api, job_ids: list[UUID], *, poll: bool) ->
     return final
 
 
+def _bar(bars: Progress, name: str) -> tuple[Callable[[int, int], None], Callable[[int], None]]:
+    """A download's bar: what to tell when it starts (size, offset) and as it goes (offset)."""
+    task = bars.add_task(name, total=None)
+
+    def started(size: int, offset: int) -> None:
+        bars.update(task, total=size if size >= 0 else None, completed=offset)
+
+    def progress(offset: int) -> None:
+        bars.update(task, completed=offset)
+
+    return started, progress
+
+
 def _download_one(session: Session, api: Api, job: dict[str, Any], path: Path, *, force: bool) -> DownloadResult:
-    if path.exists() and not force:
-        raise CliError(
-            f"{path} already exists.", ExitCode.CONFLICT, hint="use --force to overwrite it, or -o another path"
-        )
+    """The job's MP3 to ``path``; and when it was split per chapter, each chapter's MP3 into
+    the folder beside it (``client.downloads.chapter_paths``)."""
+    chapters = chapter_paths(job, path)
+    for target in [path, *(where for _, where in chapters)]:
+        if target.exists() and not force:
+            raise CliError(
+                f"{target} already exists.", ExitCode.CONFLICT, hint="use --force to overwrite it, or -o another path"
+            )
     with transfer_progress(session.err, disable=session.quiet) as bars:
-        task = bars.add_task(path.name, total=None)
-        return download_mp3(
-            api,
-            job,
-            path,
-            started=lambda size, offset: bars.update(task, total=size if size >= 0 else None, completed=offset),
-            progress=lambda offset: bars.update(task, completed=offset),
-        )
+        started, progress = _bar(bars, path.name)
+        result = download_mp3(api, job, path, started=started, progress=progress)
+        for part, where in chapters:
+            started, progress = _bar(bars, where.name)
+            download_part(api, job, part, where, started=started, progress=progress)
+    return result
 
 
 def convert_files(
@@ -193,7 +210,7 @@ def convert_files(
         for entry in report:
             where = entry.get("mp3") or (f"job {entry['job_id']}" if not wait else None)
             if where:
-                session.out.print(f"{Path(entry['file']).name} → {where}", highlight=False)
+                session.out.print(f"{Path(entry['file']).name} → {where}{_chapters_words(entry)}", highlight=False)
     if failures:
         raise _batch_error(failures, len(files))
 
@@ -214,7 +231,8 @@ def _fetch_mp3(
             session.err.print(f"[red]✗[/] {result.file.name}: {error.message}", highlight=False)
         entry |= {"mp3": None, "error": (job.get("error") or {}).get("message") or error.message}
         return entry, Failure(result.file, error)
-    return entry | {"mp3": str(done.path), "bytes": done.size}, None
+    chapters = [str(where) for _, where in chapter_paths(job, done.path)]
+    return entry | {"mp3": str(done.path), "bytes": done.size, "chapters": chapters}, None
 
 
 def show_status(session: Session, job: str | None, *, watch: bool, poll: bool) -> None:
@@ -285,11 +303,21 @@ def download_job(session: Session, job: str, *, output: str | None, force: bool)
         current = api.job(job_id)
         mp3_ready(current)
         result = _download_one(session, api, current, target_path(current, output), force=force)
+    chapters = [str(where) for _, where in chapter_paths(current, result.path)]
     if session.json:
-        print_json({**asdict(result), "job_id": str(result.job_id), "path": str(result.path)})
+        print_json({**asdict(result), "job_id": str(result.job_id), "path": str(result.path), "chapters": chapters})
     else:
         resumed = f", resumed at byte {result.resumed_from:,}" if result.resumed_from else ""
-        session.out.print(f"{result.path} ({result.size:,} bytes{resumed})", highlight=False)
+        words = _chapters_words({"chapters": chapters})
+        session.out.print(f"{result.path} ({result.size:,} bytes{resumed}){words}", highlight=False)
+
+
+def _chapters_words(entry: dict[str, Any]) -> str:
+    """`` and 3 MP3s per chapter in lecture/``, or nothing."""
+    chapters = entry.get("chapters") or []
+    if not chapters:
+        return ""
+    return f" and {len(chapters)} MP3s, one per chapter, in {Path(chapters[0]).parent}{os.sep}"
 
 
 def cancel_jobs(session: Session, jobs: list[str]) -> None:

@@ -1,5 +1,7 @@
 """Download a job's MP3 into ``NAME.mp3.part``, renamed when complete; a cut-off download
-goes on from the part's size with a ``Range`` request (a job's MP3 never changes)."""
+goes on from the part's size with a ``Range`` request (a job's MP3 never changes). A job split
+per chapter also has one MP3 per chapter: they go into a folder named after the MP3
+(``lecture.mp3`` and ``lecture/lecture - 01 Welcome.mp3`` ...), each downloaded the same way."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from client.api import Api
 from client.exits import CliError, ExitCode
 from client.retrying import retrying, unreachable
 
-__all__ = ["DownloadResult", "download_mp3", "target_path"]
+__all__ = ["DownloadResult", "chapter_paths", "download_mp3", "download_part", "target_path"]
 
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-\d+|\*)/(\d+)")
 
@@ -41,6 +43,17 @@ def target_path(job: dict[str, Any], output: str | Path | None) -> Path:
         Path(output).mkdir(parents=True, exist_ok=True)
         return Path(output) / name
     return Path(output)
+
+
+def chapter_paths(job: dict[str, Any], path: Path) -> list[tuple[dict[str, Any], Path]]:
+    """Each part of a job split per chapter, with where it goes: the folder named after the
+    MP3 at ``path`` (its name without ``.mp3``), under the server's name for the part."""
+    parts = (job.get("mp3") or {}).get("parts") or []
+    folder = path.with_suffix("") if path.suffix else path.with_name(path.name + " chapters")
+    return [
+        (part, folder / (Path(str(part.get("filename") or "")).name or f"{int(part['number']):02d}.mp3"))
+        for part in parts
+    ]
 
 
 def mp3_ready(job: dict[str, Any]) -> None:
@@ -69,14 +82,41 @@ def download_mp3(
 ) -> DownloadResult:
     """Download ``job``'s MP3 to ``path``, going on from ``path.part`` if there is one."""
     mp3_ready(job)
-    job_id = UUID(str(job["job_id"]))
+    return _download(
+        api, UUID(str(job["job_id"])), str(job["mp3"]["download_url"]), path, started=started, progress=progress
+    )
+
+
+def download_part(
+    api: Api,
+    job: dict[str, Any],
+    part: dict[str, Any],
+    path: Path,
+    *,
+    started: Callable[[int, int], None] = lambda *_: None,
+    progress: Callable[[int], None] = lambda _: None,
+) -> DownloadResult:
+    """Download one chapter's MP3 (an entry of the job's ``mp3.parts``) to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _download(api, UUID(str(job["job_id"])), str(part["download_url"]), path, started=started, progress=progress)
+
+
+def _download(
+    api: Api,
+    job_id: UUID,
+    url: str,
+    path: Path,
+    *,
+    started: Callable[[int, int], None],
+    progress: Callable[[int], None],
+) -> DownloadResult:
     part = path.with_name(path.name + ".part")
     resumed_from = part.stat().st_size if part.exists() else 0
     size = -1
     try:
         for attempt in retrying(unreachable):
             with attempt:
-                size = _fetch(api, str(job["mp3"]["download_url"]), part, started, progress)
+                size = _fetch(api, url, part, started, progress)
     except CliError as error:
         if error.code is ExitCode.UNREACHABLE:
             error.hint = "run the same command again to resume"

@@ -146,6 +146,28 @@ def test_convert_uploads_waits_and_downloads_the_mp3(
     assert [item["job_id"] for item in listed] == [entry["job_id"]]
 
 
+def test_convert_split_per_chapter_downloads_each_chapter_into_a_folder(logged_in: Cli, tmp_path: Path) -> None:
+    video = tmp_path / "lecture.mp4"
+    write_sample_video(video, seconds=5.0, width=64, height=48, chapters=[(0.0, "Welcome"), (2.0, "Questions")])
+
+    [entry] = logged_in.json("convert", str(video), "-o", str(tmp_path / "out"), "--split-chapters")
+
+    assert entry["mp3"] == str(tmp_path / "out" / "lecture.mp3")
+    folder = tmp_path / "out" / "lecture"
+    assert entry["chapters"] == [str(folder / "lecture - 01 Welcome.mp3"), str(folder / "lecture - 02 Questions.mp3")]
+    for path, seconds in zip(entry["chapters"], (2.0, 3.0), strict=True):
+        assert abs(decoded_duration(Path(path).read_bytes()) - seconds) < 0.05
+    assert not list(folder.glob("*.part"))
+
+    again = logged_in("download", entry["job_id"], "-o", f"{tmp_path / 'again'}/")
+    assert again.returncode == 0, again.stderr
+    assert "and 2 MP3s, one per chapter, in" in again.stdout
+    copies = sorted((tmp_path / "again" / "lecture").iterdir())
+    assert [copy.read_bytes() for copy in copies] == [Path(path).read_bytes() for path in entry["chapters"]]
+    refused = logged_in("download", entry["job_id"], "-o", f"{tmp_path / 'again'}/")
+    assert refused.returncode == 5, refused.stderr  # never overwritten unasked
+
+
 def test_an_interrupted_upload_resumes_where_the_server_stopped(logged_in: Cli, system: System, tmp_path: Path) -> None:
     video = tmp_path / "long.mp4"
     seconds = write_sample_video(video, seconds=20.0, width=640, height=480)
