@@ -12,7 +12,12 @@ Collections growing with use, each read and written by ``_id`` only (key; writer
 - ``videos.files``: the file's ObjectId; gateway; the media check and the converter get it.
 - ``videos.chunks``: ``<file id>:<n:08d>`` (``common.blobs.chunk_id``); gateway; the converter
   and the media check get chunks by id; a removal deletes computed ids (``DeleteOne`` batches).
-- ``mp3s.files``: the file's ObjectId; converter; a download gets it (``mp3_file_id``).
+- ``mp3s.files``: the file's ObjectId; converter; a download gets it (``mp3_file_id``). A job
+  split per chapter also has one file per chapter, ``<mp3 id>.<n:03d>`` (``common.blobs.part_id``,
+  at most 100), written before the MP3's, whose ``metadata.parts`` counts them; a part's
+  download gets it by that id, and every removal of an MP3 (``remove_with_parts``) removes its
+  parts by their computed ids first (looking for them in order, until one is missing, when the
+  MP3's document is not there to count them: a write or a removal cut short).
 - ``mp3s.chunks``: ``<file id>:<n:08d>``; converter; a download gets the range's chunks by id.
 - ``gateway_events``: ``<job>:<event type>`` (``request_key``); gateway; status, cancel,
   delete, download and streams fold the job's own upload/cancel/delete over the read model
@@ -21,10 +26,13 @@ Collections growing with use, each read and written by ``_id`` only (key; writer
 - ``events``: ``<job>:<seq:08d>`` (``event_key``); projection; an append inserts at the job's
   next number (kept in memory, else found by probing ids), ``for_job`` gets 1, 2, ... by id.
 - ``event_ids``: the event's id; projection; an append asks whether it was stored before.
-- ``job_status``: the job's id; projection; status, list and streams get it by id.
+- ``job_status``: the job's id; projection; status, list and streams get it by id. A job split
+  per chapter keeps its parts (at most 100: title, start, duration, size, file id) in its own
+  document, read only by its id (the job view, a part's download, a part's signed link).
 - ``job_index``: ``<owner>:head`` and ``<owner>:<page:08d>`` (``*`` for everyone's);
   projection; a list reads the head, then a page or two (``projections.job_index``), whose
-  entries hold finished jobs' statuses; only jobs in flight are then got from ``job_status``.
+  entries hold finished jobs' statuses (without their parts per chapter, only their count and
+  bytes: a page stays small); only jobs in flight are then got from ``job_status``.
 - ``conversion_attempts``: ``<job>:<n>``; converter; claim, renew and takeover by id.
 - ``conversion_results``: the job's id; converter; the outcome, inserted once, got by id.
 - ``cancelled_jobs``: the job's id; converter; looked up every second while converting.
@@ -57,7 +65,8 @@ Collections growing with use, each read and written by ``_id`` only (key; writer
 
 Signed download links (``common.links``) store nothing: ``GET /v1/downloads/{token}`` gets
 the job's status and gateway events by id (a deleted job's links stop at once) and reads the
-MP3 as a job's download does (``mp3s.files`` and its chunks by computed ids).
+MP3 (or the part it names, one of the status's parts) as a job's download does (``mp3s.files``
+and its chunks by computed ids).
 
 Collections small by design (``SMALL_COLLECTIONS``; any query allowed, they are read whole):
 
@@ -82,8 +91,9 @@ Collections small by design (``SMALL_COLLECTIONS``; any query allowed, they are 
 Limits and retention: an owner's totals (jobs, bytes stored, jobs in flight) are the sum of
 their list's head (``JobQueries.totals``: one lookup); the stored-bytes quota reads it, and the
 owner's oldest page holding bytes for the words of a refusal (``JobQueries.oldest_stored``).
-A job's bytes leave the totals when the projection folds ``SourceRemoved`` (its video) and
-``JobExpired`` (everything), so the quota's counter is that head, kept by primary key.
+A job's bytes (its video, its MP3 and the MP3's parts per chapter) leave the totals when the
+projection folds ``SourceRemoved`` (its video) and ``JobExpired`` (everything), so the quota's
+counter is that head, kept by primary key.
 Retention keeps no schedule in the store: a finished job's final event waits in RabbitMQ for
 the retention period (``contracts.topology.expiry_wait_queue``), then its files are removed by
 computed ids (``projections.retention``); nothing is ever searched for. Each gateway's status

@@ -4,6 +4,7 @@ A finished job loses its video at once and expires after the period: its files a
 chunk), its status says ``expired``, its MP3 answers 410, its owner's stored bytes drop to
 nothing, while a job that finished later keeps its files. The quota refuses an upload in words
 that say what to do and when the oldest job expires, and admits it once that job has expired.
+A job split per chapter counts its parts' bytes and loses every part when it expires.
 Every query the services sent meanwhile reads by key (the store audit).
 """
 
@@ -24,6 +25,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from common.store_audit import read_log, violations
+from converter.samples import write_sample_video
 from tests.e2e.test_flow import bearer, job, upload, wait_terminal
 from tests.services import Endpoints
 from tests.system import System, running_system, wait_for
@@ -150,6 +152,41 @@ def test_an_upload_past_the_quota_is_refused_in_words_until_older_jobs_expire(
     wait_for(lambda: stored_bytes(system, token) == 0, timeout=30)
     admitted = upload(system, token, "big.mp4", not_a_video)
     assert admitted.status_code == 422, admitted.text  # past the quota's check: the media check refuses it
+
+
+def test_a_split_job_counts_its_parts_and_expires_with_every_one(
+    retaining: tuple[System, Path], tmp_path: Path
+) -> None:
+    system, _ = retaining
+    video = tmp_path / "lecture.mp4"
+    write_sample_video(video, seconds=4.0, width=64, height=48, chapters=[(0.0, "One"), (2.0, "Two")])
+    token = system.new_user_token()
+    split = upload(system, token, "lecture.mp4", video.read_bytes(), split_chapters="true").json()["job_id"]
+    view = wait_terminal(system, token, split)
+    assert view["state"] == "notified", view
+    document = status_document(system, split)
+    parts = [part["file_id"] for part in document["mp3_parts"]]
+    assert len(parts) == 2
+    assert all(stored_part(system, part)[0] == 1 for part in parts)
+    whole_and_parts = document["mp3_size_bytes"] + sum(part["size_bytes"] for part in document["mp3_parts"])
+    wait_for(lambda: stored_bytes(system, token) == whole_and_parts, timeout=60)
+
+    wait_for(lambda: job(system, token, split)["state"] == "expired", timeout=RETENTION_HOURS * 3600 + 90)
+
+    assert stored(system, "mp3s", document["mp3_file_id"]) == (0, 0)
+    assert [stored_part(system, part) for part in parts] == [(0, 0), (0, 0)]
+    part_url = view["mp3"]["parts"][0]["api_url"]
+    assert httpx.get(f"{system.gateway}{part_url}", headers=bearer(token)).status_code == 410
+    wait_for(lambda: stored_bytes(system, token) == 0, timeout=30)
+
+
+def stored_part(system: System, file_id: str) -> tuple[int, int]:
+    """A part's files document and chunks (its id is ``<mp3 id>.<n>``, not an ObjectId)."""
+    config = system.stack.config
+    with MongoClient(config.mongo_url) as client:
+        database = client[config.mongo_database]
+        files = database["mp3s.files"].count_documents({"_id": file_id})
+        return files, database["mp3s.chunks"].count_documents({"files_id": file_id})
 
 
 def test_retention_reads_the_store_by_key_only(retaining: tuple[System, Path]) -> None:

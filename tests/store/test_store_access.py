@@ -3,7 +3,7 @@ is small by design (``common.storage_layout``), on every path a user or a timer 
 
 A system of its own records each process's queries (``VIDMP3_MONGO_COMMAND_LOG``) while users
 upload (multipart and tus; one tus upload removed unfinished, one upload sent twice with an
-Idempotency-Key), follow, list, download ranges (with a token and through a signed link),
+Idempotency-Key, one split per chapter), follow, list, download ranges (with a token and through a signed link),
 cancel and delete, and a conversion fails (its email sent); while events are folded, the
 outbox relays, the watchdog and the reclaimer go round and deleted files are removed. Then the
 record is checked: one query filtering a collection that grows with use on
@@ -117,6 +117,17 @@ def test_no_service_filters_a_growing_collection_on_anything_but_its_key(
     everyone = httpx.get(f"{system.gateway}/v1/jobs?all=true", headers=bearer(admin)).json()
     assert {first, second} <= {item["job_id"] for item in everyone["items"]}
 
+    # a job split per chapter: a part downloaded by token and by link (its chunks by computed ids)
+    lecture = tmp_path / "lecture.mp4"
+    write_sample_video(lecture, seconds=4.0, width=64, height=48, chapters=[(0.0, "One"), (2.0, "Two")])
+    split = upload(system, owner, "lecture.mp4", lecture.read_bytes(), split_chapters="true").json()["job_id"]
+    assert wait_terminal(system, owner, split)["state"] == "notified"
+    part = job(system, owner, split)["mp3"]["parts"][1]
+    by_token = httpx.get(f"{system.gateway}{part['api_url']}", headers={**bearer(owner), "Range": "bytes=10-20"})
+    by_link = httpx.get(f"{system.gateway}{part['download_url']}", headers={"Range": "bytes=10-20"})
+    assert by_token.status_code == by_link.status_code == 206
+    assert by_token.content == by_link.content
+
     # a video cut short fails converting: the notifier emails the failure (its contact and claim by id)
     whole = tmp_path / "whole.mp4"
     write_sample_video(whole, seconds=10.0, width=64, height=48, faststart=True)  # its index first: it probes
@@ -148,6 +159,8 @@ def test_no_service_filters_a_growing_collection_on_anything_but_its_key(
     assert httpx.delete(f"{system.gateway}/v1/jobs/{first}", headers=bearer(owner)).status_code == 204
     assert httpx.get(f"{system.gateway}/v1/jobs/{first}", headers=bearer(owner)).status_code == 404
     wait_for(lambda: stored_files(system, first) == 0, timeout=60)
+    assert httpx.delete(f"{system.gateway}/v1/jobs/{split}", headers=bearer(owner)).status_code == 204
+    wait_for(lambda: stored_files(system, split) == 0, timeout=60)  # the MP3 and both parts
 
     time.sleep(4)  # a few rounds of the relay, the watchdog and the reclaimer
     system.stack.stop()
