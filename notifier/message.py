@@ -92,6 +92,12 @@ def compose_ready_email(
     name, length, size = event.filename, _duration(event.duration_seconds), _size(event.size_bytes)
     until = _when(link.expires_at)
     kept = "" if expires_at is None else f"The MP3 is kept until {_when(expires_at)}; it is removed then.\n\n"
+    # a job split per chapter: the number only, the job's page lists them (the email stays small)
+    chapters = (
+        f"It is also cut into {len(event.parts)} MP3s, one per chapter: download them from the job's page.\n\n"
+        if event.parts
+        else ""
+    )
     message = _message(
         sender=sender,
         to=str(event.owner_email),
@@ -107,6 +113,7 @@ def compose_ready_email(
         f"This link works without signing in until {until}. Anyone who has it can download the file, "
         f"so forward it only to people you want to have it.\n\n"
         f"{kept}"
+        f"{chapters}"
         f"See the job on vidmp3 (you will be asked to sign in):\n{page}\n\n"
         f"Job {event.job_id}\n"
     )
@@ -120,6 +127,7 @@ def compose_ready_email(
 <p>This link works without signing in until {until}. Anyone who has it can download the file,
 so forward it only to people you want to have it.</p>
 {f"<p>{escape(kept.strip())}</p>" if kept else ""}
+{f"<p>{escape(chapters.strip())}</p>" if chapters else ""}
 <p><a href="{escape(page)}">See the job on vidmp3</a> (you will be asked to sign in).</p>
 <p style="color: #4a4f57; font-size: 0.9rem">Job {event.job_id}</p>
 </body></html>

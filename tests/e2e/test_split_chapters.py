@@ -82,6 +82,11 @@ def test_a_split_job_yields_one_downloadable_mp3_per_chapter(
     whole = get(system, mp3["api_url"], token)
     assert abs(decode(whole.content).seconds - SECONDS) <= frame_seconds(44_100)
     assert len(ID3(io.BytesIO(whole.content)).getall("CHAP")) == 3
+    # the email names how many there are and sends to the job's page for them
+    [mail] = wait_for(lambda: system.mailbox.for_job(status["job_id"]), timeout=30)
+    text = mail.get_payload()[0].get_payload(decode=True).decode()
+    assert "cut into 3 MP3s, one per chapter" in text
+    assert f"{system.gateway}/jobs/{status['job_id']}" in text
 
 
 def test_a_part_has_ranges_and_validators_and_only_its_owner_gets_it(
