@@ -124,7 +124,36 @@ def examples() -> dict[str, list[tuple[str, BaseModel]]]:
                         download_expires_at=datetime(2026, 5, 11, 11, 0, tzinfo=UTC),
                     ),
                 ),
-            )
+            ),
+            (
+                "the MP3 is ready, split per chapter",
+                public.JobReady(
+                    event_id=event_id(4),
+                    timestamp=_AT,
+                    data=public.JobReadyData(
+                        **job,
+                        filename="lecture.mp3",
+                        size_bytes=4_800_139,
+                        duration_seconds=200.0,
+                        download_url=f"{_BASE}/v1/downloads/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOi...",
+                        download_expires_at=datetime(2026, 5, 11, 11, 0, tzinfo=UTC),
+                        parts=[
+                            public.JobReadyPart(
+                                number=number,
+                                title=title,
+                                filename=f"lecture - {number:02d} {title}.mp3",
+                                start_seconds=start,
+                                duration_seconds=length,
+                                size_bytes=round(length * 24_000),
+                                download_url=f"{_BASE}/v1/downloads/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJmaWQiOi...",
+                            )
+                            for number, (title, start, length) in enumerate(
+                                [("Welcome", 0.0, 45.0), ("Methods", 45.0, 155.0)], start=1
+                            )
+                        ],
+                    ),
+                ),
+            ),
         ],
         WebhookEventType.JOB_FAILED: [
             (

@@ -37,6 +37,7 @@ __all__ = [
     "JobQueuedData",
     "JobReady",
     "JobReadyData",
+    "JobReadyPart",
     "WebhookEvent",
     "WebhookEventAdapter",
     "WebhookEventType",
@@ -83,6 +84,20 @@ class JobConvertingData(_Data):
     )
 
 
+class JobReadyPart(BaseModel):
+    """One chapter's own MP3, when the upload asked for `split_chapters`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    number: int = Field(ge=1, description="Its place, from 1, in the chapters' order.", examples=[2])
+    title: str = Field(description="The chapter's title.", examples=["Methods"])
+    filename: str = Field(description="Download name of this MP3.", examples=["lecture - 02 Methods.mp3"])
+    start_seconds: float = Field(ge=0, description="Where the chapter starts in the whole MP3.")
+    duration_seconds: float = Field(ge=0, description="Length of this MP3's audio.")
+    size_bytes: int = Field(ge=0, description="Size of this MP3.")
+    download_url: str = Field(description="A signed link to this MP3, as `download_url` is to the whole one.")
+
+
 class JobReadyData(_Data):
     filename: str = Field(description="Download name of the MP3.", examples=["holiday.mp3"])
     size_bytes: int = Field(ge=0, description="Size of the MP3.")
@@ -95,6 +110,13 @@ class JobReadyData(_Data):
         examples=["https://vidmp3.example.com/v1/downloads/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."],
     )
     download_expires_at: AwareDatetime = Field(description="When `download_url` stops working.")
+    # optional, and ignored by receivers that do not know it: no new version
+    parts: list[JobReadyPart] = Field(
+        default_factory=list,
+        max_length=100,
+        description="One MP3 per chapter (at most 100), when the upload asked for `split_chapters` and the "
+        "video has two chapters or more; empty otherwise. Their links expire with `download_url`.",
+    )
 
 
 class JobFailedData(_Data):

@@ -7,6 +7,7 @@ deliveries made from it are found already stored.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID, uuid5
 
 from common.failure_texts import failure_text
@@ -20,6 +21,7 @@ from contracts import (
     JobDeleted,
     JobExpired,
     Mp3Converted,
+    Mp3Part,
     VideoUploaded,
 )
 from contracts import webhooks as public
@@ -78,6 +80,7 @@ def public_event(  # noqa: PLR0911 (one return per kind of event)
                     duration_seconds=event.duration_seconds,
                     download_url=f"{base}{link.path}",
                     download_expires_at=link.expires_at,
+                    parts=[_part(event.job_id, part, links, base, link.expires_at) for part in event.parts],
                 ),
             )
         case ConversionFailed():
@@ -108,3 +111,17 @@ def public_event(  # noqa: PLR0911 (one return per kind of event)
                 data=public.JobDeletedData(**job),
             )
     return None
+
+
+def _part(job_id: UUID, part: Mp3Part, links: LinkSigner, base: str, expires_at: datetime) -> public.JobReadyPart:
+    """One chapter's MP3, its link expiring with the whole one's."""
+    link = links.sign(job_id, part.file_id, not_after=expires_at)
+    return public.JobReadyPart(
+        number=part.number,
+        title=part.title,
+        filename=part.filename,
+        start_seconds=part.start_seconds,
+        duration_seconds=part.duration_seconds,
+        size_bytes=part.size_bytes,
+        download_url=f"{base}{link.path}",
+    )

@@ -17,7 +17,7 @@ from common.links import LinkSigner
 from common.outbound import UnsafeUrl, WebhookSettings, _blocked, check_url
 from common.webhook_deliveries import delivery_id
 from common.webhook_endpoints import Endpoint, Secret, callback_secrets, new_secret
-from contracts import ConversionFailed, ConversionProgress, ConversionStarted, FailureReason, Mp3Converted
+from contracts import ConversionFailed, ConversionProgress, ConversionStarted, FailureReason, Mp3Converted, Mp3Part
 from contracts.webhooks import WebhookEventAdapter, WebhookEventType
 from gateway.app import create_app
 from gateway.asyncapi_page import rendered_webhooks
@@ -143,6 +143,42 @@ def test_ready_carries_a_signed_link_and_failed_says_what_happened_in_words() ->
     assert failed is not None
     assert failed.data.reason == "no_audio_stream"  # type: ignore[union-attr]
     assert "has no sound" in failed.data.detail  # type: ignore[union-attr]
+
+
+def test_a_job_split_per_chapter_is_ready_with_a_signed_link_for_each_chapter() -> None:
+    job = uuid4()
+    parts = [
+        Mp3Part(
+            number=n,
+            file_id=f"6650a1f2c3d4e5f601234567.{n:03d}",
+            filename=f"a - {n:02d} Part {n}.mp3",
+            title=f"Part {n}",
+            start_seconds=2.0 * (n - 1),
+            duration_seconds=2.0,
+            size_bytes=50,
+        )
+        for n in (1, 2)
+    ]
+    converted = Mp3Converted(
+        job_id=job,
+        owner_id="u",
+        owner_email="a@example.com",
+        mp3_file_id="6650a1f2c3d4e5f601234567",
+        filename="a.mp3",
+        size_bytes=100,
+        duration_seconds=4.0,
+        parts=parts,
+    )
+
+    ready = public_event(converted, filename="a.mp4", public_url="https://x", links=_LINKS)
+
+    assert ready is not None
+    data = WebhookEventAdapter.validate_json(ready.model_dump_json()).data
+    listed = data.parts  # type: ignore[union-attr]
+    assert [(p.number, p.title, p.size_bytes) for p in listed] == [(1, "Part 1", 50), (2, "Part 2", 50)]
+    links = [_LINKS.verify(p.download_url.rsplit("/", 1)[1]) for p in listed]
+    assert [link.file_id for link in links] == [part.file_id for part in parts]
+    assert all(link.expires_at <= data.download_expires_at for link in links)  # type: ignore[union-attr]
 
 
 def test_the_webhook_id_is_stable_per_event_and_endpoint() -> None:
