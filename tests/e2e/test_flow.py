@@ -212,7 +212,13 @@ def test_wrong_password_is_refused(system: System) -> None:
 
 def test_the_openapi_document_is_served_and_names_every_route(system: System) -> None:
     document = httpx.get(f"{system.gateway}/docs/openapi.json").json()
-    assert set(document["paths"]) >= {"/v1/auth/login", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/mp3"}
+    assert set(document["paths"]) >= {
+        "/v1/auth/login",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/mp3",
+        "/v1/jobs/{job_id}/parts/{number}/mp3",
+    }
     assert "multipart/form-data" in document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
     assert httpx.get(f"{system.gateway}/docs/swagger").status_code == 200
 
