@@ -71,7 +71,7 @@ def split(source: Path, engine: str = "auto", **options: Any) -> tuple[Transcode
     return result, sink.getvalue(), parts
 
 
-@pytest.mark.parametrize("engine", ["system", "lameenc"])
+@pytest.mark.parametrize("engine", ["system", "lameenc", "pyav"])
 def test_each_chapter_becomes_an_mp3_as_long_as_the_chapter(source: Path, engine: str) -> None:
     result, whole, parts = split(source, engine)
 
