@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn, cast
 
 if TYPE_CHECKING:
     from contracts.options import ConversionOptions
+    from converter.chapters import Chapter
     from converter.encoders import EngineChoice
 
 __all__ = ["main"]
@@ -40,6 +41,7 @@ _FLAGS = {
     "end_seconds": "--end",
     "normalize": "--normalize",
     "cover_art": "--cover-art/--no-cover-art",
+    "split_chapters": "--split-chapters",
 }
 
 
@@ -99,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
         help="Embed a cover picture: the source's own, else a frame of its video.",
     )
     command.add_argument(
+        "--split-chapters",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Also one MP3 per chapter (two chapters or more), in a folder named after OUTPUT "
+        "(lecture.mp3: lecture/lecture - 01 Welcome.mp3 ...).",
+    )
+    command.add_argument(
         "--encoder",
         choices=_ENGINE_CHOICES,
         default="auto",
@@ -133,7 +142,10 @@ def convert(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except EngineUnavailable as error:
         _usage_error(parser, str(error), "--encoder")
     source: str = args.source
+    if args.split_chapters and str(args.target) == "-":
+        _usage_error(parser, "the MP3s per chapter go into a folder: name an OUTPUT file", "--split-chapters")
     reader = _input(source, parser)
+    parts = _PartFiles(args.target)
     try:
         with reader, _Output(args.target) as writer:
             result = transcode(
@@ -143,12 +155,18 @@ def convert(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 engine=engine,
                 stream_copy=args.stream_copy,
                 title=title_from_filename(None if source == "-" else Path(source).name),
+                parts=parts,
             )
             writer.commit()
-    except ConversionError as error:
+    except BaseException as error:
+        parts.abort()
+        if not isinstance(error, ConversionError):
+            raise
         print(f"cannot convert {source}: {error.message} ({error.reason})", file=sys.stderr)
         return 1
     print(f"{args.target}: {result.duration_seconds:.2f} s of audio ({result.method})", file=sys.stderr)
+    for part in result.parts:
+        print(f"{parts.paths[part.number - 1]}: {part.seconds:.2f} s, {part.chapter.title}", file=sys.stderr)
     return 0
 
 
@@ -166,6 +184,7 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Conve
         "end_seconds": args.end,
         "normalize": args.normalize,
         "cover_art": args.cover_art,
+        "split_chapters": args.split_chapters,
     }
     try:
         return ConversionOptions.model_validate({k: v for k, v in given.items() if v is not None})
@@ -185,6 +204,42 @@ def _input(source: str, parser: argparse.ArgumentParser) -> BinaryIO:
         return Path(source).open("rb")
     except OSError as error:
         _usage_error(parser, str(error), "INPUT")
+
+
+class _PartFiles:
+    """The MP3s per chapter (``converter.split.PartSinks``), in the folder named after
+    ``target``: each written as ``.NAME.partial`` and renamed when complete."""
+
+    def __init__(self, target: Path) -> None:
+        self._folder = target.with_suffix("") if target.suffix else target.with_name(f"{target.name} chapters")
+        self._stem = target.stem
+        self._file: BinaryIO | None = None
+        self._partial: Path | None = None
+        self.paths: list[Path] = []
+
+    def open(self, number: int, chapter: Chapter) -> BinaryIO:
+        from converter.split import part_filename
+
+        self._folder.mkdir(parents=True, exist_ok=True)
+        self.paths.append(self._folder / part_filename(self._stem, number, chapter.title))
+        self._partial = self.paths[-1].with_name(f".{self.paths[-1].name}.partial")
+        self._file = self._partial.open("wb")
+        return self._file
+
+    def close(self, number: int, seconds: float) -> None:  # noqa: ARG002 (the port's signature)
+        assert self._file is not None
+        assert self._partial is not None
+        self._file.close()
+        self._partial.replace(self.paths[number - 1])
+        self._file = self._partial = None
+
+    def abort(self) -> None:
+        """Remove what was written: a conversion that fails leaves no part behind."""
+        if self._file is not None and self._partial is not None:
+            self._file.close()
+            self._partial.unlink(missing_ok=True)
+        for path in self.paths:
+            path.unlink(missing_ok=True)
 
 
 class _Output:

@@ -20,13 +20,14 @@ from typing import Protocol
 
 import av
 
+from common.filenames import sanitize_filename
 from converter.chapters import Chapter
 from converter.encoders import Mp3Encoder
 from converter.output import Mp3Writer, Sink
 from converter.tags import id3_tag
 from converter.xing import Lame, TagFrame
 
-__all__ = ["ChapterSplitter", "PartSinks", "PartWritten", "part_tag"]
+__all__ = ["ChapterSplitter", "PartSinks", "PartWritten", "part_filename", "part_tag"]
 
 _PART_KEYS = frozenset({"title", "track", "album"})
 
@@ -59,6 +60,13 @@ def part_tag(
     if album:
         own["album"] = album
     return id3_tag({**own, **kept}, cover_jpeg=cover)
+
+
+def part_filename(stem: str, number: int, title: str) -> str:
+    """``lecture - 02 Methods.mp3``: sorts in the chapters' order, says which chapter it is."""
+    # a slash in a title is no path: keep the words after it
+    title = title.replace("/", "_").replace("\\", "_")
+    return sanitize_filename(f"{stem} - {number:02d} {title}.mp3", default=f"{stem} - {number:02d}.mp3")
 
 
 class ChapterSplitter:

@@ -16,10 +16,10 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from common.blobs import MP3S, VIDEOS, BlobWriter, Bucket, ChunkReader, StoredFile, ensure_indexes_blocking, part_id
-from common.filenames import sanitize_filename
 from common.mongo import Document
 from contracts import FailureReason
 from converter.chapters import Chapter
+from converter.split import part_filename
 from converter.transcode import ConversionError, Sink
 
 __all__ = ["MediaStore", "StoredMp3", "StoredPart", "StoredParts"]
@@ -115,13 +115,6 @@ class StoredParts:
 
     def _file_id(self, number: int) -> str:
         return part_id(self._mp3_file_id, number)
-
-
-def part_filename(stem: str, number: int, title: str) -> str:
-    """``lecture - 02 Methods.mp3``: sorts in the chapters' order, says which chapter it is."""
-    # a slash in a title is no path: keep the words after it
-    title = title.replace("/", "_").replace("\\", "_")
-    return sanitize_filename(f"{stem} - {number:02d} {title}.mp3", default=f"{stem} - {number:02d}.mp3")
 
 
 class MediaStore:

@@ -155,7 +155,7 @@ UPLOAD_METADATA = HeaderParameter(
     description=(
         "Comma-separated `key base64(value)` pairs: `filename` (or `name`), `filetype` (or `type`) and the "
         "conversion options (`bitrate_kbps` or `vbr_quality`, `sample_rate_hz`, `channels`, `start_seconds`, "
-        "`end_seconds`, `normalize`, `cover_art`; as in the multipart upload)."
+        "`end_seconds`, `normalize`, `cover_art`, `split_chapters`; as in the multipart upload)."
     ),
     examples=[Example(value="filename aG9saWRheS5tcDQ=,filetype dmlkZW8vbXA0,bitrate_kbps MTI4")],
 )
@@ -433,6 +433,10 @@ UploadOperation = documented(
                             "end_seconds": 150,
                             "normalize": True,
                         },
+                    ),
+                    "lecture": Example(
+                        summary="a lecture with chapters: also one MP3 per chapter",
+                        value={"file": "(the video's bytes)", "split_chapters": True},
                     ),
                 },
             )

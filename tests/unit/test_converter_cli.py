@@ -133,6 +133,31 @@ def test_the_options_are_the_workers(runner: Runner, tmp_path: Path) -> None:
     assert str(tags(mp3)["TIT2"]) == "Morning walk"
 
 
+def test_split_chapters_writes_one_mp3_per_chapter_beside_the_whole(runner: Runner, tmp_path: Path) -> None:
+    source = tmp_path / "talk.mkv"
+    write_sample_video(
+        source, seconds=4.0, width=64, height=48, container_format="matroska", chapters=[(0.0, "Hello"), (1.5, "Bye")]
+    )
+    target = tmp_path / "talk.mp3"
+
+    result = runner.invoke(["convert", str(source), str(target), "--split-chapters"])
+
+    assert result.exit_code == 0, result.stderr
+    folder = tmp_path / "talk"
+    assert sorted(path.name for path in folder.iterdir()) == ["talk - 01 Hello.mp3", "talk - 02 Bye.mp3"]
+    assert abs(decode(folder / "talk - 02 Bye.mp3").seconds - 2.5) <= frame_seconds(44_100)
+    assert str(tags((folder / "talk - 01 Hello.mp3").read_bytes())["TRCK"]) == "1/2"
+    assert abs(decode(target.read_bytes()).seconds - 4.0) <= frame_seconds(44_100)
+    assert "Bye" in result.stderr
+
+
+def test_split_chapters_to_standard_output_is_a_usage_error(runner: Runner, tmp_path: Path) -> None:
+    result = runner.invoke(["convert", "in.mp4", "-", "--split-chapters"])
+
+    assert result.exit_code == 2
+    assert "--split-chapters" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("flags", "named"),
     [
