@@ -21,6 +21,7 @@ from contracts import (
     JobDeleted,
     JobExpired,
     Mp3Converted,
+    Mp3Part,
     NotificationSent,
     SourceRemoved,
     VideoUploaded,
@@ -87,6 +88,34 @@ EXAMPLES: tuple[Example, ...] = (
             filename="holiday.mp3",
             size_bytes=2_934_784,
             duration_seconds=183.4,
+        ),
+    ),
+    (
+        "the MP3 is stored, and one per chapter (split_chapters)",
+        Mp3Converted(
+            event_id=_event_id(12),
+            job_id=JOB_ID,
+            occurred_at=_at(4.0),
+            owner_id=OWNER_ID,
+            owner_email=OWNER_EMAIL,
+            mp3_file_id="6650a1f2c3d4e5f601234567",
+            filename="lecture.mp3",
+            size_bytes=2_934_784,
+            duration_seconds=183.4,
+            parts=[
+                Mp3Part(
+                    number=number,
+                    file_id=f"6650a1f2c3d4e5f601234567.{number:03d}",
+                    filename=f"lecture - {number:02d} {title}.mp3",
+                    title=title,
+                    start_seconds=start,
+                    duration_seconds=length,
+                    size_bytes=round(length * 16_000),
+                )
+                for number, (title, start, length) in enumerate(
+                    [("Welcome", 0.0, 42.0), ("The method", 42.0, 141.4)], start=1
+                )
+            ],
         ),
     ),
     (

@@ -26,6 +26,7 @@ BAD = [
     ({"start_seconds": "-2"}, "start_seconds"),
     ({"end_seconds": "0"}, "end_seconds"),
     ({"normalize": "perhaps"}, "normalize"),
+    ({"split_chapters": "by all means"}, "split_chapters"),
     ({"start_seconds": "9", "end_seconds": "3"}, "end_seconds"),  # the pair is wrong: the later one is named
     ({"bitrate_kbps": "128", "vbr_quality": "2"}, "vbr_quality"),
 ]
