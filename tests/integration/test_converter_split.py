@@ -119,3 +119,30 @@ def test_the_output_limit_counts_every_part(sync_database: Database, lecture: by
 
     assert refused.value.reason is FailureReason.OUTPUT_TOO_LARGE
     assert leftovers(sync_database, mp3_id) == []
+
+
+def test_a_split_conversion_stopped_midway_leaves_no_part(
+    sync_database: Database, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("split") / "long.mp4"
+    write_sample_video(
+        path, seconds=12.0, width=64, height=48, chapters=[(0.0, "A"), (1.0, "B"), (2.0, "C"), (9.0, "D")]
+    )
+    job = upload(sync_database, path.read_bytes())
+    mp3_id = ObjectId()
+
+    class Cancelled(Exception):
+        pass
+
+    stored_when_stopped: list[object] = []
+
+    def progress(done: float, total: float | None) -> None:
+        if done > 6:  # parts A and B are stored by then (the parts' thread is at most two batches behind)
+            stored_when_stopped.extend(leftovers(sync_database, mp3_id))
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        convert_stored(MediaStore(sync_database), job, mp3_id, progress=progress)
+
+    assert part_id(mp3_id, 1) in stored_when_stopped
+    assert leftovers(sync_database, mp3_id) == []
