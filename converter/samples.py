@@ -16,7 +16,7 @@ from typing import BinaryIO
 import av
 from av.stream import Disposition
 
-__all__ = ["write_sample_video"]
+__all__ = ["chapter_list", "write_sample_video"]
 
 
 def write_sample_video(
@@ -49,7 +49,7 @@ def write_sample_video(
     with av.open(target, mode="w", format=container_format, options=options) as output:
         output.metadata.update(metadata or {})
         if chapters:
-            output.set_chapters(_chapter_list(chapters, seconds))
+            output.set_chapters(chapter_list(chapters, seconds))
         video = output.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "ultrafast"}
@@ -91,7 +91,9 @@ def write_sample_video(
         return total / sample_rate
 
 
-def _chapter_list(chapters: Sequence[tuple[float, str]], seconds: float) -> list[av.container.Chapter]:
+def chapter_list(chapters: Sequence[tuple[float, str]], seconds: float) -> list[av.container.Chapter]:
+    """``(start seconds, title)`` pairs as a container's chapters, each ending where the next
+    starts (the last at ``seconds``), for ``OutputContainer.set_chapters``."""
     ends = [start for start, _ in chapters[1:]] + [seconds]
     return [
         {
