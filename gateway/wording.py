@@ -198,7 +198,7 @@ def no_such_part(job_id: UUID, number: int, count: int) -> str:
     if count == 0:
         return (
             f"Job {job_id} has no MP3 per chapter: it was not asked for, or the video has fewer than two chapters. "
-            "Its whole MP3 is at /mp3."
+            f"Its one MP3 is at /v1/jobs/{job_id}/mp3."
         )
     return f"Job {job_id} has {count} MP3s, one per chapter, numbered 1 to {count}: there is no number {number}."
 
