@@ -145,7 +145,9 @@ export class FileList {
           element("span", { class: "hint" }, ` · ${[duration(part.duration_seconds), size(part.size_bytes)].filter(Boolean).join(" · ")}`),
         ),
       );
-      children.push(element("details", {}, element("summary", {}, `One MP3 per chapter (${count})`), element("ol", {}, ...rows)));
+      // rebuilt when the links are renewed (hourly): an open list stays open
+      const open = Boolean(item.parts.querySelector("details")?.open);
+      children.push(element("details", { open }, element("summary", {}, `One MP3 per chapter (${count})`), element("ol", {}, ...rows)));
     }
     item.parts.replaceChildren(...children);
   }
