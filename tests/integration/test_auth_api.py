@@ -6,7 +6,6 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,7 @@ from mysql.connector.aio import connect
 from prometheus_client import REGISTRY, generate_latest
 
 from auth.app import create_app
-from auth.database import Database, connection_options
-from auth.migrations import AUTH_SCHEMA
+from auth.database import connection_options
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
 from auth.tokens import Principal, TokenVerifier, generate_key_pem
@@ -40,36 +38,8 @@ def no_vidmp3_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "signing.pem"
-    path.write_bytes(generate_key_pem())
-    return path
-
-
-@pytest.fixture
 def settings(endpoints: Endpoints, key_file: Path) -> AuthSettings:
     return AuthSettings(mysql_url=endpoints.mysql_url, signing_key_file=key_file, token_ttl_seconds=600)
-
-
-@pytest.fixture
-async def client(settings: AuthSettings) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-async def users(endpoints: Endpoints) -> AsyncIterator[Users]:
-    database = Database(endpoints.mysql_url, pool_size=1)
-    await AUTH_SCHEMA.migrate(database)
-    try:
-        yield Users(database)
-    finally:
-        await database.close()
-
-
-@pytest.fixture(scope="module")
-def passwords() -> Passwords:
-    return Passwords()
 
 
 def unique_email() -> str:

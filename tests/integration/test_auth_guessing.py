@@ -10,7 +10,6 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from auth.app import create_app
-from auth.database import Database
-from auth.migrations import AUTH_SCHEMA
 from auth.passwords import Passwords
 from auth.settings import AuthSettings
 from auth.tokens import generate_key_pem
@@ -57,16 +54,6 @@ def settings(endpoints: Endpoints, tmp_path: Path) -> AuthSettings:
         login_attempts_burst=1000,
         trusted_proxies=[GATEWAY],
     )
-
-
-@pytest.fixture
-async def users(endpoints: Endpoints) -> AsyncIterator[Users]:
-    database = Database(endpoints.mysql_url, pool_size=1)
-    await AUTH_SCHEMA.migrate(database)
-    try:
-        yield Users(database)
-    finally:
-        await database.close()
 
 
 @pytest.fixture
