@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
+from uuid import UUID
 
 from bson import ObjectId
 from litestar import MediaType, Request, Response, get
@@ -22,7 +23,7 @@ from gateway.access import current_status, visible_job
 from gateway.files import JobFiles, StoredFile
 from gateway.outbox import Outbox
 from gateway.wording import job_not_found, mp3_not_ready, no_such_part, outside_the_mp3
-from projections.job_status import JobState
+from projections.job_status import JobState, JobStatus
 from projections.queries import JobQueries
 
 __all__ = [
@@ -140,12 +141,8 @@ async def download_mp3(
     name is the video's, as `.mp3` (`Content-Disposition`, UTF-8 names included).
     The job's `mp3.download_url` serves the same bytes with no token.
     """
-    status = await visible_job(queries, outbox, job_id, principal)
-    if status.state is JobState.EXPIRED:
-        raise HTTPException(status_code=410, detail=mp3_not_ready(job_id, status.state))
-    if status.mp3_file_id is None:
-        raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
-    stored = await files.find_mp3(status.mp3_file_id)
+    status, mp3_file_id = await _converted_job(queries, outbox, job_id, principal)
+    stored = await files.find_mp3(mp3_file_id)
     if stored is None:
         raise NotFoundException(f"The MP3 of job {job_id} is no longer stored.")
     return serve_mp3(
@@ -195,11 +192,7 @@ async def download_part(
     for `GET /v1/jobs/{job_id}/mp3`; 404 for a number the job does not have. Each part's
     `download_url` serves the same bytes with no token.
     """
-    status = await visible_job(queries, outbox, job_id, principal)
-    if status.state is JobState.EXPIRED:
-        raise HTTPException(status_code=410, detail=mp3_not_ready(job_id, status.state))
-    if status.mp3_file_id is None:
-        raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
+    status, _ = await _converted_job(queries, outbox, job_id, principal)
     part = next((part for part in status.mp3_parts if part.number == number), None)
     if part is None:
         raise NotFoundException(no_such_part(job_id, number, len(status.mp3_parts)))
@@ -214,6 +207,19 @@ async def download_part(
         if_none_match=if_none_match,
         if_range=if_range,
     )
+
+
+async def _converted_job(
+    queries: JobQueries, outbox: Outbox, job_id: UUID, principal: Principal
+) -> tuple[JobStatus, str]:
+    """The caller's job and its MP3's id, once it has one: 404 if not theirs, 410 once
+    expired, 409 before."""
+    status = await visible_job(queries, outbox, job_id, principal)
+    if status.state is JobState.EXPIRED:
+        raise HTTPException(status_code=410, detail=mp3_not_ready(job_id, status.state))
+    if status.mp3_file_id is None:
+        raise HTTPException(status_code=409, detail=mp3_not_ready(job_id, status.state))
+    return status, status.mp3_file_id
 
 
 _EXPIRED = "This download link has expired. Sign in and open the job for a new one."
