@@ -11,17 +11,15 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.option_rules import DEFAULT_BITRATE, MP3_SAMPLE_RATES, cross_field_problem, settle_rate_control, trims
+
 __all__ = ["MP3_SAMPLE_RATES", "Bitrate", "Channels", "ConversionOptions", "SampleRate"]
 
 Bitrate = Literal[32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320]
 SampleRate = Literal[8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000]
 Channels = Literal["mono", "stereo"]
 
-MP3_SAMPLE_RATES: tuple[int, ...] = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
-"""The rates MPEG-1, 2 and 2.5 layer III can carry."""
-
-_DEFAULT_BITRATE: Bitrate = 192
-_LOW_RATES_MAX_KBPS = 160  # MPEG-2 and 2.5 layer III (rates below 32 kHz) stop at 160 kbit/s
+# the Literals spell out contracts.option_rules' BITRATES and MP3_SAMPLE_RATES (a test holds them equal)
 
 
 class ConversionOptions(BaseModel):
@@ -30,7 +28,7 @@ class ConversionOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bitrate_kbps: Bitrate | None = Field(
-        default=_DEFAULT_BITRATE,
+        default=DEFAULT_BITRATE,
         description="Constant bitrate of the MP3 in kbit/s (CBR). Not together with `vbr_quality`; "
         "null when `vbr_quality` is given.",
     )
@@ -88,34 +86,16 @@ class ConversionOptions(BaseModel):
     @classmethod
     def _one_rate_control(cls, data: Any) -> Any:
         """CBR or VBR: a bitrate given next to a VBR quality is refused, not silently dropped."""
-        if not isinstance(data, dict):
-            return data
-        if data.get("vbr_quality") is None:
-            # no VBR and an explicit null bitrate: the default bitrate, as if neither was given
-            data = {k: v for k, v in data.items() if not (k == "bitrate_kbps" and v is None)}
-            if "bitrate_kbps" not in data and _low_rate(data.get("sample_rate_hz")):
-                data["bitrate_kbps"] = _LOW_RATES_MAX_KBPS  # the default bitrate, as close as that rate allows
-            return data
-        if data.get("bitrate_kbps") is not None:
-            raise ValueError("give either bitrate_kbps (constant bitrate) or vbr_quality (variable bitrate), not both")
-        return {**data, "bitrate_kbps": None}
+        return settle_rate_control(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if _low_rate(self.sample_rate_hz) and (self.bitrate_kbps or 0) > _LOW_RATES_MAX_KBPS:
-            raise ValueError(f"below 32000 Hz an MP3 carries at most {_LOW_RATES_MAX_KBPS} kbit/s")
-        if self.end_seconds is not None and self.end_seconds <= self.start_seconds:
-            raise ValueError("end_seconds must be after start_seconds")
+        problem = cross_field_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
     def trims(self) -> bool:
         """Whether only a part of the audio is asked for."""
-        return self.start_seconds > 0 or self.end_seconds is not None
-
-
-def _low_rate(value: object) -> bool:
-    try:
-        return value is not None and int(str(value)) < 32_000  # MPEG-1's lowest rate
-    except ValueError:
-        return False  # not a number: the field's own validation says so
+        return trims(self)

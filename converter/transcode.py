@@ -32,7 +32,7 @@ import av
 from av.stream import Discard
 
 from contracts.failures import FailureReason
-from contracts.options import MP3_SAMPLE_RATES, ConversionOptions
+from contracts.option_rules import MP3_SAMPLE_RATES, OptionValues
 from converter.chapters import Chapter, chapters_of, on_output
 from converter.cover import find_cover
 from converter.encoders import Engine, EngineName, Mp3Encoder, Mp3Engine, pick_engine
@@ -107,7 +107,7 @@ def _mp3_rate(rate: int) -> int:
 def transcode(
     source: Source,
     sink: Sink,
-    options: ConversionOptions,
+    options: OptionValues,
     *,
     engine: Mp3Engine = "auto",
     stream_copy: bool = True,
@@ -255,7 +255,7 @@ class _Expected:
 
 
 def _expected_duration(
-    container: av.container.InputContainer, audio: av.AudioStream, options: ConversionOptions
+    container: av.container.InputContainer, audio: av.AudioStream, options: OptionValues
 ) -> _Expected:
     stated = _stated_duration(container, audio)
     if stated is None:
@@ -307,7 +307,7 @@ def _audio_stream(container: av.container.InputContainer) -> av.AudioStream:
     return audio
 
 
-def _copyable(audio: av.AudioStream, first_frame: bytes, options: ConversionOptions) -> bool:
+def _copyable(audio: av.AudioStream, first_frame: bytes, options: OptionValues) -> bool:
     """MP3 audio that already is what the job asks for: the bitrate (CBR), the rate, the channels."""
     codec = audio.codec_context.codec
     if codec.canonical_name != "mp3" or options.bitrate_kbps is None:
@@ -364,7 +364,7 @@ class _Split:
     cover: bytes | None
     sinks: PartSinks
 
-    def splitter(self, engine: Engine, rate: int, channels: int, options: ConversionOptions) -> ChapterSplitter:
+    def splitter(self, engine: Engine, rate: int, channels: int, options: OptionValues) -> ChapterSplitter:
         kbps = None if options.bitrate_kbps is None else usable_bitrate(rate, options.bitrate_kbps)
         album = next((v for k, v in self.metadata.items() if k.lower() == "title" and v.strip()), None) or self.title
         count = len(self.chapters)
@@ -388,7 +388,7 @@ def _encode(
     *,
     sink: Sink,
     tag: bytes,
-    options: ConversionOptions,
+    options: OptionValues,
     engine: Engine,
     report: Callable[[float], None],
     split: _Split | None = None,
@@ -520,7 +520,7 @@ def _ends_at(frame: av.AudioFrame) -> float:
     return start + frame.samples / (frame.sample_rate or 1)
 
 
-def _channels(options: ConversionOptions, source_channels: int) -> int:
+def _channels(options: OptionValues, source_channels: int) -> int:
     if options.channels is not None:
         return 1 if options.channels == "mono" else 2
     return 1 if source_channels == 1 else 2
