@@ -5,9 +5,11 @@ format, the rate and the channel layout asked for: AAC, MP3, Vorbis and AC-3 dec
 planar float) go to the encoder without a filter, when it takes frames of any length (the
 system libmp3lame does), gathered in an ``AudioFifo`` into blocks of ``batch_samples``: one
 encoder call per block instead of one per decoded frame (1024 samples for AAC), since each
-call through ctypes costs microseconds (0.2 s of CPU per ten minutes of audio). Others go
-through PyAV's ``AudioResampler`` (one ``aformat`` filter), gathered the same way, or cut into
-blocks by it for encoders that need a fixed length. With trim or loudness, one FFmpeg filter graph does everything in C:
+call through ctypes costs microseconds (0.2 s of CPU per ten minutes of audio). Others are
+gathered as decoded, in a FIFO of their own, and go through PyAV's ``AudioResampler`` (one
+``aformat`` filter) a batch at a time, which cuts them into blocks for encoders that need a
+fixed length: once per decoded frame cost 0.13 s more CPU per ten minutes of 5.1 audio. With
+trim or loudness, one FFmpeg filter graph does everything in C:
 
     abuffer -> [atrim] -> [loudnorm] -> aformat (rate, layout, sample format) -> abuffersink
 
@@ -59,9 +61,11 @@ class AudioPipeline:
         self._trim, self._normalize = trim, normalize
         self._filtered = bool(trim or normalize)
         # frames go through unfiltered until one is not what the encoder takes; from then on
-        # every frame goes through the resampler, so the order of the samples is kept
+        # every frame goes through a resampler, so the order of the samples is kept
         self._passing = frame_size is None and not self._filtered
         self._gathered = av.AudioFifo()
+        self._decoded = av.AudioFifo()  # frames to resample, as decoded
+        self._decoded_shape: tuple[str, str, int] | None = None
         self._resampler: av.AudioResampler | None = None
         self._graph: Graph | None = None
         self._ended = False
@@ -70,7 +74,7 @@ class AudioPipeline:
         if self._passing:
             return self._pass(frame)
         if not self._filtered:
-            return self._gather(self._resampled(frame), last=frame is None)
+            return self._convert(frame)
         if self._ended:
             return []
         if self._graph is None:
@@ -89,7 +93,32 @@ class AudioPipeline:
         if self._takes(frame):  # the FIFO checks less than this (a change of channels crashes it)
             return self._gather([frame], last=False)
         self._passing = False
-        return self._gather(self._resampled(frame), last=False)
+        return self._rest() + self._convert(frame)
+
+    def _convert(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        """Decoded frames into their FIFO; a batch of them through the resampler once there is
+        one (all of them, and the resampler's rest, at the end)."""
+        if frame is None:
+            return self._resample_decoded() + self._resampled(None)
+        blocks: list[av.AudioFrame] = []
+        shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if shape != self._decoded_shape:
+            # a FIFO takes one shape (a change of channels crashes it), and so does a resampler:
+            # what they hold goes first, then the new shape gets new ones (a broadcast's adverts
+            # switch from 5.1 to stereo and back)
+            blocks = self._resample_decoded()
+            if self._resampler is not None:
+                blocks += self._resampled(None)
+                self._resampler = None
+            self._decoded, self._decoded_shape = av.AudioFifo(), shape
+        frame.pts = None  # the FIFO would check the timestamps follow on; the encoder needs none
+        self._decoded.write(frame)
+        if self._decoded.samples >= self._batch:
+            blocks += self._resample_decoded()
+        return blocks
+
+    def _resample_decoded(self) -> list[av.AudioFrame]:
+        return self._resampled(self._decoded.read()) if self._decoded.samples else []
 
     def _gather(self, blocks: list[av.AudioFrame], *, last: bool) -> list[av.AudioFrame]:
         """Blocks of the encoder's format into the FIFO, out as one when there are enough (or at
