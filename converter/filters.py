@@ -66,7 +66,7 @@ class AudioPipeline:
         self._trim, self._normalize = trim, normalize
         self._filtered = bool(trim or normalize)
         # frames go through unfiltered until one is not what the encoder takes; from then on
-        # every frame goes through a resampler, so the order of the samples is kept
+        # every frame goes through a converting graph, so the order of the samples is kept
         self._passing = frame_size is None and not self._filtered
         self._gathered = av.AudioFifo()
         self._graph: Graph | None = None
@@ -97,7 +97,7 @@ class AudioPipeline:
         if frame is None:
             return self._rest()
         if self._takes(frame):  # the FIFO checks less than this (a change of channels crashes it)
-            return self._gather([frame], last=False)
+            return self._gather(frame)
         self._passing = False
         return self._rest() + self._convert(frame)
 
@@ -132,13 +132,12 @@ class AudioPipeline:
         self._graph, self._shape, self._ended = None, None, False
         return blocks
 
-    def _gather(self, blocks: list[av.AudioFrame], *, last: bool) -> list[av.AudioFrame]:
-        """Blocks of the encoder's format into the FIFO, out as one when there are enough (or at
-        the end)."""
-        for block in blocks:
-            block.pts = None  # the FIFO would check the timestamps follow on; the encoder needs none
-            self._gathered.write(block)
-        return self._rest() if last or self._gathered.samples >= self._batch else []
+    def _gather(self, frame: av.AudioFrame) -> list[av.AudioFrame]:
+        """A frame of the encoder's format into the FIFO; what it holds out as one block once
+        that is a batch."""
+        frame.pts = None  # the FIFO would check the timestamps follow on; the encoder needs none
+        self._gathered.write(frame)
+        return self._rest() if self._gathered.samples >= self._batch else []
 
     def _rest(self) -> list[av.AudioFrame]:
         """What the FIFO holds, as one frame."""
