@@ -67,6 +67,11 @@ lint: setup
 bench-converter *args: setup services media
     uv run --locked python -m bench.converter {{ args }}
 
+# the instructions the converter's command line executes against ffmpeg's, per row of the same matrix, counted by valgrind (the same on every run, unlike CPU seconds on a shared machine)
+bench-instructions *args: setup media
+    scripts/services packages valgrind
+    uv run --locked python -m bench.instructions {{ args }}
+
 # a 1 GB video up (multipart and tus) and its MP3 down through the gateway; its peak RSS must stay under 150 MB
 bench-gateway: setup services
     uv run --locked python bench/gateway_upload.py
