@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import io
-import json
 import os
 import platform
 import shutil
@@ -54,7 +53,6 @@ from bench.measure import measure
 from common.mongo import Document
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
 FFMPEG_QUIET = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
@@ -95,21 +93,16 @@ def main() -> None:
     print(results.matrix_table(matrix, inputs))
     print()
     print(results.target_table(targets))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    result_file = RESULTS / f"converter-{started:%Y%m%d-%H%M%S}.json"
-    result_file.write_text(
-        json.dumps(
-            {
-                "started": started.isoformat(),
-                "command": " ".join(sys.argv),
-                "machine": {**_machine(load_before), "bytecode_compiled_first": args.compile},
-                "inputs": {name: {**asdict(item), "path": str(item.path)} for name, item in inputs.items()},
-                "cases": summed,
-                "matrix": matrix,
-                "targets": targets,
-            },
-            indent=2,
-        )
+    result_file = results.save(
+        "converter",
+        started,
+        {
+            "machine": {**_machine(load_before), "bytecode_compiled_first": args.compile},
+            "inputs": {name: {**asdict(item), "path": str(item.path)} for name, item in inputs.items()},
+            "cases": summed,
+            "matrix": matrix,
+            "targets": targets,
+        },
     )
     print(f"\nresults: {result_file.relative_to(ROOT)}")
 

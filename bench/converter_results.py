@@ -5,16 +5,21 @@ Pure: takes the runs ``bench.measure`` made, prints nothing.
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bench.inputs import MATRIX, Input
 from bench.measure import Run
 
-__all__ = ["MATRIX_ROWS", "Case", "matrix", "matrix_table", "summary", "table", "target_table", "targets"]
+__all__ = ["MATRIX_ROWS", "Case", "matrix", "matrix_table", "save", "summary", "table", "target_table", "targets"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 # the targets of the converter issues
 LOCAL_RATIO, GRIDFS_RATIO, MOVIEPY_FACTOR, RSS_LIMIT_MB, COPY_FACTOR = 1.0, 1.1, 2.0, 150.0, 20.0
@@ -257,3 +262,12 @@ def target_table(targets: list[dict[str, Any]]) -> str:
         note = f"  ({target['note']})" if target["note"] else ""
         lines.append(f"{target['target']:<48} {target['value']:>8.3f} {target['limit']:>7}  {verdict}{note}")
     return "\n".join(lines)
+
+
+def save(kind: str, started: datetime, figures: dict[str, Any]) -> Path:
+    """``figures`` as ``bench/results/KIND-<start>.json``, with the start and the command."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result_file = RESULTS / f"{kind}-{started:%Y%m%d-%H%M%S}.json"
+    document = {"started": started.isoformat(), "command": " ".join(sys.argv), **figures}
+    result_file.write_text(json.dumps(document, indent=2))
+    return result_file

@@ -20,7 +20,6 @@ about 40 times its conversion under valgrind (three minutes for ten minutes of a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -33,10 +32,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.converter import compile_bytecode
+from bench.converter_results import save
 from bench.inputs import SECONDS, Input, make_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
 # what `python -m converter convert` imports before it converts (its own modules load lazily)
 START = "import converter.cli, converter.transcode, converter.encoders, contracts.option_rules"
@@ -65,20 +64,15 @@ def main() -> None:
     start = counted["start"]
     table = [Row.of(item, counted[f"ffmpeg {item.name}"], counted[f"converter {item.name}"], start) for item in rows]
     print(render(table, start))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    result_file = RESULTS / f"instructions-{started:%Y%m%d-%H%M%S}.json"
-    result_file.write_text(
-        json.dumps(
-            {
-                "started": started.isoformat(),
-                "command": " ".join(sys.argv),
-                "seconds": args.seconds,
-                "start_instructions": start,
-                "rows": [asdict(entry) for entry in table],
-                "commands": commands,
-            },
-            indent=2,
-        )
+    result_file = save(
+        "instructions",
+        started,
+        {
+            "seconds": args.seconds,
+            "start_instructions": start,
+            "rows": [asdict(entry) for entry in table],
+            "commands": commands,
+        },
     )
     print(f"\nresults: {result_file.relative_to(ROOT)}")
 
