@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.converter import compile_bytecode
-from bench.converter_results import save
+from bench.converter_results import MATRIX_ROWS, save
 from bench.inputs import SECONDS, Input, make_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def main() -> None:
         sys.exit("valgrind is not installed: `./run bench-instructions` installs it (Debian: apt-get install valgrind)")
     started = datetime.now(UTC)
     inputs = make_inputs(args.cache_dir, large=False, seconds=args.seconds, matrix=True)
-    rows = [inputs[name] for name in args.rows or inputs if name in inputs]
+    rows = [inputs[name] for name in args.rows or MATRIX_ROWS if name in inputs]
     work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
     compile_bytecode()  # as the image does: compiling at start would be counted
 
@@ -145,7 +145,7 @@ def _arguments() -> argparse.Namespace:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidmp3" / "bench"
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=SECONDS, help=f"length of the inputs (default {SECONDS})")
-    parser.add_argument("--rows", nargs="*", help="only these inputs (default: every one of the matrix)")
+    parser.add_argument("--rows", nargs="*", help="only these inputs (default: the timed benchmark's matrix rows)")
     parser.add_argument("--jobs", type=int, default=2, help="counts run at once (default 2)")
     parser.add_argument("--cache-dir", type=Path, default=cache, help=f"where inputs are kept (default {cache})")
     return parser.parse_args()
