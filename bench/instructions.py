@@ -12,8 +12,8 @@ counted alone, so that what a long-running worker pays per job (the count less t
 is beside it. Instructions are not seconds (the interpreter's run fewer per cycle than
 LAME's): this shows where the converter stands against ffmpeg's work, not its timing.
 
-Needs valgrind (Debian's ``valgrind``; ``./run bench-instructions`` installs it). A row takes
-about 40 times its conversion under valgrind (three minutes for ten minutes of audio); with
+Needs valgrind (Debian's ``valgrind``; ``./run bench-instructions`` installs it). A count takes
+about 50 times its conversion under valgrind (three to six minutes for ten minutes of audio); with
 ``--jobs 2`` two counts run at once (the counts are the same; only the waiting is shorter).
 """
 
