@@ -25,7 +25,7 @@ from auth.passwords import Passwords
 from auth.refresh import RefreshPolicy
 from auth.sessions import Sessions
 from auth.settings import AuthSettings
-from auth.tokens import TokenVerifier, generate_key_pem
+from auth.tokens import TokenVerifier
 from auth.users import User, Users
 from tests.services import Endpoints
 
@@ -42,22 +42,14 @@ def no_vidmp3_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def settings(endpoints: Endpoints, tmp_path: Path) -> AuthSettings:
+def settings(endpoints: Endpoints, key_file: Path) -> AuthSettings:
     """No grace for a reused token (the tests that want one set it), logins unthrottled."""
-    key_file = tmp_path / "signing.pem"
-    key_file.write_bytes(generate_key_pem())
     return AuthSettings(
         mysql_url=endpoints.mysql_url,
         signing_key_file=key_file,
         refresh_reuse_grace_seconds=0,
         login_attempts_burst=1000,
     )
-
-
-@pytest.fixture
-async def client(settings: AuthSettings) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        yield client
 
 
 @pytest.fixture
@@ -73,11 +65,6 @@ async def database(endpoints: Endpoints) -> AsyncIterator[Database]:
 @pytest.fixture
 def users(database: Database) -> Users:
     return Users(database)
-
-
-@pytest.fixture(scope="module")
-def passwords() -> Passwords:
-    return Passwords()
 
 
 @pytest.fixture
