@@ -8,7 +8,7 @@ is timed against ffmpeg, process start included, and typer (with the pydantic it
 to read its parameters) cost 0.17 s of CPU per start, 4 % of converting ten minutes of
 speech. For the same reason nothing heavy is imported before it is needed, pydantic included:
 the options are checked by ``contracts.option_rules.PlainOptions``, ``ConversionOptions``' rules
-without the model (0.09 s of CPU per start less).
+without the model (0.1 s of CPU per start less).
 """
 
 from __future__ import annotations
